@@ -1,0 +1,106 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { handleApiRequest, type SandboxRequest, type SandboxState } from "./api.js";
+import { grantsOf, type SandboxKey } from "./auth.js";
+import { CONTROL_PREFIX, handleControlRequest } from "./control.js";
+import { type FaultController, FaultList } from "./faults.js";
+import { IdempotencyLedger } from "./idempotency.js";
+import { ADMIN_KEY, type DemoRole, ROLE_KEYS } from "./keys.js";
+import type { Grants } from "./permissions.js";
+import { DEMO, PLATFORM_ACCOUNT, type SeedName, seedDemo } from "./seed.js";
+import { Store } from "./store.js";
+
+export interface SandboxOptions {
+  /** 0 (the default) picks a free port. */
+  port?: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default `demo`. */
+  seed?: SeedName;
+  /** Keys accepted besides the demo ones (a key listed here replaces a demo key of the same text). */
+  keys?: SandboxKey[];
+  /** Milliseconds since the epoch; default Date.now. Drives `created`, idempotency expiry and the request log. */
+  clock?: () => number;
+}
+
+export interface Sandbox {
+  /** e.g. `http://127.0.0.1:41234` */
+  url: string;
+  port: number;
+  /** The demo keys, present whatever the seed. */
+  keys: { admin: string; roles: Record<DemoRole, string> };
+  faults: FaultController;
+  /** Every request received, faulted ones included, in arrival order (control requests excepted). */
+  requests: ReadonlyArray<SandboxRequest>;
+  /** Stops listening and closes every connection, hanging requests included. */
+  close(): Promise<void>;
+}
+
+/** Starts a Stripe sandbox on Node's http server; resolves once it listens. */
+export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
+  const clock = options.clock ?? Date.now;
+  const seed = options.seed ?? "demo";
+  const store = new Store(PLATFORM_ACCOUNT, seed === "demo" ? [DEMO.accounts.connected] : []);
+  if (seed === "demo") seedDemo(store, Math.floor(clock() / 1000));
+
+  const keys = new Map<string, Grants>([
+    [ADMIN_KEY, "all"],
+    ...Object.values(ROLE_KEYS).map(({ key, permissions }) => [key, permissions] as const),
+    ...(options.keys ?? []).map((k) => [k.key, grantsOf(k)] as const),
+  ]);
+  const shutdown = new AbortController();
+  const faults = new FaultList();
+  const state: SandboxState = {
+    store,
+    keys,
+    ledger: new IdempotencyLedger(clock),
+    faults,
+    log: [],
+    clock,
+    shutdown: shutdown.signal,
+  };
+
+  const server = createServer((req, res) => {
+    const handle = req.url?.startsWith(CONTROL_PREFIX) ? handleControlRequest : handleApiRequest;
+    handle(state, req, res).catch((error: unknown) => {
+      console.error("spendguard sandbox: request failed", error);
+      if (!res.headersSent) res.writeHead(500, { "Content-Type": "application/json" });
+      res.end();
+    });
+  });
+  // A client that vanishes mid-request must not take the server down with it.
+  server.on("clientError", (_error, socket) => socket.destroy());
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${host}:${address.port}`,
+    port: address.port,
+    keys: {
+      admin: ADMIN_KEY,
+      roles: Object.fromEntries(
+        Object.entries(ROLE_KEYS).map(([role, { key }]) => [role, key]),
+      ) as Record<DemoRole, string>,
+    },
+    faults,
+    requests: state.log,
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        shutdown.abort();
+        server.close(() => resolve());
+        // Hanging requests and idle keep-alive sockets would otherwise hold close() forever.
+        server.closeAllConnections();
+      });
+      return closing;
+    },
+  };
+}
