@@ -1,0 +1,181 @@
+import type {
+  ApprovalDecision,
+  ApprovalRecord,
+  ApprovalState,
+  AuditEntry,
+  Store,
+} from "../store/store.js";
+import { cleanReason } from "./kill.js";
+
+/**
+ * A person's decision on an approval request, whoever takes it: the user answering in
+ * their MCP client (`elicitation`), the operator at a terminal (`cli`) or through the
+ * operator tools. Each decision is one audit row (rule `approval`), written in the same
+ * transaction as the decision.
+ */
+
+/** The state as of `now`: a pending or granted request past its expiry is `expired`. */
+export function approvalStatus(approval: ApprovalRecord, now: number): ApprovalState {
+  const open = approval.state === "pending" || approval.state === "approved";
+  return open && approval.expires_at <= now ? "expired" : approval.state;
+}
+
+/** An approval as operators see it (CLI `--json`, operator tools): times in ISO. */
+export interface ApprovalView {
+  id: string;
+  /** As of now: a pending or granted request past its expiry reads `expired`. */
+  state: ApprovalState;
+  session: string;
+  agent: string;
+  tool: string;
+  customer: string | null;
+  /** Minor units of `currency`; `null` when the call moves no money. */
+  amount: number | null;
+  currency: string | null;
+  amount_cap: number | null;
+  cap_currency: string;
+  rule: string;
+  args: unknown;
+  summary: string;
+  created_at: string;
+  expires_at: string;
+  decided_at: string | null;
+  decided_by: string | null;
+  decision_reason: string | null;
+  used_at: string | null;
+  admission: string | null;
+}
+
+export function approvalView(approval: ApprovalRecord, now: number): ApprovalView {
+  const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+  return {
+    id: approval.id,
+    state: approvalStatus(approval, now),
+    session: approval.session,
+    agent: approval.agent,
+    tool: approval.tool,
+    customer: approval.customer,
+    amount: approval.amount,
+    currency: approval.currency,
+    amount_cap: approval.amount_cap,
+    cap_currency: approval.cap_currency,
+    rule: approval.rule,
+    args: JSON.parse(approval.args) as unknown,
+    summary: approval.summary,
+    created_at: new Date(approval.created_at).toISOString(),
+    expires_at: new Date(approval.expires_at).toISOString(),
+    decided_at: iso(approval.decided_at),
+    decided_by: approval.decided_by,
+    decision_reason: approval.decision_reason,
+    used_at: iso(approval.used_at),
+    admission: approval.admission,
+  };
+}
+
+const AUDIT_CODES = {
+  approved: null,
+  rejected: "approval_declined",
+  expired: "approval_timeout",
+} as const;
+
+/** The decision's audit row: about the call that asked, with who decided and why. */
+export function decisionAuditEntry(
+  approval: ApprovalRecord,
+  decision: ApprovalDecision,
+): AuditEntry {
+  const verb = decision.to === "expired" ? "expired unanswered, asked through" : decision.to;
+  return {
+    at: new Date(decision.at).toISOString(),
+    session: approval.session,
+    agent: approval.agent,
+    tool: approval.tool,
+    args: approval.args,
+    decision: decision.to === "approved" ? "allow" : "deny",
+    code: AUDIT_CODES[decision.to],
+    rule: "approval",
+    reason: `${approval.id} ${verb} ${decision.by}${decision.reason ? `: ${decision.reason}` : ""}`,
+    stripe_request_id: null,
+    idempotency_key: null,
+    amount: approval.amount,
+    currency: approval.currency,
+    amount_cap: approval.amount_cap,
+    cap_currency: approval.amount !== null ? approval.cap_currency : null,
+    revenue_at_risk_cap: null,
+    customer: approval.customer,
+    outcome: decision.to,
+    duration_ms: 0,
+  };
+}
+
+export interface PersonDecision {
+  approve: boolean;
+  /** `cli`, `elicitation`, an operator's name. */
+  by: string;
+  reason?: string | undefined;
+  now?: number;
+}
+
+/** Why a decision could not be taken; the CLI exits 1 with the message. */
+export type DecisionProblem = "unknown" | "decided" | "expired" | "session_closed";
+
+export type DecideOutcome =
+  | { ok: true; approval: ApprovalRecord }
+  | { ok: false; problem: DecisionProblem; message: string };
+
+/**
+ * Approves or rejects a pending request. A yes for a session that can no longer call
+ * (ended, killed, expired) is refused: nothing could ever use it, and saying "approved"
+ * would mislead the person who gave it.
+ */
+export function decideApproval(store: Store, id: string, decision: PersonDecision): DecideOutcome {
+  const now = decision.now ?? Date.now();
+  const current = store.getApproval(id);
+  if (!current) {
+    return {
+      ok: false,
+      problem: "unknown",
+      message: `no approval request '${id}' in this data directory; \`spendguard approvals\` lists them.`,
+    };
+  }
+  if (decision.approve) {
+    const state = sessionStateAt(store, current.session, now);
+    if (state !== "active" && approvalStatus(current, now) === "pending") {
+      return {
+        ok: false,
+        problem: "session_closed",
+        message: `approval ${id} belongs to session ${current.session}, which is ${state}: only that session could use it. The agent has to ask again from a new session.`,
+      };
+    }
+  }
+  const change: ApprovalDecision = {
+    id,
+    to: decision.approve ? "approved" : "rejected",
+    at: now,
+    by: decision.by,
+    reason: decision.reason ? cleanReason(decision.reason) || null : null,
+  };
+  const result = store.decideApproval(change, (approval) => decisionAuditEntry(approval, change));
+  if (result.applied) return { ok: true, approval: result.approval };
+  const approval = result.approval ?? current;
+  const status = approvalStatus(approval, now);
+  if (status === "expired" && approval.decided_at === null) {
+    return {
+      ok: false,
+      problem: "expired",
+      message: `approval ${id} expired at ${new Date(approval.expires_at).toISOString()} without a decision; the agent has to ask again (by retrying the call).`,
+    };
+  }
+  return {
+    ok: false,
+    problem: "decided",
+    message: `approval ${id} is already ${status}${approval.decided_by ? ` (decided by ${approval.decided_by})` : ""}: nothing to decide.`,
+  };
+}
+
+/** A session past its expiry is expired even before its next call says so. */
+function sessionStateAt(store: Store, id: string, now: number): string {
+  const session = store.getSession(id);
+  if (!session) return "gone";
+  const lapsed = session.expires_at !== null && now >= session.expires_at;
+  return session.state === "active" && lapsed ? "expired" : session.state;
+}

@@ -1,0 +1,189 @@
+import { createHash, randomBytes } from "node:crypto";
+import type { AnyStripeTool, CustomerFacts } from "../../tools/tool.js";
+import { redactValue } from "../secrets.js";
+import type { ApprovalDecision, ApprovalRecord, ApprovalUse, Store } from "../store/store.js";
+import { decisionAuditEntry } from "./approval-decisions.js";
+import {
+  type ApprovalNeed,
+  type AskingCall,
+  approvalDeclined,
+  approvalPending,
+  approvalTimedOut,
+  approvalUsedUp,
+  pendingHint,
+} from "./approval-rules.js";
+import { approvalSummary } from "./approval-summary.js";
+import { canonicalJson } from "./canonical.js";
+import { type CallFacts, decideCaps } from "./decide.js";
+import type { Denial } from "./decision.js";
+import type { CallCharge } from "./ledger.js";
+import type { LoadedPolicy } from "./policy.js";
+
+/**
+ * Getting a person's yes for a call the policy says needs one. An approval is bound to the
+ * call — session, tool, account, arguments, and the customer and money Stripe resolved
+ * them to — so a yes covers that call and no other (another amount, another customer). It
+ * is used up by the admission that lets the call through, once; a call the caps refuse
+ * does not use it, so it stays good for a retry until it lapses (`approval_ttl`).
+ *
+ * In-band, the guard asks the user through their MCP client (elicitation) and waits up to
+ * `approval_timeout`. Out-of-band, the call is refused with `approval_required` and the
+ * request's id; an operator decides (`spendguard approve|reject`, operator tools) and the
+ * agent retries the same call.
+ */
+
+export type HumanAnswer = "accept" | "decline" | "timeout" | "unavailable";
+
+export interface HumanQuestion {
+  message: string;
+  timeoutMs: number;
+}
+
+/** Asks the person behind the MCP client; given only when the client can be asked. */
+export type AskHuman = (question: HumanQuestion) => Promise<HumanAnswer>;
+
+export interface ApprovalCall {
+  facts: CallFacts;
+  tool: AnyStripeTool;
+  charge: CallCharge;
+  customer: CustomerFacts | null;
+  need: ApprovalNeed;
+  /** The arguments as the audit keeps them (redacted, canonical). */
+  auditArgs: string;
+}
+
+export type GateResult = { granted: ApprovalRecord } | { refused: Denial; hint?: string };
+
+export interface ApprovalGateOptions {
+  store: Store;
+  policy: LoadedPolicy;
+  session: string;
+  agent: string;
+  clock: () => number;
+}
+
+const ANSWER_REASONS = {
+  accept: "the user approved it in the MCP client",
+  decline: "the user declined it in the MCP client",
+  timeout: "no answer in the MCP client",
+} as const;
+
+export class ApprovalGate {
+  constructor(private readonly options: ApprovalGateOptions) {}
+
+  /** The call's approval if it has one; else it asks (in-band) or files a request. */
+  async obtain(call: ApprovalCall, askHuman?: AskHuman): Promise<GateResult> {
+    const { store, policy, session, agent } = this.options;
+    const { facts, charge, customer } = call;
+    const usage = store.usage({
+      session,
+      agent,
+      tool: call.tool.name,
+      customer: customer?.id ?? null,
+      at: facts.now,
+    });
+    // Nobody is asked about a call the caps would refuse anyway.
+    const caps = decideCaps(facts, charge, customer !== null, usage);
+    if (caps.outcome === "deny") return { refused: caps };
+
+    const id = `apr_${randomBytes(12).toString("hex")}`;
+    const { approval, created } = store.findOrRequestApproval({
+      id,
+      binding: approvalBinding(session, call),
+      session,
+      agent,
+      tool: call.tool.name,
+      args: call.auditArgs,
+      account: facts.account,
+      customer: customer?.id ?? null,
+      amount: charge.moves?.amount ?? null,
+      currency: charge.moves?.currency ?? null,
+      amount_cap: charge.moves ? charge.amountCap : null,
+      cap_currency: policy.caps.currency,
+      rule: call.need.rule,
+      summary: approvalSummary({
+        id,
+        agent,
+        session,
+        tool: call.tool,
+        args: redactValue(facts.args) as Record<string, unknown>,
+        account: facts.account,
+        customer,
+        charge,
+        need: call.need,
+        usage,
+        policy,
+      }),
+      ttl_ms: policy.approvalTtlMs,
+      created_at: facts.now,
+      expires_at: facts.now + policy.approvalTtlMs,
+    });
+    if (approval.state === "approved") return { granted: approval };
+    if (approval.state === "rejected") return { refused: approvalDeclined(asking(call), approval) };
+    if (askHuman) return this.ask(call, approval, askHuman);
+    return waiting(call, approval, created);
+  }
+
+  /** For the admission: uses the approval up, or refuses if an identical call just did. */
+  use(call: ApprovalCall, approval: ApprovalRecord): ApprovalUse {
+    return { id: approval.id, unusable: () => approvalUsedUp(asking(call), approval) };
+  }
+
+  private async ask(
+    call: ApprovalCall,
+    approval: ApprovalRecord,
+    askHuman: AskHuman,
+  ): Promise<GateResult> {
+    const { store, policy, clock } = this.options;
+    const answer = await askHuman({
+      message: approval.summary,
+      timeoutMs: policy.approvalTimeoutMs,
+    });
+    // A client that claims elicitation but cannot do it: the operator can still decide.
+    if (answer === "unavailable") return waiting(call, approval, true);
+    const decision: ApprovalDecision = {
+      id: approval.id,
+      to: answer === "accept" ? "approved" : answer === "decline" ? "rejected" : "expired",
+      at: clock(),
+      by: "elicitation",
+      reason:
+        answer === "timeout"
+          ? `${ANSWER_REASONS.timeout} within ${policy.policy.approval_timeout}`
+          : ANSWER_REASONS[answer],
+    };
+    const result = store.decideApproval(decision, (row) => decisionAuditEntry(row, decision));
+    // An operator may have decided while the question was open: the first decision stands.
+    const decided = result.approval ?? approval;
+    if (decided.state === "approved") return { granted: decided };
+    if (decided.state === "rejected") return { refused: approvalDeclined(asking(call), decided) };
+    return {
+      refused: approvalTimedOut(asking(call), approval, policy.policy.approval_timeout),
+    };
+  }
+}
+
+function asking(call: ApprovalCall): AskingCall {
+  return { tool: call.tool.name, charge: call.charge, need: call.need };
+}
+
+/** Out-of-band: the request stays pending for the operator. */
+function waiting(call: ApprovalCall, approval: ApprovalRecord, created: boolean): GateResult {
+  return { refused: approvalPending(asking(call), approval, created), hint: pendingHint(approval) };
+}
+
+/** What an approval is bound to, hashed: the same call resolved to the same customer and money. */
+function approvalBinding(session: string, call: ApprovalCall): string {
+  const { facts, charge, customer } = call;
+  return createHash("sha256")
+    .update(
+      canonicalJson({
+        account: facts.account,
+        args: facts.args,
+        customer: customer?.id ?? null,
+        moves: charge.moves,
+        session,
+        tool: call.tool.name,
+      }),
+    )
+    .digest("hex");
+}

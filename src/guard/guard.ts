@@ -1,0 +1,744 @@
+import { performance } from "node:perf_hooks";
+import { pino } from "pino";
+import type Stripe from "stripe";
+import type { z } from "zod";
+import type {
+  AnySessionTool,
+  AnyStripeTool,
+  AnyTool,
+  Resolution,
+  ToolContext,
+  ToolResult,
+} from "../../tools/tool.js";
+import { type ErrorCode, SpendguardError } from "../errors.js";
+import { redactValue } from "../secrets.js";
+import type {
+  Admission,
+  AdmissionRequest,
+  ApprovalRecord,
+  AuditDecision,
+  AuditEntry,
+  AuditOutcome,
+  Settlement,
+  Store,
+} from "../store/store.js";
+import { mayHaveBeenApplied } from "../stripe/attempts.js";
+import {
+  agentInputSchema,
+  agentOutputSchema,
+  describeInvalidArguments,
+  type SpendguardBlock,
+} from "./agent-schemas.js";
+import { type ApprovalCall, ApprovalGate, type AskHuman } from "./approvals.js";
+import { canonicalJson } from "./canonical.js";
+import { capsLeftLine } from "./caps.js";
+import {
+  type CallFacts,
+  checkSession,
+  decideAfterResolve,
+  decideBeforeResolve,
+  decideCaps,
+  type SessionFacts,
+} from "./decide.js";
+import type { Denial } from "./decision.js";
+import { type CallFailure, failureOf } from "./failures.js";
+import { idempotencyKey } from "./idempotency.js";
+import { type KillFlag, readKillFlag } from "./kill.js";
+import { type CallCharge, settledCap } from "./ledger.js";
+import { ownerIsGone } from "./owner.js";
+import type { LoadedPolicy } from "./policy.js";
+import { type ReconcileReport, reconcileAdmissions } from "./reconcile.js";
+import { redactError } from "./redact-error.js";
+import { inScope } from "./scope.js";
+import { sessionControl } from "./session-control.js";
+
+export type { ReconcileReport } from "./reconcile.js";
+
+export interface GuardOptions {
+  policy: LoadedPolicy;
+  store: Store;
+  sessionId: string;
+  stripe: Stripe;
+  /** SPENDGUARD_HOME, for kill flags. */
+  home: string;
+  /** The tool registry; the guard filters it by policy. */
+  tools: readonly AnyTool[];
+  /** `serve --read-only`: write tools are neither listed nor callable. */
+  readOnly?: boolean;
+  /** ms since the epoch; injectable for tests. */
+  clock?: () => number;
+  logger?: pino.Logger;
+}
+
+export interface CallOptions {
+  /** Asks the user through their MCP client (elicitation); absent when it cannot. */
+  askHuman?: AskHuman | undefined;
+}
+
+export type CallOutcome =
+  | { ok: true; output: Record<string, unknown>; text: string }
+  | { ok: false; code: ErrorCode; message: string; hint?: string };
+
+/** Longest argument text kept in an audit row of a refused call (an agent may send anything). */
+const MAX_AUDIT_ARGS = 16_384;
+
+/**
+ * The pipeline every tool call passes: schema → session (killed? expired?) → policy (tool,
+ * account, parameters) → what Stripe says (customer, money) → scope and rules → caps,
+ * reserved atomically → kill re-check → the tool → settlement → one audit row. It never
+ * throws for anything an agent sends: refusals and failures are values.
+ */
+export class Guard {
+  private readonly policy: LoadedPolicy;
+  private readonly store: Store;
+  private readonly sessionId: string;
+  private readonly agent: string;
+  private readonly stripe: Stripe;
+  private readonly home: string;
+  private readonly registry: ReadonlyMap<string, AnyTool>;
+  private readonly readOnly: boolean;
+  private readonly clock: () => number;
+  private readonly logger: pino.Logger;
+  private readonly inputSchemas = new Map<string, z.ZodObject>();
+  private readonly outputSchemas = new Map<string, z.ZodObject>();
+  private readonly identity: CallIdentity;
+  private readonly approvals: ApprovalGate;
+
+  constructor(options: GuardOptions) {
+    this.policy = options.policy;
+    this.store = options.store;
+    this.sessionId = options.sessionId;
+    this.stripe = options.stripe;
+    this.home = options.home;
+    this.registry = new Map(options.tools.map((tool) => [tool.name, tool]));
+    this.readOnly = options.readOnly ?? false;
+    this.clock = options.clock ?? Date.now;
+    this.logger = options.logger ?? pino({ level: "silent" });
+    const session = this.store.getSession(this.sessionId);
+    if (!session)
+      throw new Error(`guard: session ${this.sessionId} does not exist (startSession first)`);
+    if (session.policy_hash !== this.policy.hash) {
+      throw new Error(
+        `guard: session ${this.sessionId} was started under another version of the policy`,
+      );
+    }
+    this.agent = session.agent;
+    this.identity = {
+      session: this.sessionId,
+      agent: this.agent,
+      capCurrency: this.policy.caps.currency,
+    };
+    this.approvals = new ApprovalGate({
+      store: this.store,
+      policy: this.policy,
+      session: this.sessionId,
+      agent: this.agent,
+      clock: this.clock,
+    });
+  }
+
+  /** Tools this session may see: in the policy (and read-only if set). Session tools always. */
+  listTools(): AnyTool[] {
+    return [...this.registry.values()].filter(
+      (tool) =>
+        tool.kind === "session" ||
+        (tool.name in this.policy.policy.tools && !(this.readOnly && tool.kind === "write")),
+    );
+  }
+
+  /** Input schema as the agent sees it (strict, plus `stripe_account` when accounts are listed). */
+  inputSchemaFor(tool: AnyTool): z.ZodObject {
+    let schema = this.inputSchemas.get(tool.name);
+    if (!schema) {
+      schema = agentInputSchema(tool, this.policy.policy.connected_accounts);
+      this.inputSchemas.set(tool.name, schema);
+    }
+    return schema;
+  }
+
+  /** Output schema as the agent sees it (write tools add an optional `spendguard` block). */
+  outputSchemaFor(tool: AnyTool): z.ZodObject {
+    let schema = this.outputSchemas.get(tool.name);
+    if (!schema) {
+      schema = agentOutputSchema(tool);
+      this.outputSchemas.set(tool.name, schema);
+    }
+    return schema;
+  }
+
+  /** Never throws for anything an agent can send; every call is exactly one audit row. */
+  async call(toolName: string, rawArgs: unknown, options: CallOptions = {}): Promise<CallOutcome> {
+    const trail = new CallTrail(this.identity, toolName, rawArgs, this.clock());
+    try {
+      return await this.run(trail, rawArgs, options);
+    } catch (err) {
+      return this.crashed(trail, err);
+    }
+  }
+
+  /**
+   * Settles or releases this agent's admissions whose outcome is not known (in state
+   * `unknown`, or `reserved` by a process that is gone) by replaying them with their
+   * idempotency key. Called at server start; each one resolved is its own audit row.
+   */
+  reconcile(): Promise<ReconcileReport> {
+    return reconcileAdmissions({
+      store: this.store,
+      stripe: this.stripe,
+      policy: this.policy,
+      home: this.home,
+      agent: this.agent,
+      tools: this.registry,
+      clock: this.clock,
+      logger: this.logger,
+    });
+  }
+
+  // -------------------------------------------------------------------------------------
+
+  private async run(
+    trail: CallTrail,
+    rawArgs: unknown,
+    options: CallOptions,
+  ): Promise<CallOutcome> {
+    const tool = this.registry.get(trail.tool);
+    if (!tool) {
+      const names = this.listTools().map((t) => t.name);
+      return this.refuse(
+        trail,
+        "error",
+        "invalid",
+        new SpendguardError(
+          "unknown_tool",
+          `Unknown tool '${trail.tool}'.`,
+          `Tools available in this session: ${names.join(", ")}.`,
+        ),
+      );
+    }
+    const schema = this.inputSchemaFor(tool);
+    const parsed = schema.safeParse(rawArgs ?? {});
+    if (!parsed.success) {
+      return this.refuse(
+        trail,
+        "error",
+        "invalid",
+        new SpendguardError(
+          "invalid_input",
+          describeInvalidArguments(tool.name, schema, parsed.error),
+          "Nothing was done. Fix the arguments and call again.",
+        ),
+      );
+    }
+    const { stripe_account, ...args } = parsed.data as Record<string, unknown>;
+    const facts: CallFacts = {
+      policy: this.policy,
+      tool,
+      args,
+      account: typeof stripe_account === "string" ? stripe_account : null,
+      ...this.readSession(trail.now),
+      now: trail.now,
+      readOnly: this.readOnly,
+    };
+    const denied = decideBeforeResolve(facts);
+    if (denied) return this.denied(trail, denied);
+    if (tool.kind === "session") return this.runSessionTool(trail, tool, args);
+    return this.runStripeTool(trail, tool, facts, rawToolArgs(rawArgs), options.askHuman);
+  }
+
+  private async runSessionTool(
+    trail: CallTrail,
+    tool: AnySessionTool,
+    args: Record<string, unknown>,
+  ): Promise<CallOutcome> {
+    const control = sessionControl({
+      store: this.store,
+      policy: this.policy,
+      sessionId: this.sessionId,
+      toolNames: () => this.listTools().map((t) => t.name),
+      clock: this.clock,
+    });
+    const result: ToolResult<Record<string, unknown>> = await tool.handle(control, args);
+    this.append(
+      trail,
+      trail.entry("allow", "ok", null, "session", "session tools are always available"),
+    );
+    return { ok: true, output: result.output, text: result.text };
+  }
+
+  private async runStripeTool(
+    trail: CallTrail,
+    tool: AnyStripeTool,
+    facts: CallFacts,
+    replayArgs: Record<string, unknown>,
+    askHuman: AskHuman | undefined,
+  ): Promise<CallOutcome> {
+    const ctx: ToolContext = {
+      stripe: this.stripe,
+      requestOptions: facts.account ? { stripeAccount: facts.account } : {},
+      pii: this.policy.policy.pii,
+    };
+    let resolution: Resolution<unknown>;
+    try {
+      resolution = await tool.resolve(ctx, facts.args);
+    } catch (err) {
+      const failure = failureOf(err, "read");
+      if (failure.unexpected) throw err;
+      trail.stripeRequestId = failure.stripeRequestId;
+      return this.refuse(trail, "error", "failed", failure.error);
+    }
+    trail.customer = resolution.customer?.id ?? null;
+    const after = decideAfterResolve(facts, resolution);
+    if ("decision" in after) return this.denied(trail, after.decision);
+    const charge = after.charge;
+    trail.charge = charge;
+
+    // A person's yes before anything else is counted or sent; the caps still apply after it.
+    let approval: GrantedApproval | null = null;
+    if (after.approval) {
+      const call: ApprovalCall = {
+        facts,
+        tool,
+        charge,
+        customer: resolution.customer,
+        need: after.approval,
+        auditArgs: trail.args,
+      };
+      const gate = await this.approvals.obtain(call, askHuman);
+      if ("refused" in gate) return this.denied(trail, gate.refused, gate.hint);
+      approval = { call, record: gate.granted };
+      trail.approval = gate.granted.id;
+    }
+
+    if (tool.kind === "write") {
+      trail.idempotencyKey = idempotencyKey(this.sessionId, tool.name, facts.account, facts.args);
+      const earlier = this.store.findByIdempotencyKey(trail.idempotencyKey);
+      if (earlier) return this.replay(trail, tool, facts, ctx, resolution, earlier, approval);
+    }
+
+    const request: AdmissionRequest = {
+      session: this.sessionId,
+      agent: this.agent,
+      tool: tool.name,
+      customer: trail.customer,
+      idempotency_key: trail.idempotencyKey,
+      amount: charge.moves?.amount ?? 0,
+      currency: charge.moves?.currency ?? null,
+      amount_cap: charge.amountCap,
+      revenue_at_risk_cap: charge.revenueAtRiskCap,
+      cancellation: charge.cancellation,
+      args: canonicalJson(redactValue(replayArgs)),
+      account: facts.account,
+      owner_pid: process.pid,
+      created_at: trail.now,
+    };
+    const admitted = this.store.admit(
+      request,
+      (usage) => decideCaps(facts, charge, resolution.customer !== null, usage),
+      approval ? this.approvals.use(approval.call, approval.record) : undefined,
+    );
+    if (!admitted.admitted) return this.denied(trail, admitted.decision);
+    const admission = admitted.admission;
+    trail.admission = admission;
+
+    if (tool.kind === "write") {
+      // The last moment to stop it: a kill that landed while Stripe was being read.
+      const killed = this.sessionDenial();
+      if (killed) {
+        this.store.release(
+          admission.id,
+          trail.entry("deny", "denied", killed.code, killed.rule, killed.reason),
+        );
+        trail.closed();
+        return { ok: false, code: killed.code, message: killed.reason };
+      }
+    }
+
+    const handleCtx =
+      tool.kind === "write" ? { ...ctx, idempotencyKey: trail.idempotencyKey ?? undefined } : ctx;
+    let result: ToolResult<Record<string, unknown>>;
+    trail.sent = true;
+    try {
+      result = await tool.handle(handleCtx, facts.args, resolution, (customer) =>
+        inScope(this.policy.policy.customers, customer),
+      );
+    } catch (err) {
+      return this.handleFailed(trail, tool, admission, err);
+    }
+    const settlement = this.settlementOf(result, charge);
+    trail.settled(settlement, result.stripeRequestId);
+    this.store.settle(
+      admission.id,
+      settlement,
+      trail.entry(
+        "allow",
+        "ok",
+        null,
+        "policy",
+        trail.approval ? `allowed with approval ${trail.approval}` : "allowed",
+      ),
+    );
+    trail.closed();
+    return this.succeeded(trail, tool, result, false);
+  }
+
+  /**
+   * The same write again (same session, tool, arguments). Nothing is reserved twice:
+   * the tool runs with the same idempotency key and Stripe answers with the first result
+   * (or completes the first request if it never got there).
+   */
+  private async replay(
+    trail: CallTrail,
+    tool: AnyStripeTool,
+    facts: CallFacts,
+    ctx: ToolContext,
+    resolution: Resolution<unknown>,
+    earlier: Admission,
+    approval: GrantedApproval | null,
+  ): Promise<CallOutcome> {
+    // An earlier call whose outcome nobody is waiting for becomes this call's to settle.
+    const adopt = earlier.state === "unknown" || ownerIsGone(earlier, trail.now);
+    const killed = this.sessionDenial();
+    if (killed) return this.denied(trail, killed);
+    if (approval && !this.store.useApproval(approval.record.id, this.clock(), earlier.id)) {
+      return this.denied(trail, this.approvals.use(approval.call, approval.record).unusable());
+    }
+    let result: ToolResult<Record<string, unknown>>;
+    try {
+      result = await tool.handle(
+        { ...ctx, idempotencyKey: earlier.idempotency_key ?? undefined },
+        facts.args,
+        resolution,
+        (customer) => inScope(this.policy.policy.customers, customer),
+      );
+    } catch (err) {
+      const failure = failureOf(err, "write");
+      if (failure.unexpected) this.logFailure(trail, err);
+      trail.stripeRequestId = failure.stripeRequestId;
+      const entry = this.failureEntry(trail, failure);
+      if (adopt && failure.conclusive && failure.applied === "no") {
+        this.store.release(earlier.id, entry);
+      } else if (adopt && earlier.state === "reserved" && failure.applied === "unknown") {
+        this.store.markUnknown(earlier.id, entry);
+      } else {
+        this.append(trail, entry);
+      }
+      trail.closed();
+      return failureOutcome(failure);
+    }
+    const settlement = this.settlementOf(result, trail.charge);
+    trail.settled(settlement, result.stripeRequestId);
+    const entry = trail.entry("allow", "replayed", null, "idempotency", `repeat of ${earlier.id}`);
+    if (adopt) this.store.settle(earlier.id, settlement, entry);
+    else this.append(trail, entry);
+    trail.closed();
+    return this.succeeded(trail, tool, result, true);
+  }
+
+  private handleFailed(
+    trail: CallTrail,
+    tool: AnyStripeTool,
+    admission: Admission,
+    err: unknown,
+  ): CallOutcome {
+    const key = trail.idempotencyKey;
+    const failure = failureOf(err, tool.kind, key !== null && mayHaveBeenApplied(this.stripe, key));
+    if (failure.unexpected) this.logFailure(trail, err);
+    trail.stripeRequestId = failure.stripeRequestId;
+    const entry = this.failureEntry(trail, failure);
+    if (failure.applied === "unknown") this.store.markUnknown(admission.id, entry);
+    else this.store.release(admission.id, entry);
+    trail.closed();
+    return failureOutcome(failure);
+  }
+
+  private failureEntry(trail: CallTrail, failure: CallFailure): AuditEntry {
+    return trail.entry(
+      "allow",
+      failure.applied === "unknown" ? "unknown" : "failed",
+      failure.error.code,
+      "stripe",
+      failure.error.message,
+    );
+  }
+
+  private settlementOf(result: ToolResult<unknown>, charge: CallCharge | null): Settlement {
+    const moved = result.moved ?? charge?.moves ?? null;
+    const reservedCap = charge?.amountCap ?? 0;
+    const amountCap = moved ? settledCap(moved, reservedCap, this.policy.caps.fx) : 0;
+    if (amountCap > reservedCap) {
+      this.logger.warn(
+        { session: this.sessionId, reserved: reservedCap, settled: amountCap },
+        "Stripe reports more money moved than was reserved",
+      );
+    }
+    return {
+      amount: moved?.amount ?? 0,
+      amount_cap: amountCap,
+      stripe_request_id: result.stripeRequestId ?? null,
+    };
+  }
+
+  private succeeded(
+    trail: CallTrail,
+    tool: AnyStripeTool,
+    result: ToolResult<Record<string, unknown>>,
+    replayed: boolean,
+  ): CallOutcome {
+    if (tool.kind !== "write") return { ok: true, output: result.output, text: result.text };
+    const { caps } = this.policy;
+    const usage = this.store.usage({
+      session: this.sessionId,
+      agent: this.agent,
+      tool: tool.name,
+      customer: null,
+      at: this.clock(),
+    });
+    const block: SpendguardBlock = {
+      replayed,
+      cap_currency: caps.currency,
+      session_left:
+        caps.perSession === null ? null : Math.max(0, caps.perSession - usage.sessionSpend),
+      day_left: caps.perDay === null ? null : Math.max(0, caps.perDay - usage.daySpend),
+    };
+    const notes = [
+      trail.approval ? `(Approved by a person: ${trail.approval}.)` : undefined,
+      replayed ? "(A repeat of an earlier identical call: nothing was done twice.)" : undefined,
+      trail.charge?.moves ? capsLeftLine(caps, usage) : undefined,
+    ].filter((note) => note !== undefined);
+    return {
+      ok: true,
+      output: { ...result.output, spendguard: block },
+      text: [result.text, ...notes].join(" "),
+    };
+  }
+
+  /**
+   * The session row and the kill flags, read fresh: a kill takes effect on the very next
+   * call. A flag found, or a session found past its expiry, is written into the session
+   * so it stays that way even if the flag is later removed.
+   */
+  private readSession(now: number): { session: SessionFacts; killFlag: KillFlag | null } {
+    const row = this.store.getSession(this.sessionId);
+    if (!row) throw new Error(`session ${this.sessionId} vanished from the store`);
+    const killFlag = row.state === "active" ? readKillFlag(this.home, this.sessionId) : null;
+    if (killFlag) {
+      this.store.changeSessionState(this.sessionId, {
+        state: "killed",
+        at: now,
+        by: "flag-file",
+        reason: killFlag.reason,
+      });
+    } else if (row.state === "active" && row.expires_at !== null && now >= row.expires_at) {
+      this.store.changeSessionState(this.sessionId, {
+        state: "expired",
+        at: now,
+        by: null,
+        reason: "session_ttl",
+      });
+    }
+    return {
+      session: {
+        state: row.state,
+        expiresAt: row.expires_at,
+        killedBy: row.killed_by,
+        killReason: row.kill_reason,
+      },
+      killFlag,
+    };
+  }
+
+  /** The session check again, just before a write leaves for Stripe. */
+  private sessionDenial(): Denial | undefined {
+    const now = this.clock();
+    const { session, killFlag } = this.readSession(now);
+    return checkSession(session, killFlag, this.policy, now);
+  }
+
+  private denied(trail: CallTrail, decision: Denial, hint?: string): CallOutcome {
+    this.append(
+      trail,
+      trail.entry("deny", "denied", decision.code, decision.rule, decision.reason),
+    );
+    return { ok: false, code: decision.code, message: decision.reason, ...(hint ? { hint } : {}) };
+  }
+
+  private refuse(
+    trail: CallTrail,
+    decision: AuditDecision,
+    outcome: AuditOutcome,
+    error: SpendguardError,
+  ): CallOutcome {
+    this.append(trail, trail.entry(decision, outcome, error.code, null, error.message));
+    return {
+      ok: false,
+      code: error.code,
+      message: error.message,
+      ...(error.hint ? { hint: error.hint } : {}),
+    };
+  }
+
+  private append(trail: CallTrail, entry: AuditEntry): void {
+    this.store.appendAudit(entry);
+    trail.closed();
+  }
+
+  /** Anything unexpected: logged (redacted), audited once, reported as `internal_error`. */
+  private crashed(trail: CallTrail, err: unknown): CallOutcome {
+    this.logFailure(trail, err);
+    const maybeSent = trail.sent && trail.idempotencyKey !== null;
+    const failure = failureOf(err, maybeSent ? "write" : "read");
+    try {
+      if (trail.admission && !trail.isClosed) {
+        const entry = trail.entry(
+          "allow",
+          maybeSent ? "unknown" : "failed",
+          "internal_error",
+          null,
+          failure.error.message,
+        );
+        if (maybeSent) this.store.markUnknown(trail.admission.id, entry);
+        else this.store.release(trail.admission.id, entry);
+      } else if (!trail.isClosed) {
+        this.store.appendAudit(
+          trail.entry("error", "failed", "internal_error", null, failure.error.message),
+        );
+      }
+    } catch (auditErr) {
+      this.logger.error(
+        { err: redactError(auditErr), session: this.sessionId },
+        "could not record a failed call",
+      );
+    }
+    return {
+      ok: false,
+      code: "internal_error",
+      message: failure.error.message,
+      ...(failure.error.hint ? { hint: failure.error.hint } : {}),
+    };
+  }
+
+  private logFailure(trail: CallTrail, err: unknown): void {
+    this.logger.error(
+      { err: redactError(err), session: this.sessionId, tool: trail.tool },
+      "tool call failed unexpectedly",
+    );
+  }
+}
+
+/** A call's approval, ready to be used up by its admission. */
+interface GrantedApproval {
+  call: ApprovalCall;
+  record: ApprovalRecord;
+}
+
+/** Who makes the calls, as audit rows name it. */
+interface CallIdentity {
+  session: string;
+  agent: string;
+  capCurrency: string;
+}
+
+/** What one call has established so far, for its one audit row. */
+class CallTrail {
+  readonly at: string;
+  readonly started = performance.now();
+  readonly args: string;
+  customer: string | null = null;
+  idempotencyKey: string | null = null;
+  charge: CallCharge | null = null;
+  stripeRequestId: string | null = null;
+  /** Our own open admission, if one was made. */
+  admission: Admission | null = null;
+  /** The approval that lets this call through, if it needed one. */
+  approval: string | null = null;
+  /** The tool's handler was started: a write may have reached Stripe. */
+  sent = false;
+  private settledAmount: Settlement | null = null;
+  private done = false;
+
+  constructor(
+    private readonly identity: CallIdentity,
+    readonly tool: string,
+    rawArgs: unknown,
+    readonly now: number,
+  ) {
+    this.at = new Date(now).toISOString();
+    this.args = auditArgs(rawArgs);
+  }
+
+  settled(settlement: Settlement, stripeRequestId: string | undefined): void {
+    this.settledAmount = settlement;
+    if (stripeRequestId) this.stripeRequestId = stripeRequestId;
+  }
+
+  /** The call's audit row is written (and its admission, if any, resolved). */
+  closed(): void {
+    this.done = true;
+  }
+
+  get isClosed(): boolean {
+    return this.done;
+  }
+
+  entry(
+    decision: AuditDecision,
+    outcome: AuditOutcome,
+    code: string | null,
+    rule: string | null,
+    reason: string | null,
+  ): AuditEntry {
+    const { session, agent, capCurrency } = this.identity;
+    const moves = this.charge?.moves ?? null;
+    return {
+      at: this.at,
+      session,
+      agent,
+      tool: this.tool,
+      args: this.args,
+      decision,
+      code,
+      rule,
+      reason,
+      stripe_request_id: this.stripeRequestId,
+      idempotency_key: this.idempotencyKey,
+      amount: this.settledAmount?.amount ?? moves?.amount ?? null,
+      currency: moves?.currency ?? null,
+      amount_cap:
+        this.settledAmount?.amount_cap ?? (moves ? (this.charge?.amountCap ?? null) : null),
+      cap_currency: moves ? capCurrency : null,
+      revenue_at_risk_cap: this.charge?.revenueAtRiskCap ?? null,
+      customer: this.customer,
+      outcome,
+      duration_ms: Math.round((performance.now() - this.started) * 1000) / 1000,
+    };
+  }
+}
+
+function failureOutcome(failure: CallFailure): CallOutcome {
+  return {
+    ok: false,
+    code: failure.error.code,
+    message: failure.error.message,
+    ...(failure.error.hint ? { hint: failure.error.hint } : {}),
+  };
+}
+
+/** The agent's arguments without the guard's own `stripe_account`: what a replay re-parses. */
+function rawToolArgs(rawArgs: unknown): Record<string, unknown> {
+  if (rawArgs === null || typeof rawArgs !== "object" || Array.isArray(rawArgs)) return {};
+  const { stripe_account: _account, ...rest } = rawArgs as Record<string, unknown>;
+  return rest;
+}
+
+/** The arguments as the audit keeps them: redacted, canonical, bounded. */
+function auditArgs(rawArgs: unknown): string {
+  let text: string;
+  try {
+    text = canonicalJson(redactValue(rawArgs ?? {})) ?? "null";
+  } catch {
+    text = JSON.stringify("[arguments not serialisable]");
+  }
+  return text.length > MAX_AUDIT_ARGS
+    ? JSON.stringify(`${text.slice(0, MAX_AUDIT_ARGS)}…[truncated]`)
+    : text;
+}

@@ -1,0 +1,91 @@
+import { randomBytes } from "node:crypto";
+import type { SessionRecord, Store } from "../store/store.js";
+import { cleanReason } from "./kill.js";
+import type { LoadedPolicy } from "./policy.js";
+
+/**
+ * Guard sessions: stdio has one per process, HTTP one per MCP session. A session only
+ * ever leaves `active` — killed, expired or ended — and never comes back.
+ */
+
+export interface StartSession {
+  policy: LoadedPolicy;
+  /** Who the agent is; defaults to the policy name (one role, one agent). */
+  agent?: string;
+  now?: number;
+}
+
+function newSessionId(): string {
+  return `ses_${randomBytes(12).toString("hex")}`;
+}
+
+export function startSession(
+  store: Store,
+  { policy, agent, now = Date.now() }: StartSession,
+): SessionRecord {
+  const session: SessionRecord = {
+    id: newSessionId(),
+    agent: agent ?? policy.name,
+    policy_name: policy.name,
+    policy_hash: policy.hash,
+    started_at: now,
+    expires_at: policy.sessionTtlMs === null ? null : now + policy.sessionTtlMs,
+    state: "active",
+    state_changed_at: null,
+    killed_by: null,
+    kill_reason: null,
+  };
+  store.createSession(session);
+  return session;
+}
+
+export interface KillRequest {
+  /** Who kills: `operator`, `cli`, `flag-file`, an operator key's name. */
+  by: string;
+  reason: string;
+  now?: number;
+}
+
+/** Effective on the session's very next call. False if it was not active. */
+export function killSession(
+  store: Store,
+  id: string,
+  { by, reason, now = Date.now() }: KillRequest,
+): boolean {
+  return store.changeSessionState(id, {
+    state: "killed",
+    at: now,
+    by,
+    reason: cleanReason(reason),
+  });
+}
+
+/** Kills every active session of one agent; returns their ids. */
+export function killAgent(
+  store: Store,
+  agent: string,
+  { by, reason, now = Date.now() }: KillRequest,
+): string[] {
+  return store.killActiveSessions(
+    { state: "killed", at: now, by, reason: cleanReason(reason) },
+    agent,
+  );
+}
+
+/**
+ * Kills every active session in this data directory; returns their ids. Sessions started
+ * later are not affected: the `kill/ALL` flag file (see `kill.ts`) stops those too.
+ */
+export function killAll(store: Store, { by, reason, now = Date.now() }: KillRequest): string[] {
+  return store.killActiveSessions({ state: "killed", at: now, by, reason: cleanReason(reason) });
+}
+
+/** The agent ends its own session (`end_session`); it can never be reopened. */
+export function endSession(store: Store, id: string, reason: string, now = Date.now()): boolean {
+  return store.changeSessionState(id, {
+    state: "ended",
+    at: now,
+    by: "agent",
+    reason: cleanReason(reason),
+  });
+}

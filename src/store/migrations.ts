@@ -1,0 +1,193 @@
+/**
+ * The SQLite schema, one entry per version (`PRAGMA user_version`). Entries are only ever
+ * appended: a released database is upgraded by running the entries it has not seen.
+ */
+export const MIGRATIONS: readonly string[] = [
+  /* 1 */ `
+  CREATE TABLE admissions (
+    id INTEGER PRIMARY KEY,
+    session TEXT NOT NULL,
+    agent TEXT NOT NULL,
+    tool TEXT NOT NULL,
+    customer TEXT,
+    idempotency_key TEXT,
+    amount INTEGER NOT NULL,
+    currency TEXT,
+    amount_cap INTEGER NOT NULL,
+    reserved_amount_cap INTEGER NOT NULL,
+    revenue_at_risk_cap INTEGER,
+    cancellation INTEGER NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('reserved', 'settled', 'released', 'unknown')),
+    owner_pid INTEGER NOT NULL,
+    args TEXT NOT NULL,
+    account TEXT,
+    created_at INTEGER NOT NULL,
+    resolved_at INTEGER,
+    stripe_request_id TEXT
+  ) STRICT;
+  -- Few indexes: each one is written on every call. Replays look admissions up by key;
+  -- the first minute of a rolling window, which per-minute totals cannot split, is
+  -- summed from this covering index.
+  CREATE INDEX admissions_key ON admissions (idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
+  CREATE INDEX admissions_agent_time
+    ON admissions (agent, created_at, tool, customer, state, amount_cap, cancellation);
+
+  -- Usage as running totals, kept in the transactions that change admissions, so checking
+  -- a cap reads a few rows however long the history. Money is in cap-currency minor units.
+  -- Per session: money counted (settled + reserved + unknown) and cancellations.
+  CREATE TABLE session_usage (
+    session TEXT PRIMARY KEY,
+    spend INTEGER NOT NULL,
+    cancellations INTEGER NOT NULL
+  ) STRICT, WITHOUT ROWID;
+  CREATE TABLE session_tool_calls (
+    session TEXT NOT NULL,
+    tool TEXT NOT NULL,
+    calls INTEGER NOT NULL,
+    PRIMARY KEY (session, tool)
+  ) STRICT, WITHOUT ROWID;
+  -- Reserved and unknown money counts whatever its age, so it is kept apart from windows.
+  CREATE TABLE agent_open (
+    agent TEXT PRIMARY KEY,
+    spend INTEGER NOT NULL,
+    cancellations INTEGER NOT NULL
+  ) STRICT, WITHOUT ROWID;
+  CREATE TABLE customer_open (
+    agent TEXT NOT NULL,
+    customer TEXT NOT NULL,
+    spend INTEGER NOT NULL,
+    PRIMARY KEY (agent, customer)
+  ) STRICT, WITHOUT ROWID;
+  -- Settled money and cancellations, and all calls, per minute of the admission's time.
+  CREATE TABLE agent_minutes (
+    agent TEXT NOT NULL,
+    minute INTEGER NOT NULL,
+    spend INTEGER NOT NULL,
+    cancellations INTEGER NOT NULL,
+    PRIMARY KEY (agent, minute)
+  ) STRICT, WITHOUT ROWID;
+  CREATE TABLE customer_minutes (
+    agent TEXT NOT NULL,
+    customer TEXT NOT NULL,
+    minute INTEGER NOT NULL,
+    spend INTEGER NOT NULL,
+    PRIMARY KEY (agent, customer, minute)
+  ) STRICT, WITHOUT ROWID;
+  CREATE TABLE tool_minutes (
+    agent TEXT NOT NULL,
+    tool TEXT NOT NULL,
+    minute INTEGER NOT NULL,
+    calls INTEGER NOT NULL,
+    PRIMARY KEY (agent, tool, minute)
+  ) STRICT, WITHOUT ROWID;
+
+  CREATE TABLE sessions (
+    id TEXT PRIMARY KEY,
+    agent TEXT NOT NULL,
+    policy_name TEXT NOT NULL,
+    policy_hash TEXT NOT NULL,
+    started_at INTEGER NOT NULL,
+    expires_at INTEGER,
+    state TEXT NOT NULL CHECK (state IN ('active', 'killed', 'expired', 'ended')),
+    state_changed_at INTEGER,
+    killed_by TEXT,
+    kill_reason TEXT
+  ) STRICT;
+  CREATE INDEX sessions_agent ON sessions (agent, state);
+  CREATE INDEX sessions_state ON sessions (state, started_at);
+
+  CREATE TABLE audit (
+    seq INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    session TEXT NOT NULL,
+    agent TEXT NOT NULL,
+    tool TEXT NOT NULL,
+    args TEXT NOT NULL,
+    decision TEXT NOT NULL,
+    code TEXT,
+    rule TEXT,
+    reason TEXT,
+    stripe_request_id TEXT,
+    idempotency_key TEXT,
+    amount INTEGER,
+    currency TEXT,
+    amount_cap INTEGER,
+    cap_currency TEXT,
+    revenue_at_risk_cap INTEGER,
+    customer TEXT,
+    outcome TEXT NOT NULL,
+    duration_ms REAL NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+  ) STRICT;
+  CREATE INDEX audit_session ON audit (session);
+  CREATE INDEX audit_at ON audit (at);
+  -- Append-only by construction; the hash chain catches whoever drops these triggers.
+  CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+    BEGIN SELECT RAISE(ABORT, 'the audit is append-only'); END;
+  CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+    BEGIN SELECT RAISE(ABORT, 'the audit is append-only'); END;
+  -- The last row's seq and hash, written with it: a cut-off tail leaves a dangling head.
+  CREATE TABLE audit_head (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    seq INTEGER NOT NULL,
+    hash TEXT NOT NULL
+  ) STRICT;
+  `,
+  /* 2 */ `
+  -- Human approvals (policy require_approval_over / require_approval_for). A request is
+  -- bound to one call: session, tool, account, arguments and what Stripe resolved them to
+  -- (customer, amount), hashed into binding. A granted one is used by exactly one
+  -- admission, in the transaction that admits it.
+  CREATE TABLE approvals (
+    id TEXT PRIMARY KEY,
+    binding TEXT NOT NULL,
+    session TEXT NOT NULL,
+    agent TEXT NOT NULL,
+    tool TEXT NOT NULL,
+    args TEXT NOT NULL,
+    account TEXT,
+    customer TEXT,
+    amount INTEGER,
+    currency TEXT,
+    amount_cap INTEGER,
+    cap_currency TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    ttl_ms INTEGER NOT NULL,
+    state TEXT NOT NULL
+      CHECK (state IN ('pending', 'approved', 'rejected', 'expired', 'used')),
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    decided_at INTEGER,
+    decided_by TEXT,
+    decision_reason TEXT,
+    used_at INTEGER,
+    admission TEXT
+  ) STRICT;
+  CREATE INDEX approvals_binding ON approvals (binding, created_at);
+  CREATE INDEX approvals_created ON approvals (created_at);
+  `,
+  /* 3 */ `
+  -- Keys that open HTTP sessions. Only a SHA-256 of each key is kept, never the key. An
+  -- agent key names the agent (its caps are counted per agent) and its policy file.
+  CREATE TABLE api_keys (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('agent', 'operator')),
+    name TEXT NOT NULL,
+    policy_file TEXT,
+    key_hash TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER,
+    revoked_at INTEGER,
+    CHECK ((kind = 'agent') = (policy_file IS NOT NULL))
+  ) STRICT;
+  -- Which key opened which session: who was behind a session, long after it ended.
+  CREATE TABLE session_keys (
+    session TEXT PRIMARY KEY,
+    key_id TEXT NOT NULL
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX session_keys_key ON session_keys (key_id);
+  `,
+];

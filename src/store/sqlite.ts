@@ -1,0 +1,694 @@
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from "node:fs";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { ConfigError } from "../errors.js";
+import { GENESIS_HASH, hashAuditRow } from "../guard/audit.js";
+import type { Decision } from "../guard/decision.js";
+import { withBusyRetry } from "./busy.js";
+import { MIGRATIONS } from "./migrations.js";
+import { type ApprovalTable, prepareApprovalTable } from "./sqlite-approvals.js";
+import { type KeyStatements, prepareKeyStatements } from "./sqlite-keys.js";
+import { prepareUsageTotals, type UsageTotals } from "./sqlite-usage.js";
+import type {
+  Admission,
+  AdmissionFilter,
+  AdmissionRequest,
+  AdmitResult,
+  ApiKeyRecord,
+  ApprovalDecision,
+  ApprovalDecisionResult,
+  ApprovalFilter,
+  ApprovalRecord,
+  ApprovalRequest,
+  ApprovalUse,
+  AuditEntry,
+  AuditFilter,
+  AuditRecord,
+  AuditWhen,
+  Report,
+  ReportCallsRow,
+  ReportDenialRow,
+  ReportFilter,
+  ReportGrouping,
+  ReportMoneyRow,
+  SessionFilter,
+  SessionRecord,
+  SessionSummary,
+  Settlement,
+  SpendFilter,
+  SpendRow,
+  StateChange,
+  Store,
+  TransitionResult,
+  UsageQuery,
+  UsageSnapshot,
+} from "./store.js";
+
+export const DATABASE_FILE = "spendguard.db";
+
+const LATEST_ISO_TIME = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
+export interface SqliteStoreOptions {
+  /**
+   * `tiered` (default): the commits whose loss could let a cap be overshot or a kill be
+   * forgotten — the admission of a call that moves money or cancels, and session state
+   * changes — reach the disk before they return (an admission is durable before its Stripe
+   * request leaves); other commits (reads' admissions, settlements, audit rows) are synced
+   * with the next durable commit or checkpoint. A power cut can lose only those, and
+   * reconciliation replays what they would have recorded. `full` syncs every commit;
+   * `normal` none (benchmarks and throwaway data).
+   */
+  synchronous?: "tiered" | "full" | "normal";
+  /** How long one attempt waits for another process's write lock. */
+  busyTimeoutMs?: number;
+}
+
+/**
+ * Opens (creating if needed, with owner-only permissions) `$SPENDGUARD_HOME/spendguard.db`.
+ * Every process using the same home shares it: caps hold across all of them.
+ */
+export function openSqliteStore(home: string, options: SqliteStoreOptions = {}): SqliteStore {
+  mkdirSync(home, { recursive: true, mode: 0o700 });
+  const file = join(home, DATABASE_FILE);
+  // Created by us first, so the file (and SQLite's -wal/-shm, which copy its mode) is 0600.
+  closeSync(openSync(file, "a", 0o600));
+  chmodSync(file, 0o600);
+  return new SqliteStore(file, options);
+}
+
+/** Where a transition takes an admission. */
+type Change = { to: "settled"; settlement: Settlement } | { to: "released" } | { to: "unknown" };
+
+interface AdmissionRow extends Omit<Admission, "id" | "cancellation"> {
+  id: number;
+  cancellation: number;
+}
+
+/** Admissions are numbered by the database (cheap appends); their ids read `adm_<n>`. */
+function admissionId(rowid: number): string {
+  return `adm_${rowid}`;
+}
+
+/** The row number behind an id; -1 (no row) for anything that is not an admission id. */
+function admissionRowid(id: string): number {
+  return /^adm_\d+$/.test(id) ? Number(id.slice(4)) : -1;
+}
+
+interface RowStatement<Row> {
+  get(...params: unknown[]): Row | undefined;
+  all(...params: unknown[]): Row[];
+  iterate(...params: unknown[]): IterableIterator<Row>;
+  run(...params: unknown[]): Database.RunResult;
+}
+
+export class SqliteStore implements Store {
+  readonly file: string;
+  private readonly db: Database.Database;
+  private readonly statements: ReturnType<typeof prepareStatements>;
+  private readonly totals: UsageTotals;
+  private readonly approvals: ApprovalTable;
+  private readonly keys: KeyStatements;
+  private readonly auditQueries = new Map<string, RowStatement<AuditRecord>>();
+  private readonly reportQueries = new Map<ReportGrouping, ReturnType<typeof prepareReport>>();
+  private readonly admitTxn: Database.Transaction<
+    (
+      request: AdmissionRequest,
+      check: (usage: UsageSnapshot) => Decision,
+      approval: ApprovalUse | undefined,
+    ) => AdmitResult
+  >;
+  private readonly requestApprovalTxn: Database.Transaction<
+    (request: ApprovalRequest) => { approval: ApprovalRecord; created: boolean }
+  >;
+  private readonly decideApprovalTxn: Database.Transaction<
+    (
+      decision: ApprovalDecision,
+      audit: (approval: ApprovalRecord) => AuditEntry,
+    ) => ApprovalDecisionResult
+  >;
+  private readonly appendTxn: Database.Transaction<(entry: AuditEntry) => AuditRecord>;
+  private readonly transitionTxn: Database.Transaction<
+    (id: string, change: Change, audit: AuditEntry, when: AuditWhen) => TransitionResult
+  >;
+
+  private readonly durability: "tiered" | "full" | "normal";
+
+  constructor(file: string, options: SqliteStoreOptions = {}) {
+    this.file = file;
+    this.db = withBusyRetry(() => new Database(file, { timeout: options.busyTimeoutMs ?? 5_000 }));
+    withBusyRetry(() => this.db.pragma("journal_mode = WAL"));
+    this.durability = options.synchronous ?? "tiered";
+    this.db.pragma(`synchronous = ${this.durability === "full" ? "FULL" : "NORMAL"}`);
+    // Checkpoints (WAL copied back into the database, with an fsync) are the slowest moment
+    // of a call; fewer, larger ones keep them out of all but the rarest calls. The WAL is
+    // cut back to 64 MiB after each.
+    this.db.pragma("wal_autocheckpoint = 10000");
+    this.db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
+    withBusyRetry(() => migrate(this.db, file));
+    this.statements = prepareStatements(this.db);
+    this.totals = prepareUsageTotals(this.db);
+    this.approvals = prepareApprovalTable(this.db);
+    this.keys = prepareKeyStatements(this.db);
+    const s = this.statements;
+    const totals = this.totals;
+    const approvals = this.approvals;
+
+    this.admitTxn = this.db.transaction(
+      (
+        request: AdmissionRequest,
+        check: (usage: UsageSnapshot) => Decision,
+        approval: ApprovalUse | undefined,
+      ): AdmitResult => {
+        const usage = totals.read({ ...request, at: request.created_at });
+        const decision = check(usage);
+        if (decision.outcome === "deny") return { admitted: false, decision, usage };
+        // Used before the insert, so a refusal here leaves nothing behind; linked after it.
+        if (approval && !approvals.use(approval.id, request.created_at, null)) {
+          return { admitted: false, decision: approval.unusable(), usage };
+        }
+        const fields = {
+          ...request,
+          state: "reserved" as const,
+          reserved_amount_cap: request.amount_cap,
+          resolved_at: null,
+          stripe_request_id: null,
+        };
+        const { lastInsertRowid } = s.insertAdmission.run({
+          ...fields,
+          cancellation: fields.cancellation ? 1 : 0,
+        });
+        const admission: Admission = { ...fields, id: admissionId(Number(lastInsertRowid)) };
+        totals.admitted(admission);
+        if (approval) s.linkApproval.run({ id: approval.id, admission: admission.id });
+        return { admitted: true, admission, usage };
+      },
+    );
+
+    this.appendTxn = this.db.transaction((entry: AuditEntry) => {
+      const head = s.auditHead.get() as { seq: number; hash: string } | undefined;
+      const seq = (head?.seq ?? 0) + 1;
+      const prev_hash = head?.hash ?? GENESIS_HASH;
+      const record: AuditRecord = {
+        ...entry,
+        seq,
+        prev_hash,
+        hash: hashAuditRow(seq, entry, prev_hash),
+      };
+      s.insertAudit.run(record);
+      s.setAuditHead.run({ seq, hash: record.hash });
+      return record;
+    });
+
+    this.requestApprovalTxn = this.db.transaction((request: ApprovalRequest) => {
+      const open = approvals.findOpen(request.binding, request.created_at);
+      if (open) return { approval: open, created: false };
+      return { approval: approvals.insert(request), created: true };
+    });
+
+    this.decideApprovalTxn = this.db.transaction(
+      (
+        decision: ApprovalDecision,
+        audit: (approval: ApprovalRecord) => AuditEntry,
+      ): ApprovalDecisionResult => {
+        if (!approvals.decide(decision)) {
+          return { applied: false, approval: approvals.get(decision.id) };
+        }
+        const approval = approvals.get(decision.id);
+        if (!approval) throw new Error(`approval ${decision.id} vanished while being decided`);
+        return { applied: true, approval, record: this.appendTxn(audit(approval)) };
+      },
+    );
+
+    this.transitionTxn = this.db.transaction(
+      (id: string, change: Change, audit: AuditEntry, when: AuditWhen): TransitionResult => {
+        const row = s.admission.get(admissionRowid(id)) as AdmissionRow | undefined;
+        const admission = row && toAdmission(row);
+        const open = admission?.state === "reserved" || admission?.state === "unknown";
+        let applied = false;
+        const rowid = admissionRowid(id);
+        if (admission && change.to === "unknown" && admission.state === "reserved") {
+          s.markUnknown.run({ id: rowid });
+          applied = true;
+        } else if (admission && open && change.to === "settled") {
+          s.settle.run({ id: rowid, ...change.settlement, resolved_at: Date.now() });
+          totals.settled(admission, change.settlement.amount_cap);
+          applied = true;
+        } else if (admission && open && change.to === "released") {
+          s.release.run({ id: rowid, resolved_at: Date.now() });
+          totals.released(admission);
+          applied = true;
+        }
+        const record = applied || when === "always" ? this.appendTxn(audit) : null;
+        return { applied, record };
+      },
+    );
+  }
+
+  admit(
+    request: AdmissionRequest,
+    check: (usage: UsageSnapshot) => Decision,
+    approval?: ApprovalUse,
+  ): AdmitResult {
+    // IMMEDIATE takes the write lock before reading, so the snapshot cannot go stale.
+    const atStake = request.amount_cap > 0 || request.cancellation || approval !== undefined;
+    return this.committed(atStake, () =>
+      withBusyRetry(() => this.admitTxn.immediate(request, check, approval)),
+    );
+  }
+
+  /**
+   * Runs a write whose commit must be on disk before it returns when `mustLast` (under
+   * `tiered`). In WAL mode a synced commit also makes every earlier commit durable.
+   */
+  private committed<T>(mustLast: boolean, write: () => T): T {
+    if (this.durability !== "tiered" || !mustLast) return write();
+    this.db.pragma("synchronous = FULL");
+    try {
+      return write();
+    } finally {
+      this.db.pragma("synchronous = NORMAL");
+    }
+  }
+
+  settle(
+    id: string,
+    settlement: Settlement,
+    audit: AuditEntry,
+    when: AuditWhen = "always",
+  ): TransitionResult {
+    return this.transition(id, { to: "settled", settlement }, audit, when);
+  }
+
+  release(id: string, audit: AuditEntry, when: AuditWhen = "always"): TransitionResult {
+    return this.transition(id, { to: "released" }, audit, when);
+  }
+
+  markUnknown(id: string, audit: AuditEntry, when: AuditWhen = "always"): TransitionResult {
+    return this.transition(id, { to: "unknown" }, audit, when);
+  }
+
+  findByIdempotencyKey(key: string): Admission | undefined {
+    const row = this.statements.byKey.get(key) as AdmissionRow | undefined;
+    return row && toAdmission(row);
+  }
+
+  getAdmission(id: string): Admission | undefined {
+    const row = this.statements.admission.get(admissionRowid(id)) as AdmissionRow | undefined;
+    return row && toAdmission(row);
+  }
+
+  listAdmissions(filter: AdmissionFilter): Admission[] {
+    const rows = this.statements.listAdmissions.all({
+      states: filter.states ? JSON.stringify(filter.states) : null,
+      session: filter.session ?? null,
+      agent: filter.agent ?? null,
+      limit: filter.limit ?? -1,
+    }) as AdmissionRow[];
+    return rows.map(toAdmission);
+  }
+
+  usage(query: UsageQuery): UsageSnapshot {
+    return this.totals.read(query);
+  }
+
+  callsInSession(session: string): Record<string, number> {
+    const rows = this.statements.callsInSession.all(session) as { tool: string; calls: number }[];
+    return Object.fromEntries(rows.map((row) => [row.tool, row.calls]));
+  }
+
+  spendSummary(filter: SpendFilter): SpendRow[] {
+    return this.statements.spendSummary.all({
+      since: filter.since,
+      until: filter.until ?? Number.MAX_SAFE_INTEGER,
+      agent: filter.agent ?? null,
+      session: filter.session ?? null,
+    }) as SpendRow[];
+  }
+
+  createSession(session: SessionRecord): void {
+    withBusyRetry(() => this.statements.insertSession.run(session));
+  }
+
+  getSession(id: string): SessionRecord | undefined {
+    return this.statements.session.get(id) as SessionRecord | undefined;
+  }
+
+  changeSessionState(id: string, change: StateChange): boolean {
+    return this.committed(true, () =>
+      withBusyRetry(() => this.statements.changeSession.run({ id, ...change }).changes > 0),
+    );
+  }
+
+  killActiveSessions(change: StateChange & { state: "killed" }, agent?: string): string[] {
+    const rows = this.committed(true, () =>
+      withBusyRetry(
+        () =>
+          this.statements.killActive.all({ ...change, agent: agent ?? null }) as { id: string }[],
+      ),
+    );
+    return rows.map((row) => row.id);
+  }
+
+  listSessions(filter: SessionFilter): SessionRecord[] {
+    return this.statements.listSessions.all({
+      state: filter.state ?? null,
+      agent: filter.agent ?? null,
+      limit: filter.limit ?? -1,
+    }) as SessionRecord[];
+  }
+
+  appendAudit(entry: AuditEntry): AuditRecord {
+    return withBusyRetry(() => this.appendTxn.immediate(entry));
+  }
+
+  queryAudit(filter: AuditFilter): AuditRecord[] {
+    return this.auditQuery(filter).all({
+      session: filter.session,
+      agent: filter.agent,
+      tool: filter.tool,
+      decision: filter.decision,
+      since: filter.since,
+      afterSeq: filter.afterSeq ?? 0,
+      limit: filter.limit ?? -1,
+    });
+  }
+
+  iterateAudit(): IterableIterator<AuditRecord> {
+    return this.statements.iterateAudit.iterate() as IterableIterator<AuditRecord>;
+  }
+
+  auditHead(): { seq: number; hash: string } | undefined {
+    return this.statements.auditHead.get() as { seq: number; hash: string } | undefined;
+  }
+
+  findOrRequestApproval(request: ApprovalRequest): {
+    approval: ApprovalRecord;
+    created: boolean;
+  } {
+    return this.committed(true, () =>
+      withBusyRetry(() => this.requestApprovalTxn.immediate(request)),
+    );
+  }
+
+  decideApproval(
+    decision: ApprovalDecision,
+    audit: (approval: ApprovalRecord) => AuditEntry,
+  ): ApprovalDecisionResult {
+    return this.committed(true, () =>
+      withBusyRetry(() => this.decideApprovalTxn.immediate(decision, audit)),
+    );
+  }
+
+  useApproval(id: string, at: number, admission: string | null): boolean {
+    return this.committed(true, () => withBusyRetry(() => this.approvals.use(id, at, admission)));
+  }
+
+  getApproval(id: string): ApprovalRecord | undefined {
+    return this.approvals.get(id);
+  }
+
+  listApprovals(filter: ApprovalFilter): ApprovalRecord[] {
+    return this.approvals.list(filter);
+  }
+
+  sessionSummaries(filter: SessionFilter): SessionSummary[] {
+    return this.statements.sessionSummaries.all({
+      state: filter.state ?? null,
+      agent: filter.agent ?? null,
+      limit: filter.limit ?? -1,
+    }) as SessionSummary[];
+  }
+
+  report(filter: ReportFilter): Report {
+    let statements = this.reportQueries.get(filter.by);
+    if (!statements) {
+      statements = prepareReport(this.db, filter.by);
+      this.reportQueries.set(filter.by, statements);
+    }
+    // The end of year 9999: the last time whose ISO text still sorts as text does.
+    const until = Math.min(filter.until ?? LATEST_ISO_TIME, LATEST_ISO_TIME);
+    const params = {
+      since: filter.since,
+      until,
+      sinceIso: new Date(filter.since).toISOString(),
+      untilIso: new Date(until).toISOString(),
+      agent: filter.agent ?? null,
+      session: filter.session ?? null,
+    };
+    return {
+      calls: statements.calls.all(params),
+      money: statements.money.all(params),
+      denials: statements.denials.all(params),
+    };
+  }
+
+  createApiKey(key: ApiKeyRecord): void {
+    this.keys.create(key);
+  }
+
+  findApiKeyByHash(keyHash: string): ApiKeyRecord | undefined {
+    return this.keys.findByHash(keyHash);
+  }
+
+  getApiKey(id: string): ApiKeyRecord | undefined {
+    return this.keys.get(id);
+  }
+
+  listApiKeys(): ApiKeyRecord[] {
+    return this.keys.list();
+  }
+
+  revokeApiKey(id: string, at: number): boolean {
+    return this.committed(true, () => this.keys.revoke(id, at));
+  }
+
+  recordSessionKey(session: string, keyId: string): void {
+    this.keys.recordSessionKey(session, keyId);
+  }
+
+  sessionKey(session: string): string | undefined {
+    return this.keys.sessionKey(session);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  private transition(
+    id: string,
+    change: Change,
+    audit: AuditEntry,
+    when: AuditWhen,
+  ): TransitionResult {
+    return withBusyRetry(() => this.transitionTxn.immediate(id, change, audit, when));
+  }
+
+  /** One prepared statement per combination of filters, made on first use and kept. */
+  private auditQuery(filter: AuditFilter): RowStatement<AuditRecord> {
+    const conditions = (["session", "agent", "tool", "decision"] as const)
+      .filter((column) => filter[column] !== undefined)
+      .map((column) => `${column} = @${column}`);
+    if (filter.since !== undefined) conditions.push("at >= @since");
+    conditions.push("seq > @afterSeq");
+    const where = conditions.join(" AND ");
+    let statement = this.auditQueries.get(where);
+    if (!statement) {
+      statement = this.db.prepare(
+        `SELECT * FROM (SELECT * FROM audit WHERE ${where} ORDER BY seq DESC LIMIT @limit) ORDER BY seq`,
+      ) as RowStatement<AuditRecord>;
+      this.auditQueries.set(where, statement);
+    }
+    return statement;
+  }
+}
+
+/** What the database in `home` is, without creating or upgrading it (for `spendguard doctor`). */
+export interface DatabaseInfo {
+  file: string;
+  exists: boolean;
+  /** Its schema version (`null` when it does not exist). */
+  version: number | null;
+  /** The schema version this build writes. */
+  current: number;
+}
+
+export function inspectDatabase(home: string): DatabaseInfo {
+  const file = join(home, DATABASE_FILE);
+  const current = MIGRATIONS.length;
+  if (!existsSync(file)) return { file, exists: false, version: null, current };
+  const db = withBusyRetry(() => new Database(file, { fileMustExist: true, timeout: 5_000 }));
+  try {
+    return {
+      file,
+      exists: true,
+      version: db.pragma("user_version", { simple: true }) as number,
+      current,
+    };
+  } finally {
+    db.close();
+  }
+}
+
+/** The grouping column of each table; only these fixed texts ever reach the SQL. */
+const REPORT_KEYS: Record<ReportGrouping, { audit: string; admissions: string }> = {
+  agent: { audit: "agent", admissions: "agent" },
+  session: { audit: "session", admissions: "session" },
+  tool: { audit: "tool", admissions: "tool" },
+  customer: { audit: "customer", admissions: "customer" },
+  day: {
+    audit: "substr(at, 1, 10)",
+    admissions: "strftime('%Y-%m-%d', created_at / 1000, 'unixepoch')",
+  },
+};
+
+function prepareReport(db: Database.Database, by: ReportGrouping) {
+  const prepare = <Row>(sql: string) => db.prepare(sql) as unknown as RowStatement<Row>;
+  const key = REPORT_KEYS[by];
+  // Reconciliation rows settle earlier calls, approval rows record a person's decision
+  // about one: neither is a call itself.
+  const auditWhere = `at >= @sinceIso AND at < @untilIso
+    AND (@agent IS NULL OR agent = @agent) AND (@session IS NULL OR session = @session)
+    AND (rule IS NULL OR rule NOT IN ('reconcile', 'approval'))`;
+  return {
+    calls: prepare<ReportCallsRow>(`
+      SELECT ${key.audit} AS key, COUNT(*) AS calls,
+        SUM(CASE WHEN decision = 'allow' AND outcome IN ('ok', 'replayed') THEN 1 ELSE 0 END) AS ok,
+        SUM(CASE WHEN outcome = 'replayed' THEN 1 ELSE 0 END) AS replayed,
+        SUM(CASE WHEN decision = 'deny' THEN 1 ELSE 0 END) AS denied,
+        SUM(CASE WHEN decision = 'error' OR (decision = 'allow' AND outcome NOT IN ('ok', 'replayed'))
+          THEN 1 ELSE 0 END) AS errors
+      FROM audit WHERE ${auditWhere}
+      GROUP BY 1 ORDER BY 1`),
+    // A session runs under one policy, so its audit rows name its one cap currency.
+    money: prepare<ReportMoneyRow>(`
+      SELECT ${key.admissions} AS key,
+        (SELECT a.cap_currency FROM audit a
+          WHERE a.session = admissions.session AND a.cap_currency IS NOT NULL LIMIT 1)
+          AS cap_currency,
+        SUM(CASE WHEN amount_cap > 0 THEN 1 ELSE 0 END) AS money_calls,
+        SUM(CASE WHEN state = 'settled' THEN amount_cap ELSE 0 END) AS settled,
+        SUM(CASE WHEN state = 'reserved' THEN amount_cap ELSE 0 END) AS reserved,
+        SUM(CASE WHEN state = 'unknown' THEN amount_cap ELSE 0 END) AS unknown,
+        SUM(CASE WHEN state != 'released' THEN COALESCE(revenue_at_risk_cap, 0) ELSE 0 END)
+          AS revenue_at_risk
+      FROM admissions
+      WHERE created_at >= @since AND created_at < @until
+        AND (amount_cap > 0 OR revenue_at_risk_cap IS NOT NULL)
+        AND (@agent IS NULL OR agent = @agent) AND (@session IS NULL OR session = @session)
+      GROUP BY 1, 2 ORDER BY 1, 2`),
+    denials: prepare<ReportDenialRow>(`
+      SELECT ${key.audit} AS key, rule, code, COUNT(*) AS count
+      FROM audit WHERE decision = 'deny' AND ${auditWhere}
+      GROUP BY 1, 2, 3 ORDER BY 1, 4 DESC, 2, 3`),
+  };
+}
+
+function migrate(db: Database.Database, file: string): void {
+  db.transaction(() => {
+    const version = db.pragma("user_version", { simple: true }) as number;
+    if (version > MIGRATIONS.length) {
+      throw new ConfigError(
+        `${file} was written by a newer spendguard (schema ${version}, this one knows ${MIGRATIONS.length}); upgrade spendguard or use another SPENDGUARD_HOME.`,
+      );
+    }
+    for (let next = version; next < MIGRATIONS.length; next++) db.exec(MIGRATIONS[next] ?? "");
+    if (version < MIGRATIONS.length) db.pragma(`user_version = ${MIGRATIONS.length}`);
+  }).immediate();
+}
+
+function toAdmission(row: AdmissionRow): Admission {
+  return { ...row, id: admissionId(row.id), cancellation: row.cancellation === 1 };
+}
+
+function prepareStatements(db: Database.Database) {
+  const prepare = <Row = unknown>(sql: string) => db.prepare(sql) as unknown as RowStatement<Row>;
+  return {
+    insertAdmission: prepare(`
+      INSERT INTO admissions (session, agent, tool, customer, idempotency_key, amount,
+        currency, amount_cap, reserved_amount_cap, revenue_at_risk_cap, cancellation, state,
+        owner_pid, args, account, created_at, resolved_at, stripe_request_id)
+      VALUES (@session, @agent, @tool, @customer, @idempotency_key, @amount, @currency,
+        @amount_cap, @reserved_amount_cap, @revenue_at_risk_cap, @cancellation, @state,
+        @owner_pid, @args, @account, @created_at, @resolved_at, @stripe_request_id)`),
+    settle: prepare(`
+      UPDATE admissions SET state = 'settled', amount = @amount, amount_cap = @amount_cap,
+        stripe_request_id = @stripe_request_id, resolved_at = @resolved_at
+      WHERE id = @id AND state IN ('reserved', 'unknown')`),
+    release: prepare(`
+      UPDATE admissions SET state = 'released', resolved_at = @resolved_at
+      WHERE id = @id AND state IN ('reserved', 'unknown')`),
+    markUnknown: prepare(
+      `UPDATE admissions SET state = 'unknown' WHERE id = @id AND state = 'reserved'`,
+    ),
+    linkApproval: prepare(`UPDATE approvals SET admission = @admission WHERE id = @id`),
+    byKey: prepare<AdmissionRow>(`
+      SELECT * FROM admissions WHERE idempotency_key = ? AND state != 'released'
+      ORDER BY id DESC LIMIT 1`),
+    admission: prepare<AdmissionRow>(`SELECT * FROM admissions WHERE id = ?`),
+    listAdmissions: prepare<AdmissionRow>(`
+      SELECT * FROM admissions
+      WHERE (@states IS NULL OR state IN (SELECT value FROM json_each(@states)))
+        AND (@session IS NULL OR session = @session) AND (@agent IS NULL OR agent = @agent)
+      ORDER BY id LIMIT @limit`),
+    callsInSession: prepare(
+      `SELECT tool, calls FROM session_tool_calls WHERE session = ? ORDER BY tool`,
+    ),
+    spendSummary: prepare<SpendRow>(`
+      SELECT agent, tool, COUNT(*) AS calls,
+        SUM(CASE WHEN state = 'settled' THEN amount_cap ELSE 0 END) AS settled,
+        SUM(CASE WHEN state = 'reserved' THEN amount_cap ELSE 0 END) AS reserved,
+        SUM(CASE WHEN state = 'unknown' THEN amount_cap ELSE 0 END) AS unknown,
+        SUM(CASE WHEN state = 'released' THEN 1 ELSE 0 END) AS released_calls
+      FROM admissions
+      WHERE created_at >= @since AND created_at < @until
+        AND (@agent IS NULL OR agent = @agent) AND (@session IS NULL OR session = @session)
+      GROUP BY agent, tool ORDER BY agent, tool`),
+    insertSession: prepare(`
+      INSERT INTO sessions (id, agent, policy_name, policy_hash, started_at, expires_at, state,
+        state_changed_at, killed_by, kill_reason)
+      VALUES (@id, @agent, @policy_name, @policy_hash, @started_at, @expires_at, @state,
+        @state_changed_at, @killed_by, @kill_reason)`),
+    session: prepare<SessionRecord>(`SELECT * FROM sessions WHERE id = ?`),
+    changeSession: prepare(`
+      UPDATE sessions SET state = @state, state_changed_at = @at, killed_by = @by,
+        kill_reason = @reason
+      WHERE id = @id AND state = 'active'`),
+    killActive: prepare<{ id: string }>(`
+      UPDATE sessions SET state = @state, state_changed_at = @at, killed_by = @by,
+        kill_reason = @reason
+      WHERE state = 'active' AND (@agent IS NULL OR agent = @agent)
+      RETURNING id`),
+    listSessions: prepare<SessionRecord>(`
+      SELECT * FROM sessions
+      WHERE (@state IS NULL OR state = @state) AND (@agent IS NULL OR agent = @agent)
+      ORDER BY started_at DESC, id LIMIT @limit`),
+    insertAudit: prepare(`
+      INSERT INTO audit (seq, at, session, agent, tool, args, decision, code, rule, reason,
+        stripe_request_id, idempotency_key, amount, currency, amount_cap, cap_currency,
+        revenue_at_risk_cap, customer, outcome, duration_ms, prev_hash, hash)
+      VALUES (@seq, @at, @session, @agent, @tool, @args, @decision, @code, @rule, @reason,
+        @stripe_request_id, @idempotency_key, @amount, @currency, @amount_cap, @cap_currency,
+        @revenue_at_risk_cap, @customer, @outcome, @duration_ms, @prev_hash, @hash)`),
+    auditHead: prepare<{ seq: number; hash: string }>(
+      `SELECT seq, hash FROM audit_head WHERE id = 1`,
+    ),
+    setAuditHead: prepare(`
+      INSERT INTO audit_head (id, seq, hash) VALUES (1, @seq, @hash)
+      ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`),
+    iterateAudit: prepare<AuditRecord>(`SELECT * FROM audit ORDER BY seq`),
+    sessionSummaries: prepare<SessionSummary>(`
+      SELECT s.*,
+        COALESCE((SELECT spend FROM session_usage u WHERE u.session = s.id), 0) AS spent,
+        (SELECT cap_currency FROM audit
+          WHERE audit.session = s.id AND cap_currency IS NOT NULL LIMIT 1) AS cap_currency,
+        (SELECT COUNT(*) FROM audit
+          WHERE audit.session = s.id AND (rule IS NULL OR rule NOT IN ('reconcile', 'approval')))
+          AS calls,
+        (SELECT COUNT(*) FROM audit WHERE audit.session = s.id AND decision = 'deny'
+          AND (rule IS NULL OR rule != 'approval')) AS denied,
+        (SELECT MAX(at) FROM audit WHERE audit.session = s.id) AS last_call_at
+      FROM sessions s
+      WHERE (@state IS NULL OR s.state = @state) AND (@agent IS NULL OR s.agent = @agent)
+      ORDER BY s.started_at DESC, s.id LIMIT @limit`),
+  };
+}

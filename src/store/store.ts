@@ -1,0 +1,471 @@
+import type { Decision, Denial } from "../guard/decision.js";
+
+/**
+ * What the guard needs from storage. SQLite (`sqlite.ts`) is the embedded default; a
+ * Postgres backend will implement the same interface, so nothing here may assume SQLite.
+ * Persisted records use the column names (snake_case), as operators and the CLI see them.
+ * Times are milliseconds since the epoch from the guard's clock, except audit `at` (ISO).
+ */
+
+// ---------------------------------------------------------------------------------------
+// The ledger
+
+/**
+ * `reserved`: counted, the Stripe call may be under way. `settled`: counted with what
+ * Stripe reports. `released`: Stripe surely did not apply it; counts for nothing but rate
+ * limits. `unknown`: may have been applied; counted until reconciled.
+ */
+export type AdmissionState = "reserved" | "settled" | "released" | "unknown";
+
+/** One call the policy allowed, asking to be counted. */
+export interface AdmissionRequest {
+  session: string;
+  agent: string;
+  tool: string;
+  customer: string | null;
+  idempotency_key: string | null;
+  /** Money the call moves in its own currency's minor unit; 0 for reads. */
+  amount: number;
+  currency: string | null;
+  /** The same in the cap currency's minor unit, rounded up. */
+  amount_cap: number;
+  revenue_at_risk_cap: number | null;
+  /** Puts recurring revenue at risk (a cancellation): counted against cancellation caps. */
+  cancellation: boolean;
+  /** Canonical JSON of the redacted tool arguments, so the call can be replayed. */
+  args: string;
+  /** Connected account (`Stripe-Account`), `null` for the platform. */
+  account: string | null;
+  /** The process that will send the request; a dead owner means the outcome needs checking. */
+  owner_pid: number;
+  created_at: number;
+}
+
+export interface Admission extends AdmissionRequest {
+  id: string;
+  state: AdmissionState;
+  /** What was reserved, before settlement replaced `amount_cap` with what Stripe reported. */
+  reserved_amount_cap: number;
+  resolved_at: number | null;
+  stripe_request_id: string | null;
+}
+
+/** Everything the cap and limit checks need, read inside the admitting transaction. */
+export interface UsageSnapshot {
+  /** Cap-currency minor units counted in this session (settled + reserved + unknown). */
+  sessionSpend: number;
+  /** … by this agent in the rolling 24 h (reserved and unknown count whatever their age). */
+  daySpend: number;
+  /** … by this agent on this customer in the rolling 24 h (0 without a customer). */
+  customerDaySpend: number;
+  /** Calls of this tool in this session, released ones included. */
+  toolCallsSession: number;
+  /** Calls of this tool by this agent in the rolling hour, released ones included. */
+  toolCallsHour: number;
+  cancellationsSession: number;
+  cancellationsDay: number;
+}
+
+export interface UsageQuery {
+  session: string;
+  agent: string;
+  tool: string;
+  customer: string | null;
+  at: number;
+}
+
+export type AdmitResult =
+  | { admitted: true; admission: Admission; usage: UsageSnapshot }
+  | { admitted: false; decision: Denial; usage: UsageSnapshot };
+
+export interface Settlement {
+  /** What Stripe reports it moved, in the call's currency. */
+  amount: number;
+  amount_cap: number;
+  stripe_request_id: string | null;
+}
+
+/** Result of a ledger transition; `applied` is false when the admission was already resolved. */
+export interface TransitionResult {
+  applied: boolean;
+  /** The audit row appended in the same transaction (absent when told to skip it). */
+  record: AuditRecord | null;
+}
+
+/** `always`: the audit row is appended whatever happened; `if-applied`: only with the transition. */
+export type AuditWhen = "always" | "if-applied";
+
+export interface AdmissionFilter {
+  states?: readonly AdmissionState[];
+  session?: string;
+  agent?: string;
+  limit?: number;
+}
+
+export interface SpendFilter {
+  since: number;
+  until?: number;
+  agent?: string;
+  session?: string;
+}
+
+/** Per agent and tool over a period, cap-currency minor units. */
+export interface SpendRow {
+  agent: string;
+  tool: string;
+  calls: number;
+  settled: number;
+  reserved: number;
+  unknown: number;
+  released_calls: number;
+}
+
+// ---------------------------------------------------------------------------------------
+// Sessions
+
+export type SessionState = "active" | "killed" | "expired" | "ended";
+
+export interface SessionRecord {
+  id: string;
+  agent: string;
+  policy_name: string;
+  policy_hash: string;
+  started_at: number;
+  expires_at: number | null;
+  state: SessionState;
+  /** When the state left `active`. */
+  state_changed_at: number | null;
+  killed_by: string | null;
+  /** Why it was killed or ended. */
+  kill_reason: string | null;
+}
+
+export interface SessionFilter {
+  state?: SessionState;
+  agent?: string;
+  limit?: number;
+}
+
+export interface StateChange {
+  state: Exclude<SessionState, "active">;
+  at: number;
+  by: string | null;
+  reason: string | null;
+}
+
+// ---------------------------------------------------------------------------------------
+// Audit
+
+export type AuditDecision = "allow" | "deny" | "error";
+export type AuditOutcome =
+  | "ok"
+  | "denied"
+  | "invalid"
+  | "failed"
+  | "unknown"
+  | "replayed"
+  | "reconciled"
+  /** A person's decision on an approval request (rule `approval`): not a call of its own. */
+  | "approved"
+  | "rejected"
+  | "expired";
+
+/** One tool call as the guard reports it; the store adds `seq` and the hash chain. */
+export interface AuditEntry {
+  /** ISO time with milliseconds. */
+  at: string;
+  session: string;
+  agent: string;
+  tool: string;
+  /** Canonical JSON of the redacted arguments. */
+  args: string;
+  decision: AuditDecision;
+  /** Denial or error code; `null` when the call succeeded. */
+  code: string | null;
+  rule: string | null;
+  reason: string | null;
+  stripe_request_id: string | null;
+  idempotency_key: string | null;
+  amount: number | null;
+  currency: string | null;
+  amount_cap: number | null;
+  cap_currency: string | null;
+  revenue_at_risk_cap: number | null;
+  customer: string | null;
+  outcome: AuditOutcome;
+  duration_ms: number;
+}
+
+export interface AuditRecord extends AuditEntry {
+  seq: number;
+  /** Hash of the row before (64 zeros for the first row). */
+  prev_hash: string;
+  /** SHA-256 (hex) over the canonical encoding of every other column and `prev_hash`. */
+  hash: string;
+}
+
+export interface AuditFilter {
+  session?: string;
+  agent?: string;
+  tool?: string;
+  decision?: AuditDecision;
+  /** ISO time; rows at or after it. */
+  since?: string;
+  /** Rows with a larger `seq` (for following the log). */
+  afterSeq?: number;
+  /** The most recent `limit` rows (still returned oldest first). */
+  limit?: number;
+}
+
+// ---------------------------------------------------------------------------------------
+// Approvals (a person's yes for one call)
+
+/**
+ * `pending`: waiting for a person. `approved`: usable by one call until `expires_at`.
+ * `rejected`: refuses the same call until `expires_at`. `expired`: nobody answered in time
+ * (an in-band request). `used`: an admission spent it. A `pending` or `approved` row past
+ * `expires_at` is expired without being rewritten.
+ */
+export type ApprovalState = "pending" | "approved" | "rejected" | "expired" | "used";
+
+/** A call asking for a person's yes. */
+export interface ApprovalRequest {
+  /** `apr_` and 24 hex digits. */
+  id: string;
+  /** What it is bound to (session, tool, account, arguments, customer, money), hashed. */
+  binding: string;
+  session: string;
+  agent: string;
+  tool: string;
+  /** Canonical JSON of the redacted arguments. */
+  args: string;
+  account: string | null;
+  customer: string | null;
+  /** Money the call moves in its own currency's minor unit; `null` when none moves. */
+  amount: number | null;
+  currency: string | null;
+  amount_cap: number | null;
+  cap_currency: string;
+  /** The policy field that asks for approval (`require_approval_over`, `require_approval_for[0]`). */
+  rule: string;
+  /** What the person is shown. */
+  summary: string;
+  /** How long it waits, and how long a decision holds once made (`approval_ttl`). */
+  ttl_ms: number;
+  created_at: number;
+  expires_at: number;
+}
+
+export interface ApprovalRecord extends ApprovalRequest {
+  state: ApprovalState;
+  decided_at: number | null;
+  /** `elicitation`, `cli`, or the operator who decided. */
+  decided_by: string | null;
+  decision_reason: string | null;
+  used_at: number | null;
+  /** The admission that used it. */
+  admission: string | null;
+}
+
+export interface ApprovalDecision {
+  id: string;
+  to: "approved" | "rejected" | "expired";
+  at: number;
+  by: string;
+  reason: string | null;
+}
+
+export type ApprovalDecisionResult =
+  | { applied: true; approval: ApprovalRecord; record: AuditRecord }
+  /** Not pending any more (or past its expiry, or no such id: `approval` undefined). */
+  | { applied: false; approval: ApprovalRecord | undefined };
+
+/** An approval the admission must use up, or else be refused with `unusable()`. */
+export interface ApprovalUse {
+  id: string;
+  unusable(): Denial;
+}
+
+export interface ApprovalFilter {
+  /** Only these stored states. */
+  states?: readonly ApprovalState[];
+  session?: string;
+  agent?: string;
+  /** Only rows still open at this time (`expires_at` after it). */
+  openAt?: number;
+  /** The most recent `limit` rows. */
+  limit?: number;
+}
+
+// ---------------------------------------------------------------------------------------
+// Operator views (the CLI's `sessions` and `report`)
+
+/** A session with what it did: for `spendguard sessions`. */
+export interface SessionSummary extends SessionRecord {
+  /** Cap-currency minor units counted in the session (settled + reserved + unknown). */
+  spent: number;
+  /** The cap currency its audit rows name; `null` until a money-moving call was recorded. */
+  cap_currency: string | null;
+  /** Tool calls recorded in the audit (reconciliation rows are not calls). */
+  calls: number;
+  denied: number;
+  /** ISO time of its last audit row. */
+  last_call_at: string | null;
+}
+
+export type ReportGrouping = "agent" | "session" | "tool" | "day" | "customer";
+
+export interface ReportFilter {
+  /** ms since the epoch; calls at or after it. */
+  since: number;
+  /** ms since the epoch; calls before it (default: no end). */
+  until?: number;
+  /** `day` is the UTC date (YYYY-MM-DD). */
+  by: ReportGrouping;
+  agent?: string;
+  session?: string;
+}
+
+/** Calls per group, from the audit (reconciliation rows are not calls). */
+export interface ReportCallsRow {
+  /** The group's value; `null` for calls with no customer when grouping by customer. */
+  key: string | null;
+  calls: number;
+  /** Allowed and done (replays included). */
+  ok: number;
+  replayed: number;
+  denied: number;
+  /** Malformed, failed at Stripe, or with an unknown outcome. */
+  errors: number;
+}
+
+/** Money per group and cap currency, from the ledger, cap-currency minor units. */
+export interface ReportMoneyRow {
+  key: string | null;
+  /** From the session's audit rows; `null` if none was recorded yet. */
+  cap_currency: string | null;
+  /** Money-moving calls admitted (released ones included). */
+  money_calls: number;
+  settled: number;
+  reserved: number;
+  unknown: number;
+  /** Monthly revenue put at risk by cancellations not released. */
+  revenue_at_risk: number;
+}
+
+export interface ReportDenialRow {
+  key: string | null;
+  rule: string | null;
+  code: string | null;
+  count: number;
+}
+
+export interface Report {
+  calls: ReportCallsRow[];
+  money: ReportMoneyRow[];
+  denials: ReportDenialRow[];
+}
+
+// ---------------------------------------------------------------------------------------
+// API keys (who may open an HTTP session)
+
+/** `agent`: opens guarded Stripe sessions under its policy. `operator`: the control tools. */
+export type ApiKeyKind = "agent" | "operator";
+
+/** A key as stored: its SHA-256, never the key itself. */
+export interface ApiKeyRecord {
+  /** `key_` and 16 hex digits: how the key is named in logs, the audit and the CLI. */
+  id: string;
+  kind: ApiKeyKind;
+  /** The agent's name (its caps are counted per agent) or the operator's. */
+  name: string;
+  /** Absolute path of an agent key's policy file; `null` for operator keys. */
+  policy_file: string | null;
+  /** SHA-256 (hex) of the whole key. */
+  key_hash: string;
+  created_at: number;
+  expires_at: number | null;
+  revoked_at: number | null;
+}
+
+// ---------------------------------------------------------------------------------------
+
+export interface Store {
+  /**
+   * Reads the usage snapshot and inserts the admission only if `check` allows it, in one
+   * write transaction that excludes every other writer (every process on the same data):
+   * two calls can never both take the last dollar of a cap. With `approval`, that
+   * approval is used up in the same transaction, and without it nothing is admitted.
+   */
+  admit(
+    request: AdmissionRequest,
+    check: (usage: UsageSnapshot) => Decision,
+    approval?: ApprovalUse,
+  ): AdmitResult;
+  settle(id: string, settlement: Settlement, audit: AuditEntry, when?: AuditWhen): TransitionResult;
+  release(id: string, audit: AuditEntry, when?: AuditWhen): TransitionResult;
+  markUnknown(id: string, audit: AuditEntry, when?: AuditWhen): TransitionResult;
+  /** The latest admission with this key that was not released (a release means "never happened"). */
+  findByIdempotencyKey(key: string): Admission | undefined;
+  getAdmission(id: string): Admission | undefined;
+  listAdmissions(filter: AdmissionFilter): Admission[];
+  /** Usage outside any admission, for status views and "what is left" lines. */
+  usage(query: UsageQuery): UsageSnapshot;
+  /** Calls per tool in one session (released ones included). */
+  callsInSession(session: string): Record<string, number>;
+  spendSummary(filter: SpendFilter): SpendRow[];
+
+  createSession(session: SessionRecord): void;
+  getSession(id: string): SessionRecord | undefined;
+  /** Moves an `active` session to another state; false if it was not active (never revives). */
+  changeSessionState(id: string, change: StateChange): boolean;
+  /** Kills every active session (of one agent if given); returns the ids killed. */
+  killActiveSessions(change: StateChange & { state: "killed" }, agent?: string): string[];
+  listSessions(filter: SessionFilter): SessionRecord[];
+
+  appendAudit(entry: AuditEntry): AuditRecord;
+  queryAudit(filter: AuditFilter): AuditRecord[];
+  /** Every row in `seq` order, streamed. */
+  iterateAudit(): IterableIterator<AuditRecord>;
+  /** The last row's seq and hash as recorded when it was appended (catches a cut-off tail). */
+  auditHead(): { seq: number; hash: string } | undefined;
+
+  /**
+   * The newest approval bound to `request.binding` that still holds at `created_at`
+   * (pending, approved or rejected, not expired); if there is none, `request` as a new
+   * pending one. One transaction, so identical calls at once share one request.
+   */
+  findOrRequestApproval(request: ApprovalRequest): { approval: ApprovalRecord; created: boolean };
+  /**
+   * Decides a pending approval that has not expired, appending the audit row `audit`
+   * builds from it in the same transaction. Anything else is left as it is.
+   */
+  decideApproval(
+    decision: ApprovalDecision,
+    audit: (approval: ApprovalRecord) => AuditEntry,
+  ): ApprovalDecisionResult;
+  /** Uses up an approved, unexpired approval for `admission` (a replayed call's); false if it cannot be. */
+  useApproval(id: string, at: number, admission: string | null): boolean;
+  getApproval(id: string): ApprovalRecord | undefined;
+  /** Newest first. */
+  listApprovals(filter: ApprovalFilter): ApprovalRecord[];
+
+  /** Sessions (newest first) with their spend, calls and denials. */
+  sessionSummaries(filter: SessionFilter): SessionSummary[];
+  /** Calls, money and denials over a period, grouped one way. */
+  report(filter: ReportFilter): Report;
+
+  createApiKey(key: ApiKeyRecord): void;
+  findApiKeyByHash(keyHash: string): ApiKeyRecord | undefined;
+  getApiKey(id: string): ApiKeyRecord | undefined;
+  /** Oldest first. */
+  listApiKeys(): ApiKeyRecord[];
+  /** Marks the key revoked; false if there is no such key or it was revoked already. */
+  revokeApiKey(id: string, at: number): boolean;
+  /** Records which key opened a session. */
+  recordSessionKey(session: string, keyId: string): void;
+  /** The key that opened a session; `undefined` for stdio sessions. */
+  sessionKey(session: string): string | undefined;
+
+  close(): void;
+}
