@@ -1,0 +1,320 @@
+import { join } from "node:path";
+import { verifyAudit } from "../../guard/audit.js";
+import { formatMoney } from "../../guard/money.js";
+import { DATABASE_FILE } from "../../store/sqlite.js";
+import type { AuditFilter, AuditRecord, Store } from "../../store/store.js";
+import {
+  HOME_FLAG,
+  homeOf,
+  oneOf,
+  outputFormat,
+  parseCount,
+  parseFlags,
+  parseSince,
+} from "../args.js";
+import { type CliCommand, type CliIO, UsageError } from "../command.js";
+import { findSession, withStore } from "../data.js";
+import {
+  csvField,
+  formatTime,
+  type Style,
+  shortId,
+  styleFor,
+  table,
+  terminalWidth,
+  tolerateClosedPipe,
+  writeLine,
+} from "../format.js";
+
+const DECISIONS = ["allow", "deny", "error"] as const;
+const DEFAULT_TABLE_ROWS = 50;
+
+const USAGE = `Usage: spendguard audit [--session ID] [--agent NAME] [--tool NAME]
+                        [--decision allow|deny|error] [--since 24h|ISO] [--limit N]
+                        [--json | --csv] [--home DIR]
+       spendguard audit verify [--json] [--home DIR]
+
+Shows the audit: one row per tool call (allowed, denied, malformed or failed), oldest
+first. By default a table of the ${DEFAULT_TABLE_ROWS} most recent rows matching the filters; --json
+(JSON Lines, one row per line) and --csv stream every matching row, with every column
+(arguments, idempotency key, Stripe request id, hashes), for export.
+
+\`audit verify\` checks the hash chain over the whole audit and names the first row that
+was edited, removed, inserted or reordered.
+
+Filters (all must hold):
+  --session ID          one session (a unique prefix of its id will do)
+  --agent NAME          one agent
+  --tool NAME           one tool, e.g. issue_refund
+  --decision D          allow, deny or error
+  --since WHEN          rows at or after: 30m, 24h, 7d, or an ISO date/time
+  --limit N             the N most recent matching rows (table default ${DEFAULT_TABLE_ROWS};
+                        exports default to all; 0 means all)
+
+Output:
+  --json                JSON Lines (with verify: one JSON object)
+  --csv                 CSV with a header row
+  --home DIR            data directory (default: SPENDGUARD_HOME, else ~/.spendguard)
+
+Amounts: AMOUNT is what the call moves in its own currency, with the cap-currency
+figure the caps counted when it differs.
+
+Exit code: 0 ok; 1 the chain is broken (verify) or there is no database; 2 usage.
+`;
+
+/** Every column, in the order exports write them. */
+const COLUMNS: readonly (keyof AuditRecord)[] = [
+  "seq",
+  "at",
+  "session",
+  "agent",
+  "tool",
+  "decision",
+  "outcome",
+  "code",
+  "rule",
+  "reason",
+  "customer",
+  "amount",
+  "currency",
+  "amount_cap",
+  "cap_currency",
+  "revenue_at_risk_cap",
+  "stripe_request_id",
+  "idempotency_key",
+  "args",
+  "duration_ms",
+  "prev_hash",
+  "hash",
+];
+
+export const auditCommand: CliCommand = {
+  name: "audit",
+  summary: "show, export (JSON Lines, CSV) or verify the audit of every tool call",
+  usage: USAGE,
+  async run(argv, io) {
+    tolerateClosedPipe(io.stdout);
+    const { values, positionals } = parseFlags(
+      argv,
+      {
+        ...HOME_FLAG,
+        session: { type: "string" },
+        agent: { type: "string" },
+        tool: { type: "string" },
+        decision: { type: "string" },
+        since: { type: "string" },
+        limit: { type: "string" },
+        json: { type: "boolean" },
+        csv: { type: "boolean" },
+      },
+      { positionals: true },
+    );
+    const home = homeOf(values.home, io.env);
+    if (positionals.length > 0) {
+      if (positionals[0] !== "verify" || positionals.length > 1) {
+        throw new UsageError(
+          `unexpected argument '${positionals.join(" ")}' (did you mean verify?)`,
+        );
+      }
+      const filters = ["session", "agent", "tool", "decision", "since", "limit", "csv"] as const;
+      const given = filters.filter((flag) => values[flag] !== undefined);
+      if (given.length > 0) {
+        throw new UsageError(
+          `audit verify checks the whole chain; it takes no --${given.join(", --")}`,
+        );
+      }
+      return withStore(home, (store) => verify(store, io, home, values.json === true));
+    }
+
+    const format = outputFormat(values);
+    const decision =
+      values.decision === undefined ? undefined : oneOf("decision", values.decision, DECISIONS);
+    const since =
+      values.since === undefined ? undefined : new Date(parseSince(values.since)).toISOString();
+    const limitFlag = values.limit === undefined ? undefined : parseCount("limit", values.limit);
+    const limit = limitFlag ?? (format === "table" ? DEFAULT_TABLE_ROWS : 0);
+
+    return withStore(home, async (store) => {
+      const filter: AuditFilter = {
+        ...(values.session !== undefined ? { session: findSession(store, values.session).id } : {}),
+        ...(values.agent !== undefined ? { agent: values.agent } : {}),
+        ...(values.tool !== undefined ? { tool: values.tool } : {}),
+        ...(decision !== undefined ? { decision } : {}),
+        ...(since !== undefined ? { since } : {}),
+      };
+      const rows = limit > 0 ? store.queryAudit({ ...filter, limit }) : scan(store, filter);
+      if (format === "json") {
+        for (const row of rows) {
+          if (!(await writeLine(io.stdout, JSON.stringify(ordered(row))))) break;
+        }
+        return 0;
+      }
+      if (format === "csv") {
+        if (!(await writeLine(io.stdout, COLUMNS.join(",")))) return 0;
+        for (const row of rows) {
+          const line = COLUMNS.map((column) => csvField(row[column])).join(",");
+          if (!(await writeLine(io.stdout, line))) break;
+        }
+        return 0;
+      }
+      writeTable(io, [...rows], home, limitFlag === undefined ? limit : 0);
+      return 0;
+    });
+  },
+};
+
+/** Every matching row in seq order, streamed from the store (for unlimited exports). */
+function* scan(store: Store, filter: AuditFilter): Generator<AuditRecord> {
+  for (const row of store.iterateAudit()) {
+    if (filter.session !== undefined && row.session !== filter.session) continue;
+    if (filter.agent !== undefined && row.agent !== filter.agent) continue;
+    if (filter.tool !== undefined && row.tool !== filter.tool) continue;
+    if (filter.decision !== undefined && row.decision !== filter.decision) continue;
+    if (filter.since !== undefined && row.at < filter.since) continue;
+    yield row;
+  }
+}
+
+function ordered(row: AuditRecord): Record<string, unknown> {
+  return Object.fromEntries(COLUMNS.map((column) => [column, row[column]]));
+}
+
+/** `ok`, `replayed`, `denied cap_session`, `error invalid_input`, `approved`, … */
+export function resultOf(row: AuditRecord): string {
+  // A person's decision on an approval request: approved, rejected, expired.
+  if (row.rule === "approval") return row.outcome;
+  if (row.decision === "deny") return `denied ${row.code ?? ""}`.trim();
+  if (row.decision === "error") return `error ${row.code ?? ""}`.trim();
+  if (row.outcome === "ok" || row.outcome === "replayed" || row.outcome === "reconciled") {
+    return row.code ? `${row.outcome} ${row.code}` : row.outcome;
+  }
+  return `${row.outcome} ${row.code ?? ""}`.trim();
+}
+
+/** The money a row is about: `$25.00`, `€10.00 (≈ $10.80)`, `at risk $49.00/mo`. */
+export function amountOf(row: AuditRecord): string {
+  if (row.amount !== null && row.currency) {
+    const own = formatMoney(row.amount, row.currency);
+    if (row.cap_currency && row.cap_currency !== row.currency && row.amount_cap !== null) {
+      return `${own} (≈ ${formatMoney(row.amount_cap, row.cap_currency)})`;
+    }
+    return own;
+  }
+  if (row.revenue_at_risk_cap !== null && row.cap_currency) {
+    return `at risk ${formatMoney(row.revenue_at_risk_cap, row.cap_currency)}/mo`;
+  }
+  return "";
+}
+
+function paintResult(style: Style, row: AuditRecord, text: string): string {
+  if (row.decision === "deny") return style.yellow(text);
+  if (row.decision === "error" || row.outcome === "failed" || row.outcome === "unknown") {
+    return style.red(text);
+  }
+  return style.green(text);
+}
+
+function writeTable(io: CliIO, rows: AuditRecord[], home: string, defaultLimit: number): void {
+  if (rows.length === 0) {
+    io.stdout.write(`No audit rows match in ${join(home, DATABASE_FILE)}.\n`);
+    return;
+  }
+  const style = styleFor(io.stdout, io.env);
+  const detailOf = (row: AuditRecord) => (row.outcome === "ok" ? "" : (row.reason ?? ""));
+  const cells = rows.map((row) => [
+    String(row.seq),
+    formatTime(row.at),
+    shortId(row.session),
+    row.agent,
+    row.tool,
+    paintResult(style, row, resultOf(row)),
+    amountOf(row),
+    row.customer ?? "",
+  ]);
+  const headers = ["SEQ", "TIME (UTC)", "SESSION", "AGENT", "TOOL", "RESULT", "AMOUNT", "CUSTOMER"];
+  const align = ["right", "left", "left", "left", "left", "left", "right", "left"] as const;
+  const width = terminalWidth(io.stdout);
+  const text = table(headers, cells, { align: [...align], header: style.bold });
+  const widest = Math.max(...text.split("\n").map((l) => l.length));
+  if (width === undefined || width - widest >= 50) {
+    // Room for the reason as a last column (always, when not on a terminal: grep finds it).
+    io.stdout.write(
+      table(
+        [...headers, "DETAIL"],
+        cells.map((row, i) => [...row, detailOf(rows[i] as AuditRecord)]),
+        {
+          align: [...align, "left"],
+          header: style.bold,
+          ...(width ? { maxWidth: width } : {}),
+        },
+      ),
+    );
+  } else {
+    // A narrow terminal: the reason goes on its own line under its row.
+    const lines = text.trimEnd().split("\n");
+    const out = [lines[0] ?? ""];
+    rows.forEach((row, i) => {
+      out.push(lines[i + 1] ?? "");
+      const detail = detailOf(row);
+      if (detail) {
+        const room = Math.max(20, width - 7);
+        out.push(
+          style.dim(`      ${detail.length > room ? `${detail.slice(0, room - 1)}…` : detail}`),
+        );
+      }
+    });
+    io.stdout.write(`${out.join("\n")}\n`);
+  }
+  if (defaultLimit > 0 && rows.length === defaultLimit) {
+    io.stdout.write(
+      `${style.dim(`(the ${defaultLimit} most recent matching rows; --limit N for more, --json or --csv to export all)`)}\n`,
+    );
+  }
+}
+
+function verify(store: Store, io: CliIO, home: string, json: boolean): number {
+  const file = join(home, DATABASE_FILE);
+  const result = verifyAudit(store);
+  if (json) {
+    io.stdout.write(
+      `${JSON.stringify(
+        result.ok
+          ? { ok: true, rows: result.rows, database: file }
+          : {
+              ok: false,
+              rows: result.rows,
+              broken_at: result.brokenAt,
+              problem: result.problem,
+              database: file,
+            },
+      )}\n`,
+    );
+    return result.ok ? 0 : 1;
+  }
+  const style = styleFor(io.stdout, io.env);
+  if (result.ok) {
+    io.stdout.write(
+      `${style.green("audit chain ok")}: ${result.rows} row(s) verified, from the first to the recorded head (${file}).\n`,
+    );
+    return 0;
+  }
+  let found: AuditRecord | undefined;
+  for (const row of store.iterateAudit()) {
+    if (row.seq === result.brokenAt) {
+      found = row;
+      break;
+    }
+    if (row.seq > result.brokenAt) break;
+  }
+  const lines = [
+    `${style.red("audit chain BROKEN")} at row ${result.brokenAt}: ${result.problem}.`,
+    ...(found
+      ? [
+          `  row ${found.seq} as stored: ${formatTime(found.at)}  ${found.session}  ${found.agent}  ${found.tool}  ${resultOf(found)}  ${amountOf(found)}`.trimEnd(),
+        ]
+      : []),
+    `  Rows before ${result.brokenAt} are intact. Keep a copy of ${file} as evidence and compare it with your exports (spendguard audit --json).`,
+  ];
+  io.stdout.write(`${lines.join("\n")}\n`);
+  return 1;
+}

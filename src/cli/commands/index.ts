@@ -1,0 +1,31 @@
+import type { CliCommand } from "../command.js";
+import { approvalsCommand, approveCommand, rejectCommand } from "./approve.js";
+import { auditCommand } from "./audit.js";
+import { demoCommand } from "./demo.js";
+import { doctorCommand } from "./doctor.js";
+import { keysCommand } from "./keys.js";
+import { killCommand } from "./kill.js";
+import { policyCommand } from "./policy.js";
+import { reportCommand } from "./report.js";
+import { sandboxCommand } from "./sandbox.js";
+import { scopesCommand } from "./scopes.js";
+import { serveCommand } from "./serve.js";
+import { sessionsCommand } from "./sessions.js";
+
+/** Every `spendguard` sub-command, in the order `spendguard --help` lists them. */
+export const COMMANDS: readonly CliCommand[] = [
+  demoCommand,
+  serveCommand,
+  sandboxCommand,
+  keysCommand,
+  sessionsCommand,
+  auditCommand,
+  reportCommand,
+  killCommand,
+  approvalsCommand,
+  approveCommand,
+  rejectCommand,
+  scopesCommand,
+  doctorCommand,
+  policyCommand,
+];

@@ -1,0 +1,292 @@
+import { TOOLS } from "../../../tools/index.js";
+import { type Environment, readEnvironment } from "../../config.js";
+import { checkApiKey, keyStatus } from "../../guard/agent-keys.js";
+import { Guard } from "../../guard/guard.js";
+import { loadPolicy, parseDuration } from "../../guard/policy.js";
+import { endSession, startSession } from "../../guard/sessions.js";
+import { createLogger, type Logger } from "../../logger.js";
+import { createOperatorServer, newOperatorSessionId } from "../../operator/server.js";
+import { type Sandbox, startSandbox } from "../../sandbox/index.js";
+import { createServer } from "../../server.js";
+import { openSqliteStore } from "../../store/sqlite.js";
+import { serveHttp } from "../../transports/http.js";
+import { SessionOpener } from "../../transports/mcp-sessions.js";
+import { serveStdio } from "../../transports/stdio.js";
+import { sandboxUpstream, stripeUpstream, type Upstream } from "../../transports/upstream.js";
+import { parseCount, parseFlags } from "../args.js";
+import { type CliCommand, UsageError } from "../command.js";
+
+const USAGE = `Usage: spendguard serve [--policy FILE] [options]          one agent session over stdio
+       spendguard serve --http [--host HOST] [--port N] [options]
+       spendguard serve --operator                            operator tools over stdio
+
+stdio: one process is one guard session, for the agent the policy (or --agent) names.
+
+--http: agents and operators connect over HTTP, each with its own key (\`spendguard keys
+create\`): Streamable HTTP on /mcp and, for older clients, HTTP+SSE on /sse + /messages,
+on one port. Each MCP session is one guard session; the agent's name and policy come
+from its key. Requests without a valid key get 401; an operator key opens an operator
+session (list_sessions, kill_session, kill_agent, kill_all, spend_summary; no Stripe
+tool). SIGINT/SIGTERM stop it gracefully: tool calls under way finish first (10 s at
+most), then every session ends.
+
+--operator: the operator tools over stdio, beside the agents' servers on the same
+SPENDGUARD_HOME (no Stripe key needed).
+
+Options:
+  --policy FILE           policy file (or SPENDGUARD_POLICY); stdio only
+  --agent NAME            agent name for caps and audit (default: the policy name); stdio only
+  --sandbox               start an in-process Stripe sandbox with demo data and use its
+                          restricted key for each policy's role (a policy named after a
+                          demo role gets that role's key, any other the sandbox's admin key)
+  --read-only             list and allow only read tools, whatever the policy enables
+  --allow-secret-key      accept a standard sk_ key (not recommended: use a restricted key)
+HTTP options:
+  --host HOST             address to listen on (default 127.0.0.1; anything but loopback
+                          is logged as a warning: put TLS in front of it)
+  --port N                port (default 3000; 0 picks a free one, logged as "listening")
+  --allow-origin ORIGIN   a web page origin allowed besides loopback ones (repeatable)
+  --allow-host HOST[:PORT]  a Host header allowed besides this server's own address,
+                          e.g. the name a reverse proxy forwards (repeatable)
+  --idle-timeout DURATION end a session after this long without a request (default 30m)
+  --rate-limit N          requests per second per key, in bursts of up to 2N (default 20)
+
+Environment: STRIPE_API_KEY, SPENDGUARD_POLICY, SPENDGUARD_HOME,
+SPENDGUARD_STRIPE_BASE_URL, SPENDGUARD_STRIPE_TIMEOUT_MS, SPENDGUARD_LOG_LEVEL.
+`;
+
+export const serveCommand: CliCommand = {
+  name: "serve",
+  summary: "run the MCP server: one agent over stdio, or agents and operators over HTTP",
+  usage: USAGE,
+  async run(argv, io) {
+    const { values } = parseFlags(argv, {
+      policy: { type: "string" },
+      sandbox: { type: "boolean" },
+      "read-only": { type: "boolean" },
+      agent: { type: "string" },
+      "allow-secret-key": { type: "boolean" },
+      operator: { type: "boolean" },
+      http: { type: "boolean" },
+      host: { type: "string" },
+      port: { type: "string" },
+      "allow-origin": { type: "string", multiple: true },
+      "allow-host": { type: "string", multiple: true },
+      "idle-timeout": { type: "string" },
+      "rate-limit": { type: "string" },
+    });
+    const env = readEnvironment(io.env);
+    const logger = createLogger(env.logLevel);
+    const given = (names: readonly (keyof typeof values)[]) =>
+      names.filter((name) => values[name] !== undefined).map((name) => `--${name}`);
+    const httpOnly = given([
+      "host",
+      "port",
+      "allow-origin",
+      "allow-host",
+      "idle-timeout",
+      "rate-limit",
+    ]);
+
+    if (values.operator) {
+      const extra = [
+        ...given(["policy", "agent", "sandbox", "read-only", "allow-secret-key", "http"]),
+        ...httpOnly,
+      ];
+      if (extra.length > 0) {
+        throw new UsageError(
+          `serve --operator takes no ${extra.join(", ")} (over HTTP, operators use an operator key: spendguard keys create --operator)`,
+        );
+      }
+      return serveOperatorStdio(env, logger);
+    }
+    if (values.http) {
+      const extra = given(["policy", "agent"]);
+      if (extra.length > 0) {
+        throw new UsageError(
+          `serve --http takes no ${extra.join(", ")}: each agent's name and policy come from its key (spendguard keys create --agent NAME --policy FILE)`,
+        );
+      }
+      return serveOverHttp(env, logger, {
+        host: values.host ?? "127.0.0.1",
+        port: values.port === undefined ? 3000 : parsePort(values.port),
+        allowedOrigins: values["allow-origin"] ?? [],
+        allowedHosts: values["allow-host"] ?? [],
+        idleTimeoutMs: durationFlag("idle-timeout", values["idle-timeout"] ?? "30m"),
+        rateLimit:
+          values["rate-limit"] === undefined ? 20 : positive("rate-limit", values["rate-limit"]),
+        sandbox: values.sandbox ?? false,
+        readOnly: values["read-only"] ?? false,
+        allowSecretKey: values["allow-secret-key"] ?? false,
+      });
+    }
+    if (httpOnly.length > 0) throw new UsageError(`${httpOnly.join(", ")} need --http`);
+    return serveAgentStdio(env, logger, {
+      policyFile: values.policy ?? env.policyFile,
+      agent: values.agent,
+      sandbox: values.sandbox ?? false,
+      readOnly: values["read-only"] ?? false,
+      allowSecretKey: values["allow-secret-key"] ?? false,
+    });
+  },
+};
+
+/** stdio: one process, one guard session. */
+async function serveAgentStdio(
+  env: Environment,
+  logger: Logger,
+  options: {
+    policyFile: string | undefined;
+    agent: string | undefined;
+    sandbox: boolean;
+    readOnly: boolean;
+    allowSecretKey: boolean;
+  },
+): Promise<number> {
+  if (!options.policyFile)
+    throw new UsageError("no policy: pass --policy FILE or set SPENDGUARD_POLICY");
+  const policy = loadPolicy(options.policyFile, TOOLS);
+  const sandbox = options.sandbox ? await startSandbox({ port: 0, seed: "demo" }) : undefined;
+  try {
+    const stripe = upstreamOf(sandbox, env, options.allowSecretKey, logger).clientFor(policy);
+    const store = openSqliteStore(env.home);
+    const session = startSession(store, {
+      policy,
+      ...(options.agent ? { agent: options.agent } : {}),
+    });
+    const guard = new Guard({
+      policy,
+      store,
+      sessionId: session.id,
+      stripe,
+      home: env.home,
+      tools: TOOLS,
+      readOnly: options.readOnly,
+      logger,
+    });
+    logger.info(
+      {
+        session: session.id,
+        agent: session.agent,
+        policy: policy.name,
+        tools: guard.listTools().map((t) => t.name),
+      },
+      "session started",
+    );
+    // Unknown outcomes left by an earlier crash are settled before this agent spends.
+    const reconciled = await guard.reconcile();
+    logger.info({ reconciled }, "reconciliation done");
+    await serveStdio(createServer(guard));
+    endSession(store, session.id, "stdio client disconnected");
+    logger.info({ session: session.id }, "session ended");
+    store.close();
+    return 0;
+  } finally {
+    await sandbox?.close();
+  }
+}
+
+/** `--operator` over stdio: the control tools, no Stripe. */
+async function serveOperatorStdio(env: Environment, logger: Logger): Promise<number> {
+  const store = openSqliteStore(env.home);
+  const sessionId = newOperatorSessionId();
+  logger.info({ session: sessionId, home: env.home }, "operator session started");
+  await serveStdio(
+    createOperatorServer({ store, home: env.home, sessionId, operator: "operator:stdio", logger }),
+  );
+  logger.info({ session: sessionId }, "operator session ended");
+  store.close();
+  return 0;
+}
+
+interface HttpFlags {
+  host: string;
+  port: number;
+  allowedOrigins: string[];
+  allowedHosts: string[];
+  idleTimeoutMs: number;
+  rateLimit: number;
+  sandbox: boolean;
+  readOnly: boolean;
+  allowSecretKey: boolean;
+}
+
+/** HTTP: every key's sessions in one process; resolves once a signal has stopped it. */
+async function serveOverHttp(env: Environment, logger: Logger, flags: HttpFlags): Promise<number> {
+  const sandbox = flags.sandbox ? await startSandbox({ port: 0, seed: "demo" }) : undefined;
+  try {
+    const upstream = upstreamOf(sandbox, env, flags.allowSecretKey, logger);
+    const store = openSqliteStore(env.home);
+    const opener = new SessionOpener({
+      store,
+      home: env.home,
+      upstream,
+      tools: TOOLS,
+      readOnly: flags.readOnly,
+      logger,
+    });
+    const service = await serveHttp({
+      host: flags.host,
+      port: flags.port,
+      allowedOrigins: flags.allowedOrigins,
+      allowedHosts: flags.allowedHosts,
+      idleTimeoutMs: flags.idleTimeoutMs,
+      rateLimit: flags.rateLimit,
+      checkKey: (token) => checkApiKey(store, token, Date.now()),
+      keyUsable: (keyId) => {
+        const key = store.getApiKey(keyId);
+        return key !== undefined && keyStatus(key, Date.now()) === "active";
+      },
+      openSession: (key) => opener.open(key),
+      settled: (timeoutMs) => opener.settled(timeoutMs),
+      logger,
+    });
+    logger.info(
+      {
+        url: service.url,
+        port: service.port,
+        mcp: `${service.url}/mcp`,
+        sse: `${service.url}/sse`,
+      },
+      "listening",
+    );
+    const signal = await new Promise<NodeJS.Signals>((resolve) => {
+      process.once("SIGINT", () => resolve("SIGINT"));
+      process.once("SIGTERM", () => resolve("SIGTERM"));
+    });
+    logger.info({ signal, callsUnderWay: opener.callsUnderWay }, "shutting down");
+    await service.close();
+    store.close();
+    return 0;
+  } finally {
+    await sandbox?.close();
+  }
+}
+
+function upstreamOf(
+  sandbox: Sandbox | undefined,
+  env: Environment,
+  allowSecretKey: boolean,
+  logger: Logger,
+): Upstream {
+  return sandbox ? sandboxUpstream(sandbox, logger) : stripeUpstream(env, allowSecretKey, logger);
+}
+
+function parsePort(text: string): number {
+  const port = parseCount("port", text);
+  if (port > 65_535) throw new UsageError(`--port must be 0 to 65535, got '${text}'`);
+  return port;
+}
+
+function positive(flag: string, text: string): number {
+  const value = parseCount(flag, text);
+  if (value === 0) throw new UsageError(`--${flag} must be at least 1`);
+  return value;
+}
+
+function durationFlag(flag: string, text: string): number {
+  if (!/^\d+[smhd]$/.test(text) || parseDuration(text) === 0) {
+    throw new UsageError(`--${flag} must be a duration such as 90s, 30m or 8h, got '${text}'`);
+  }
+  return parseDuration(text);
+}

@@ -1,0 +1,40 @@
+import { ALL_SESSIONS, writeKillFlag } from "../guard/kill.js";
+import { type KillRequest, killAgent, killAll, killSession } from "../guard/sessions.js";
+import type { SessionRecord, Store } from "../store/store.js";
+
+/**
+ * The operator's kill, whoever asks for it (`spendguard kill`, the operator tools): the
+ * database marks the sessions killed, and a flag file per session (or `kill/ALL`) makes
+ * sure every process on this data directory refuses their very next call.
+ */
+
+export type KillTarget = { session: SessionRecord } | { agent: string } | { all: true };
+
+export interface KillOutcome {
+  /** Sessions moved from active to killed. */
+  killed: string[];
+  /** Flag files written. */
+  flags: string[];
+  /** For a single session that was no longer active: what it is. */
+  notActive?: SessionRecord;
+}
+
+export function stopSessions(
+  store: Store,
+  home: string,
+  target: KillTarget,
+  request: KillRequest,
+): KillOutcome {
+  if ("session" in target) {
+    const session = target.session;
+    if (session.state !== "active") return { killed: [], flags: [], notActive: session };
+    const killed = killSession(store, session.id, request) ? [session.id] : [];
+    return { killed, flags: [writeKillFlag(home, session.id, request.reason)] };
+  }
+  if ("agent" in target) {
+    const killed = killAgent(store, target.agent, request);
+    return { killed, flags: killed.map((id) => writeKillFlag(home, id, request.reason)) };
+  }
+  const killed = killAll(store, request);
+  return { killed, flags: [writeKillFlag(home, ALL_SESSIONS, request.reason)] };
+}

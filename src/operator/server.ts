@@ -1,0 +1,169 @@
+import { randomBytes } from "node:crypto";
+import { performance } from "node:perf_hooks";
+import { Server } from "@modelcontextprotocol/sdk/server/index.js";
+import {
+  CallToolRequestSchema,
+  type CallToolResult,
+  ListToolsRequestSchema,
+  type Tool,
+} from "@modelcontextprotocol/sdk/types.js";
+import { z } from "zod";
+import { describeInvalidArguments } from "../guard/agent-schemas.js";
+import { canonicalJson } from "../guard/canonical.js";
+import type { Logger } from "../logger.js";
+import { silentLogger } from "../logger.js";
+import { redactSecrets, redactValue } from "../secrets.js";
+import type { AuditDecision, AuditOutcome, Store } from "../store/store.js";
+import { VERSION } from "../version.js";
+import { type AnyOperatorTool, OperatorError, type OperatorErrorCode } from "./tool.js";
+import { OPERATOR_TOOLS } from "./tools/index.js";
+
+const INSTRUCTIONS =
+  "spendguard operator console: see the agents' sessions and what they spent, and stop sessions (one, all of an agent's, or all) on their very next call. There is no Stripe tool here. Every call you make is recorded in the audit under your operator name.";
+
+/** Longest argument text kept in an audit row (an operator's client may send anything). */
+const MAX_AUDIT_ARGS = 16_384;
+
+export interface OperatorSession {
+  store: Store;
+  /** SPENDGUARD_HOME, for kill flags. */
+  home: string;
+  /** `ops_…`: names this operator session in the audit. */
+  sessionId: string;
+  /** `operator:<name>`: what kills record as `killed_by`, and the audit's agent column. */
+  operator: string;
+  clock?: () => number;
+  logger?: Logger;
+}
+
+/** An operator session's id; never a guard session, so no kill or cap ever applies to it. */
+export function newOperatorSessionId(): string {
+  return `ops_${randomBytes(12).toString("hex")}`;
+}
+
+/**
+ * Builds the MCP server of one operator session: the control tools only, never a Stripe
+ * tool. Each call, refused ones included, is one audit row under the operator's name.
+ */
+export function createOperatorServer(session: OperatorSession): Server {
+  const server = new Server(
+    { name: "spendguard-operator", title: "spendguard operator", version: VERSION },
+    { capabilities: { tools: {} }, instructions: INSTRUCTIONS },
+  );
+  server.setRequestHandler(ListToolsRequestSchema, () => ({
+    tools: OPERATOR_TOOLS.map(describeOperatorTool),
+  }));
+  server.setRequestHandler(CallToolRequestSchema, (request) =>
+    callOperatorTool(session, request.params.name, request.params.arguments ?? {}),
+  );
+  return server;
+}
+
+/** The `tools/list` entry of an operator tool. */
+export function describeOperatorTool(tool: AnyOperatorTool): Tool {
+  return {
+    name: tool.name,
+    title: tool.title,
+    description: tool.description,
+    inputSchema: jsonSchema(tool.input, "input"),
+    outputSchema: jsonSchema(tool.output, "output"),
+    annotations: { title: tool.title, ...tool.annotations },
+  };
+}
+
+function callOperatorTool(
+  session: OperatorSession,
+  name: string,
+  rawArgs: unknown,
+): CallToolResult {
+  const started = performance.now();
+  const now = (session.clock ?? Date.now)();
+  const audit = (
+    decision: AuditDecision,
+    outcome: AuditOutcome,
+    code: string | null,
+    reason: string,
+  ) =>
+    session.store.appendAudit({
+      at: new Date(now).toISOString(),
+      session: session.sessionId,
+      agent: session.operator,
+      tool: name,
+      args: auditArgs(rawArgs),
+      decision,
+      code,
+      rule: "operator",
+      reason: redactSecrets(reason).slice(0, 2_000),
+      stripe_request_id: null,
+      idempotency_key: null,
+      amount: null,
+      currency: null,
+      amount_cap: null,
+      cap_currency: null,
+      revenue_at_risk_cap: null,
+      customer: null,
+      outcome,
+      duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
+    });
+  const refuse = (outcome: AuditOutcome, error: OperatorError): CallToolResult => {
+    audit("error", outcome, error.code, error.message);
+    return errorResult(error.code, error.message);
+  };
+
+  const tool = OPERATOR_TOOLS.find((t) => t.name === name);
+  if (!tool) {
+    const names = OPERATOR_TOOLS.map((t) => t.name).join(", ");
+    return refuse(
+      "invalid",
+      new OperatorError("unknown_tool", `Unknown tool '${name}'. Operator tools: ${names}.`),
+    );
+  }
+  const parsed = tool.input.safeParse(rawArgs);
+  if (!parsed.success) {
+    return refuse(
+      "invalid",
+      new OperatorError("invalid_input", describeInvalidArguments(name, tool.input, parsed.error)),
+    );
+  }
+  try {
+    const result = tool.handle(
+      { store: session.store, home: session.home, operator: session.operator, now },
+      parsed.data,
+    );
+    audit("allow", "ok", null, result.text);
+    return {
+      content: [{ type: "text", text: result.text }],
+      structuredContent: result.output,
+    };
+  } catch (err) {
+    if (err instanceof OperatorError) return refuse("failed", err);
+    (session.logger ?? silentLogger).error(
+      { err: redactSecrets(String(err)), session: session.sessionId, tool: name },
+      "operator tool failed unexpectedly",
+    );
+    return refuse(
+      "failed",
+      new OperatorError("internal_error", `${name} failed unexpectedly; the server log says why.`),
+    );
+  }
+}
+
+function errorResult(code: OperatorErrorCode, message: string): CallToolResult {
+  return {
+    isError: true,
+    content: [{ type: "text", text: JSON.stringify({ error: { code, message } }) }],
+  };
+}
+
+/** The arguments as the audit keeps them: redacted, canonical, bounded. */
+function auditArgs(rawArgs: unknown): string {
+  const text = canonicalJson(redactValue(rawArgs));
+  return text.length > MAX_AUDIT_ARGS
+    ? JSON.stringify(`${text.slice(0, MAX_AUDIT_ARGS)}…[truncated]`)
+    : text;
+}
+
+function jsonSchema(schema: z.ZodObject, io: "input" | "output"): Tool["inputSchema"] {
+  const { $schema: _draft, ...rest } = z.toJSONSchema(schema, { io, target: "draft-7" });
+  return rest as Tool["inputSchema"];
+}

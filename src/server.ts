@@ -1,0 +1,81 @@
+import { Server } from "@modelcontextprotocol/sdk/server/index.js";
+import {
+  CallToolRequestSchema,
+  type CallToolResult,
+  ListToolsRequestSchema,
+  type Tool,
+} from "@modelcontextprotocol/sdk/types.js";
+import { z } from "zod";
+import type { AnyTool } from "../tools/tool.js";
+import { askThroughClient, canAskHuman } from "./elicitation.js";
+import type { CallOutcome, Guard } from "./guard/guard.js";
+import { VERSION } from "./version.js";
+
+const INSTRUCTIONS =
+  "spendguard gives you a few Stripe tools under an operator's policy. Money amounts are integers in the currency's smallest unit (cents for usd, whole yen for jpy). Every call is checked against spending caps, the customers you may serve and parameter rules; a refusal is a tool error with a `code`, a `message` saying why and a `hint` saying what you can still do. Call `session_status` to see what is left. Repeating the exact same write returns its first result instead of doing it twice.";
+
+/**
+ * Builds the MCP server for one guard session. It never knows which wire it is on: the
+ * transports in `src/transports/` connect it. Every tool call goes through the guard,
+ * which audits it, so malformed calls and unknown tools are answered (and recorded) here
+ * rather than rejected by the SDK.
+ */
+export function createServer(guard: Guard): Server {
+  const server = new Server(
+    { name: "spendguard", title: "spendguard", version: VERSION },
+    { capabilities: { tools: {} }, instructions: INSTRUCTIONS },
+  );
+
+  server.setRequestHandler(ListToolsRequestSchema, () => ({
+    tools: guard.listTools().map((tool) => describeTool(guard, tool)),
+  }));
+
+  server.setRequestHandler(
+    CallToolRequestSchema,
+    async (request, extra): Promise<CallToolResult> => {
+      // Calls that need a person's approval ask the user in-band when the client can.
+      const askHuman = canAskHuman(server)
+        ? askThroughClient(server, { requestId: extra.requestId, signal: extra.signal })
+        : undefined;
+      return resultOf(
+        await guard.call(request.params.name, request.params.arguments ?? {}, { askHuman }),
+      );
+    },
+  );
+
+  return server;
+}
+
+function resultOf(outcome: CallOutcome): CallToolResult {
+  if (outcome.ok) {
+    return {
+      content: [{ type: "text", text: outcome.text }],
+      structuredContent: outcome.output,
+    };
+  }
+  // Errors carry no structuredContent (it would have to match the output schema): the
+  // text is the error as JSON, readable by a model and parseable by a program.
+  const error = {
+    code: outcome.code,
+    message: outcome.message,
+    ...(outcome.hint ? { hint: outcome.hint } : {}),
+  };
+  return { isError: true, content: [{ type: "text", text: JSON.stringify({ error }) }] };
+}
+
+/** The `tools/list` entry an agent sees; also what the schema snapshot test records. */
+export function describeTool(guard: Guard, tool: AnyTool): Tool {
+  return {
+    name: tool.name,
+    title: tool.title,
+    description: tool.description,
+    inputSchema: jsonSchema(guard.inputSchemaFor(tool), "input"),
+    outputSchema: jsonSchema(guard.outputSchemaFor(tool), "output"),
+    annotations: { title: tool.title, ...tool.annotations },
+  };
+}
+
+function jsonSchema(schema: z.ZodObject, io: "input" | "output"): Tool["inputSchema"] {
+  const { $schema: _draft, ...rest } = z.toJSONSchema(schema, { io, target: "draft-7" });
+  return rest as Tool["inputSchema"];
+}

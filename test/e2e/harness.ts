@@ -1,0 +1,91 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { parse, stringify } from "yaml";
+import { type Sandbox, startSandbox } from "../../src/sandbox/index.js";
+
+/** The checkout's root; the built CLI lives under it in dist/. */
+export const ROOT = resolve(import.meta.dirname, "../..");
+export const CLI = join(ROOT, "dist/src/cli/main.js");
+
+export function tempHome(): { dir: string; cleanup(): void } {
+  const dir = mkdtempSync(join(tmpdir(), "spendguard-test-"));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** A ready policy from policies/, with fields overridden, written to a temp file. */
+export function policyFile(dir: string, base: string, overrides: Record<string, unknown> = {}) {
+  const policy = {
+    ...(parse(readFileSync(join(ROOT, "policies", `${base}.yaml`), "utf8")) as object),
+    ...overrides,
+  };
+  const file = join(dir, `${base}-${Math.random().toString(36).slice(2, 8)}.yaml`);
+  writeFileSync(file, stringify(policy));
+  return file;
+}
+
+export interface ServerOptions {
+  policy: string;
+  home: string;
+  sandbox: Sandbox;
+  key: string;
+  args?: string[];
+  env?: Record<string, string>;
+}
+
+/** Spawns the built server over stdio, as mcp.json does, and connects the SDK's Client. */
+export async function connectStdio(options: ServerOptions): Promise<{
+  client: Client;
+  transport: StdioClientTransport;
+  stderr: () => string;
+  close(): Promise<void>;
+}> {
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [CLI, "serve", "--policy", options.policy, ...(options.args ?? [])],
+    env: {
+      PATH: process.env.PATH ?? "",
+      STRIPE_API_KEY: options.key,
+      SPENDGUARD_HOME: options.home,
+      SPENDGUARD_STRIPE_BASE_URL: options.sandbox.url,
+      SPENDGUARD_LOG_LEVEL: "info",
+      ...options.env,
+    },
+    stderr: "pipe",
+  });
+  let stderr = "";
+  transport.stderr?.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const client = new Client({ name: "spendguard-test", version: "0.0.0" });
+  await client.connect(transport);
+  return { client, transport, stderr: () => stderr, close: () => client.close() };
+}
+
+export interface ToolError {
+  code: string;
+  message: string;
+  hint?: string;
+}
+
+/** The `{code, message, hint}` of an error result; fails the test if the call succeeded. */
+export function errorOf(result: CallToolResult): ToolError {
+  if (!result.isError) throw new Error(`expected an error, got ${JSON.stringify(result)}`);
+  const first = result.content[0];
+  if (first?.type !== "text") throw new Error("error result without text");
+  return (JSON.parse(first.text) as { error: ToolError }).error;
+}
+
+export function okOf<T = Record<string, unknown>>(result: CallToolResult): T {
+  if (result.isError) throw new Error(`expected success, got ${JSON.stringify(result.content)}`);
+  return result.structuredContent as T;
+}
+
+export async function call(client: Client, name: string, args: Record<string, unknown> = {}) {
+  return (await client.callTool({ name, arguments: args })) as CallToolResult;
+}
+
+export { startSandbox };

@@ -1,0 +1,89 @@
+import type Stripe from "stripe";
+import { z } from "zod";
+import { SpendguardError } from "../src/errors.js";
+import { customerFacts } from "./customer-facts.js";
+import { ids, minorAmount } from "./schemas.js";
+import { defineTool } from "./tool.js";
+import { refundableAmount, refundView, viewRefund } from "./views.js";
+
+export const issueRefund = defineTool({
+  name: "issue_refund",
+  title: "Refund a charge",
+  description:
+    "Refunds a Stripe charge (give `charge`) or the charge of a payment intent (give `payment_intent`) — exactly one of them. `amount` is an integer in the charge currency's smallest unit (cents for usd: 2500 = $25.00; whole yen for jpy); leave it out to refund everything still refundable. `reason` is one of duplicate, fraudulent, requested_by_customer. Refused when the customer is outside this session's scope, when the amount is over a spending cap (the refusal says how much is left), or when the policy's parameter rules forbid it. Repeating the exact same refund returns the first result instead of refunding twice.",
+  input: z
+    .object({
+      charge: ids.charge.optional(),
+      payment_intent: ids.paymentIntent.optional(),
+      amount: minorAmount.optional(),
+      reason: z
+        .enum(["duplicate", "fraudulent", "requested_by_customer"])
+        .optional()
+        .describe("Why the money goes back, in Stripe's terms."),
+    })
+    .strict()
+    .refine((args) => (args.charge === undefined) !== (args.payment_intent === undefined), {
+      message: "give exactly one of charge or payment_intent",
+    }),
+  output: refundView,
+  annotations: {
+    readOnlyHint: false,
+    destructiveHint: true,
+    idempotentHint: true,
+    openWorldHint: true,
+  },
+  kind: "write",
+  scope: "customer",
+  permissions: { refunds: "write", charges: "read", customers: "read", payment_intents: "read" },
+  ruleParams: ["charge", "payment_intent", "amount", "reason", "refund_fraction"],
+  async resolve(ctx, args) {
+    const charge = args.charge
+      ? await ctx.stripe.charges.retrieve(args.charge, { expand: ["customer"] }, ctx.requestOptions)
+      : await latestChargeOf(ctx.stripe, args.payment_intent ?? "", ctx.requestOptions);
+    const amount = args.amount ?? refundableAmount(charge);
+    return {
+      customer: await customerFacts(ctx, charge.customer),
+      moves: { amount, currency: charge.currency },
+      attributes: { refund_fraction: charge.amount > 0 ? amount / charge.amount : 1 },
+      data: charge,
+    };
+  },
+  async handle(ctx, args) {
+    const refund = await ctx.stripe.refunds.create(
+      {
+        ...(args.charge ? { charge: args.charge } : { payment_intent: args.payment_intent }),
+        ...(args.amount ? { amount: args.amount } : {}),
+        ...(args.reason ? { reason: args.reason } : {}),
+      },
+      { ...ctx.requestOptions, idempotencyKey: ctx.idempotencyKey },
+    );
+    const output = viewRefund(refund);
+    return {
+      output,
+      text: `Refunded ${output.amount.display} of charge ${output.charge ?? args.payment_intent} (refund ${output.id}, ${output.status}).`,
+      moved: { amount: refund.amount, currency: refund.currency },
+      stripeRequestId: refund.lastResponse.requestId,
+    };
+  },
+});
+
+async function latestChargeOf(
+  stripe: Stripe,
+  paymentIntent: string,
+  options: Stripe.RequestOptions,
+): Promise<Stripe.Charge> {
+  const intent = await stripe.paymentIntents.retrieve(
+    paymentIntent,
+    { expand: ["latest_charge"] },
+    options,
+  );
+  const charge = intent.latest_charge;
+  if (charge == null || typeof charge === "string") {
+    throw new SpendguardError(
+      "stripe_error",
+      `Payment intent ${paymentIntent} has no charge to refund (status ${intent.status}).`,
+      "Only a payment intent that has been charged can be refunded.",
+    );
+  }
+  return charge;
+}
