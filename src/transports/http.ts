@@ -1,0 +1,369 @@
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { SSEServerTransport } from "@modelcontextprotocol/sdk/server/sse.js";
+import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
+import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
+import type { KeyCheck } from "../guard/agent-keys.js";
+import type { Logger } from "../logger.js";
+import { redactSecrets } from "../secrets.js";
+import type { ApiKeyRecord } from "../store/store.js";
+import { isLoopback, originChecker } from "./http-origin.js";
+import { bearerToken, readJsonBody, refuse } from "./http-request.js";
+import { type McpSession, SessionOpenError } from "./mcp-sessions.js";
+import { RateLimiter } from "./rate-limit.js";
+
+/**
+ * HTTP: Streamable HTTP on `/mcp` (sessions named by `Mcp-Session-Id`) and the legacy
+ * HTTP+SSE transport on `/sse` + `/messages` for older clients, on one port. Each MCP
+ * session is one session of `openSession` — a new server and transport — bound to the key
+ * that opened it. The key is checked on every request, so a revoked or expired key stops
+ * working mid-session. Requests are refused before any session sees them when they name
+ * another host or come from a foreign web page, carry no valid key, exceed the key's rate
+ * or the body limit, or are not JSON.
+ */
+
+export interface HttpOptions {
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  allowedHosts: readonly string[];
+  allowedOrigins: readonly string[];
+  /** A session with no request for this long is ended. */
+  idleTimeoutMs: number;
+  /** Requests per second per key (bursts of twice as many). */
+  rateLimit: number;
+  /** Checks a request's bearer token. */
+  checkKey(token: string | undefined): KeyCheck;
+  /** Whether a key that opened a session may still be used (not revoked, not expired). */
+  keyUsable(keyId: string): boolean;
+  openSession(key: ApiKeyRecord): Promise<McpSession>;
+  /** At shutdown: resolves true once no tool call is under way, false after `timeoutMs`. */
+  settled(timeoutMs: number): Promise<boolean>;
+  logger: Logger;
+}
+
+export interface HttpService {
+  /** e.g. `http://127.0.0.1:3000` */
+  url: string;
+  port: number;
+  /** Graceful: stops accepting, lets tool calls under way finish (bounded), ends every session. */
+  close(): Promise<void>;
+}
+
+export const MAX_BODY_BYTES = 1024 * 1024;
+/** How long a shutdown waits for tool calls under way to settle their reservations. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
+interface LiveSession {
+  /** What the wire names it: `Mcp-Session-Id`, or the SSE transport's `sessionId`. */
+  wireId: string;
+  keyId: string;
+  session: McpSession;
+  transport: StreamableHTTPServerTransport | SSEServerTransport;
+  lastSeen: number;
+}
+
+export async function serveHttp(options: HttpOptions): Promise<HttpService> {
+  const { logger } = options;
+  const live = new Map<string, LiveSession>();
+  const limiter = new RateLimiter(options.rateLimit, options.rateLimit * 2);
+  let checkOrigin: ReturnType<typeof originChecker> | undefined;
+  let stopping = false;
+  /** POSTs not yet answered: a Streamable HTTP tool call's answer is its POST's response. */
+  const unanswered = new Set<ServerResponse>();
+
+  /** Ends a session once, whatever asked first (DELETE, disconnect, idle, revoked key, shutdown). */
+  const retire = (entry: LiveSession, reason: string) => {
+    if (live.get(entry.wireId) !== entry) return;
+    live.delete(entry.wireId);
+    entry.session.end(reason);
+    entry.session.server.close().catch(() => undefined);
+  };
+  const retireKey = (keyId: string, reason: string) => {
+    for (const entry of [...live.values()]) if (entry.keyId === keyId) retire(entry, reason);
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    if (req.method === "POST") {
+      unanswered.add(res);
+      res.on("close", () => unanswered.delete(res));
+    }
+    if (stopping) {
+      refuse(res, 503, "shutting_down", "The server is shutting down.", { Connection: "close" });
+      return;
+    }
+    const origin = checkOrigin?.(req);
+    if (!origin?.ok) {
+      refuse(res, 403, origin?.code ?? "host_not_allowed", origin?.message ?? "Not ready.");
+      return;
+    }
+    const url = new URL(req.url ?? "/", "http://spendguard.invalid");
+    const route = ROUTES[url.pathname];
+    if (!route) {
+      refuse(
+        res,
+        404,
+        "not_found",
+        `No such endpoint: ${url.pathname} (use /mcp, or /sse for older clients).`,
+      );
+      return;
+    }
+    if (!route.includes(req.method ?? "")) {
+      refuse(res, 405, "method_not_allowed", `${req.method} is not allowed on ${url.pathname}.`, {
+        Allow: route.join(", "),
+      });
+      return;
+    }
+    const check = options.checkKey(bearerToken(req));
+    if (!check.ok) {
+      // A key that stopped working ends the sessions it opened, not just this request.
+      if (check.key) retireKey(check.key.id, `agent key ${check.refusal.replace("key_", "")}`);
+      refuse(res, 401, check.refusal, KEY_MESSAGES[check.refusal], {
+        "WWW-Authenticate": `Bearer realm="spendguard", error="invalid_token"`,
+      });
+      return;
+    }
+    const key = check.key;
+    const rate = limiter.take(key.id);
+    if (!rate.allowed) {
+      refuse(
+        res,
+        429,
+        "rate_limited",
+        `Too many requests for this key; retry in ${rate.retryAfterSeconds} s.`,
+        {
+          "Retry-After": String(rate.retryAfterSeconds),
+        },
+      );
+      return;
+    }
+    let body: unknown;
+    if (req.method === "POST") {
+      const read = await readJsonBody(req, MAX_BODY_BYTES);
+      if (!read.ok) {
+        refuse(
+          res,
+          read.status,
+          read.code,
+          read.message,
+          read.status === 413 ? { Connection: "close" } : {},
+        );
+        return;
+      }
+      body = read.body;
+    }
+    if (url.pathname === "/mcp") await streamable(req, res, key, body);
+    else if (url.pathname === "/sse") await openSse(res, key);
+    else await sseMessage(req, res, key, url, body);
+  };
+
+  /** The session a request names, if it is the requesting key's; refuses the request otherwise. */
+  const sessionFor = (
+    res: ServerResponse,
+    wireId: string,
+    key: ApiKeyRecord,
+  ): LiveSession | undefined => {
+    const entry = live.get(wireId);
+    if (!entry) {
+      refuse(
+        res,
+        404,
+        "session_not_found",
+        "Session not found: it ended or never existed; start a new one.",
+      );
+      return undefined;
+    }
+    if (entry.keyId !== key.id) {
+      logger.warn(
+        { session: entry.session.id, keyId: key.id },
+        "a request named a session another key opened",
+      );
+      refuse(res, 403, "session_key_mismatch", "This session was opened with another key.");
+      return undefined;
+    }
+    entry.lastSeen = Date.now();
+    return entry;
+  };
+
+  const open = async (res: ServerResponse, key: ApiKeyRecord): Promise<McpSession | undefined> => {
+    try {
+      return await options.openSession(key);
+    } catch (err) {
+      if (!(err instanceof SessionOpenError)) throw err;
+      refuse(res, 500, "session_open_failed", err.message);
+      return undefined;
+    }
+  };
+
+  const streamable = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    key: ApiKeyRecord,
+    body: unknown,
+  ) => {
+    const wireId = req.headers["mcp-session-id"];
+    if (typeof wireId === "string") {
+      const entry = sessionFor(res, wireId, key);
+      if (entry)
+        await (entry.transport as StreamableHTTPServerTransport).handleRequest(req, res, body);
+      return;
+    }
+    if (req.method !== "POST" || !isInitializeRequest(body)) {
+      refuse(
+        res,
+        400,
+        "missing_session",
+        "No Mcp-Session-Id header: only an initialize request may open a session.",
+      );
+      return;
+    }
+    const session = await open(res, key);
+    if (!session) return;
+    const transport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: () => session.id,
+      onsessioninitialized: (id) => {
+        const entry: LiveSession = {
+          wireId: id,
+          keyId: key.id,
+          session,
+          transport,
+          lastSeen: Date.now(),
+        };
+        live.set(id, entry);
+        session.server.onclose = () => retire(entry, "the client closed the session");
+      },
+      onsessionclosed: (id) => {
+        const entry = live.get(id);
+        if (entry) retire(entry, "the client closed the session (DELETE)");
+      },
+    });
+    await session.server.connect(transport);
+    await transport.handleRequest(req, res, body);
+    if (!live.has(session.id)) {
+      // The initialize request was refused by the transport: nothing to keep.
+      session.end("initialization failed");
+      await session.server.close();
+    }
+  };
+
+  const openSse = async (res: ServerResponse, key: ApiKeyRecord) => {
+    const session = await open(res, key);
+    if (!session) return;
+    const transport = new SSEServerTransport("/messages", res);
+    const entry: LiveSession = {
+      wireId: transport.sessionId,
+      keyId: key.id,
+      session,
+      transport,
+      lastSeen: Date.now(),
+    };
+    live.set(entry.wireId, entry);
+    session.server.onclose = () => retire(entry, "the client disconnected");
+    await session.server.connect(transport);
+  };
+
+  const sseMessage = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    key: ApiKeyRecord,
+    url: URL,
+    body: unknown,
+  ) => {
+    const entry = sessionFor(res, url.searchParams.get("sessionId") ?? "", key);
+    if (entry) await (entry.transport as SSEServerTransport).handlePostMessage(req, res, body);
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      logger.error({ err: redactSecrets(String(err)), url: req.url }, "HTTP request failed");
+      refuse(res, 500, "session_open_failed", "Internal error.");
+    });
+  });
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+  server.keepAliveTimeout = 5_000;
+  // A client that vanishes mid-request must not take the server down with it.
+  server.on("clientError", (_err, socket) => socket.destroy());
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  checkOrigin = originChecker({
+    host: options.host,
+    port,
+    allowedHosts: options.allowedHosts,
+    allowedOrigins: options.allowedOrigins,
+  });
+
+  const sweeper = setInterval(
+    () => {
+      const now = Date.now();
+      for (const entry of [...live.values()]) {
+        if (now - entry.lastSeen >= options.idleTimeoutMs) retire(entry, "idle timeout");
+        else if (!options.keyUsable(entry.keyId)) retire(entry, "agent key revoked or expired");
+      }
+      limiter.prune();
+    },
+    Math.max(100, Math.min(options.idleTimeoutMs / 4, 30_000)),
+  );
+  sweeper.unref();
+
+  const hostInUrl = options.host.includes(":") ? `[${options.host}]` : options.host;
+  const url = `http://${hostInUrl}:${port}`;
+  if (!isLoopback(options.host)) {
+    logger.warn(
+      { host: options.host },
+      "listening beyond loopback: anyone who can reach this address can try keys; put TLS in front",
+    );
+  }
+
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      stopping = true;
+      clearInterval(sweeper);
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const deadline = Date.now() + SHUTDOWN_GRACE_MS;
+      const settled = await options.settled(SHUTDOWN_GRACE_MS);
+      // Then their answers go out: POST responses, and on SSE streams once the server's
+      // handler has run (a turn of the event loop).
+      while (unanswered.size > 0 && Date.now() < deadline) await sleep(20);
+      await sleep(0);
+      if (!settled) {
+        logger.warn("tool calls still under way at shutdown: the next start reconciles them");
+      }
+      const sessions = live.size;
+      for (const entry of [...live.values()]) retire(entry, "server shut down");
+      server.closeAllConnections();
+      await closed;
+      logger.info({ sessions }, "HTTP server stopped");
+    })();
+    return closing;
+  };
+
+  return { url, port, close };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Endpoints and the methods each accepts. */
+const ROUTES: Record<string, readonly string[]> = {
+  "/mcp": ["POST", "GET", "DELETE"],
+  "/sse": ["GET"],
+  "/messages": ["POST"],
+};
+
+const KEY_MESSAGES: Record<Exclude<KeyCheck, { ok: true }>["refusal"], string> = {
+  key_missing: "No key: send Authorization: Bearer sg_agent_… (or sg_op_… for an operator).",
+  key_invalid: "This key is not valid.",
+  key_expired: "This key has expired; ask the operator for a new one.",
+  key_revoked: "This key was revoked.",
+};

@@ -1,0 +1,226 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { parse, stringify } from "yaml";
+
+/**
+ * The built server over HTTP, as a child process on 127.0.0.1 with a free port, and the
+ * SDK's HTTP clients. Keys are made with the real CLI in the test's data directory.
+ */
+
+export const ROOT = resolve(import.meta.dirname, "../..");
+export const CLI = join(ROOT, "dist/src/cli/main.js");
+
+export function tempHome(): { dir: string; cleanup(): void } {
+  const dir = mkdtempSync(join(tmpdir(), "spendguard-http-"));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** A ready policy from policies/, with fields overridden, written under `dir`. */
+export function policyFile(dir: string, base: string, overrides: Record<string, unknown> = {}) {
+  const policy = {
+    ...(parse(readFileSync(join(ROOT, "policies", `${base}.yaml`), "utf8")) as object),
+    ...overrides,
+  };
+  const file = join(dir, `${String(overrides.name ?? base)}.yaml`);
+  writeFileSync(file, stringify(policy));
+  return file;
+}
+
+export interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `spendguard ARGS` (asynchronously: a sandbox in this process keeps answering). */
+export function runCli(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: { PATH: process.env.PATH ?? "", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolvePromise({ code, stdout, stderr });
+    });
+  });
+}
+
+export interface CreatedKey {
+  id: string;
+  key: string;
+}
+
+/** `spendguard keys create … --json`, returning the key id and the key. */
+export async function createKey(home: string, args: string[]): Promise<CreatedKey> {
+  const run = await runCli(["keys", "create", ...args, "--json", "--home", home]);
+  if (run.code !== 0) throw new Error(`keys create failed:\n${run.stdout}\n${run.stderr}`);
+  const created = JSON.parse(run.stdout) as CreatedKey;
+  return { id: created.id, key: created.key };
+}
+
+export interface HttpServer {
+  url: string;
+  stderr(): string;
+  /** Log lines (pino JSON) with this message. */
+  logs(msg: string): Record<string, unknown>[];
+  /** Sends a signal and resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  child: ChildProcess;
+}
+
+/** `spendguard serve --http --port 0 ARGS`; resolves once it logs where it listens. */
+export async function startHttpServer(options: {
+  home: string;
+  env: Record<string, string>;
+  args?: string[];
+}): Promise<HttpServer> {
+  const child = spawn(
+    process.execPath,
+    [CLI, "serve", "--http", "--port", "0", ...(options.args ?? [])],
+    {
+      env: {
+        PATH: process.env.PATH ?? "",
+        SPENDGUARD_HOME: options.home,
+        SPENDGUARD_LOG_LEVEL: "info",
+        ...options.env,
+      },
+      stdio: ["ignore", "ignore", "pipe"],
+    },
+  );
+  let stderr = "";
+  const exited = new Promise<number | null>((resolveExit) => child.on("exit", resolveExit));
+  const url = await new Promise<string>((resolveUrl, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no "listening" line:\n${stderr}`)), 10_000);
+    child.stderr?.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+      const line = stderr.split("\n").find((l) => l.includes('"msg":"listening"'));
+      if (line) {
+        clearTimeout(timer);
+        resolveUrl((JSON.parse(line) as { url: string }).url);
+      }
+    });
+    child.on("exit", (code) => reject(new Error(`server exited (${code}):\n${stderr}`)));
+  });
+  const logs = (msg: string) =>
+    stderr
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l.msg === msg);
+  return {
+    url,
+    child,
+    stderr: () => stderr,
+    logs,
+    stop(signal = "SIGTERM") {
+      if (child.exitCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+export type Wire = "streamable" | "sse";
+
+export interface Connected {
+  client: Client;
+  /** The Mcp-Session-Id (streamable) */
+  sessionId(): string | undefined;
+  /** Ends the session as a client does: DELETE (streamable) or closing the stream (SSE). */
+  close(): Promise<void>;
+}
+
+/** An MCP client over either HTTP transport, sending `key` as a bearer token. */
+export async function connect(
+  url: string,
+  key: string,
+  wire: Wire = "streamable",
+): Promise<Connected> {
+  const headers = { Authorization: `Bearer ${key}` };
+  const client = new Client({ name: "spendguard-http-test", version: "0.0.0" });
+  if (wire === "streamable") {
+    const transport = new StreamableHTTPClientTransport(new URL("/mcp", url), {
+      requestInit: { headers },
+    });
+    await client.connect(transport);
+    return {
+      client,
+      sessionId: () => transport.sessionId,
+      async close() {
+        await transport.terminateSession().catch(() => undefined);
+        await client.close();
+      },
+    };
+  }
+  // The SDK's SSE client sends requestInit's headers on the event stream's GET too.
+  const transport = new SSEClientTransport(new URL("/sse", url), { requestInit: { headers } });
+  await client.connect(transport);
+  return { client, sessionId: () => undefined, close: () => client.close() };
+}
+
+export async function call(client: Client, name: string, args: Record<string, unknown> = {}) {
+  return (await client.callTool({ name, arguments: args })) as CallToolResult;
+}
+
+/** `ok` with structured content, or the error's code. */
+export function outcome(
+  result: CallToolResult,
+): { ok: true; data: Record<string, unknown> } | { ok: false; code: string; message: string } {
+  if (!result.isError)
+    return { ok: true, data: (result.structuredContent ?? {}) as Record<string, unknown> };
+  const first = result.content[0];
+  const { error } = JSON.parse(first?.type === "text" ? first.text : "{}") as {
+    error: { code: string; message: string };
+  };
+  return { ok: false, code: error.code, message: error.message };
+}
+
+/** A raw HTTP request to the server, for what SDK clients never send. */
+export async function raw(
+  url: string,
+  path: string,
+  init: RequestInit & { headers?: Record<string, string> },
+): Promise<{
+  status: number;
+  headers: Headers;
+  body: { error?: { code: number; message: string; data?: { code: string } } };
+}> {
+  const response = await fetch(new URL(path, url), init);
+  const text = await response.text();
+  let body = {};
+  try {
+    body = JSON.parse(text) as object;
+  } catch {
+    // An SSE or empty body: the status says enough.
+  }
+  return { status: response.status, headers: response.headers, body };
+}
+
+export const INITIALIZE = {
+  jsonrpc: "2.0",
+  id: 1,
+  method: "initialize",
+  params: {
+    protocolVersion: "2025-06-18",
+    capabilities: {},
+    clientInfo: { name: "raw", version: "0" },
+  },
+};
+
+export const MCP_ACCEPT = "application/json, text/event-stream";
