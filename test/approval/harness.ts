@@ -1,0 +1,77 @@
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import {
+  type ElicitRequest,
+  ElicitRequestSchema,
+  type ElicitResult,
+} from "@modelcontextprotocol/sdk/types.js";
+import { openSqliteStore } from "../../src/store/sqlite.js";
+import type { ApprovalRecord, AuditRecord } from "../../src/store/store.js";
+import { runCli } from "../cli/helpers.js";
+import { CLI, type ServerOptions } from "../e2e/harness.js";
+
+/** How a test client answers the server's approval questions; none: it cannot be asked. */
+export type Answer = (request: ElicitRequest) => Promise<ElicitResult>;
+
+/** An SDK client that declares elicitation and answers with `answer`, keeping the questions. */
+export function clientFor(answer?: Answer): { client: Client; questions: ElicitRequest[] } {
+  const questions: ElicitRequest[] = [];
+  const client = new Client(
+    { name: "spendguard-approval-test", version: "0.0.0" },
+    answer ? { capabilities: { elicitation: {} } } : {},
+  );
+  if (answer) {
+    client.setRequestHandler(ElicitRequestSchema, (request) => {
+      questions.push(request);
+      return answer(request);
+    });
+  }
+  return { client, questions };
+}
+
+export const accept: Answer = async () => ({ action: "accept", content: { approve: true } });
+export const decline: Answer = async () => ({ action: "decline" });
+/** A person who never answers. */
+export const never: Answer = () => new Promise<ElicitResult>(() => undefined);
+
+/** The built server over stdio, as `test/e2e/harness.ts` spawns it, with the given client. */
+export async function connectStdioWith(options: ServerOptions, client: Client) {
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [CLI, "serve", "--policy", options.policy, ...(options.args ?? [])],
+    env: {
+      PATH: process.env.PATH ?? "",
+      STRIPE_API_KEY: options.key,
+      SPENDGUARD_HOME: options.home,
+      SPENDGUARD_STRIPE_BASE_URL: options.sandbox.url,
+      SPENDGUARD_LOG_LEVEL: "warn",
+      ...options.env,
+    },
+    stderr: "pipe",
+  });
+  await client.connect(transport);
+  return { client, close: () => client.close() };
+}
+
+/** `spendguard approve|reject|approvals …` as the operator runs it, on `home`. */
+export const operator = (home: string, ...args: string[]) =>
+  runCli(args, { env: { SPENDGUARD_HOME: home, NO_COLOR: "1" } });
+
+/** The approval id a refusal names. */
+export function approvalIdIn(text: string): string {
+  const id = /apr_[0-9a-f]{24}/.exec(text)?.[0];
+  if (!id) throw new Error(`no approval id in: ${text}`);
+  return id;
+}
+
+export function readStore<T>(
+  home: string,
+  read: (rows: { audit: AuditRecord[]; approvals: ApprovalRecord[] }) => T,
+): T {
+  const store = openSqliteStore(home);
+  try {
+    return read({ audit: store.queryAudit({}), approvals: store.listApprovals({}) });
+  } finally {
+    store.close();
+  }
+}

@@ -1,0 +1,227 @@
+import { afterAll, describe, expect, it } from "vitest";
+import { verifyAudit } from "../../src/guard/audit.js";
+import { allow, deny } from "../../src/guard/decision.js";
+import { openSqliteStore, type SqliteStore } from "../../src/store/sqlite.js";
+import type {
+  AdmissionRequest,
+  ApprovalDecision,
+  ApprovalRequest,
+  AuditEntry,
+} from "../../src/store/store.js";
+import { removeTempHomes, tempHome } from "../guard/fixtures/home.js";
+
+/** The approvals table: one open request per binding, decisions once, a use per admission. */
+
+afterAll(removeTempHomes);
+
+const T0 = Date.parse("2026-03-02T09:00:00.000Z");
+const TTL = 15 * 60_000;
+
+const request = (overrides: Partial<ApprovalRequest> = {}): ApprovalRequest => ({
+  id: `apr_${Math.random().toString(16).slice(2).padEnd(24, "0").slice(0, 24)}`,
+  binding: "b1",
+  session: "ses_a",
+  agent: "agent-1",
+  tool: "issue_refund",
+  args: '{"charge":"ch_1"}',
+  account: null,
+  customer: "cus_1",
+  amount: 5_000,
+  currency: "usd",
+  amount_cap: 5_000,
+  cap_currency: "usd",
+  rule: "require_approval_over",
+  summary: "refund $50.00?",
+  ttl_ms: TTL,
+  created_at: T0,
+  expires_at: T0 + TTL,
+  ...overrides,
+});
+
+const admission = (overrides: Partial<AdmissionRequest> = {}): AdmissionRequest => ({
+  session: "ses_a",
+  agent: "agent-1",
+  tool: "issue_refund",
+  customer: "cus_1",
+  idempotency_key: null,
+  amount: 5_000,
+  currency: "usd",
+  amount_cap: 5_000,
+  revenue_at_risk_cap: null,
+  cancellation: false,
+  args: "{}",
+  account: null,
+  owner_pid: process.pid,
+  created_at: T0 + 1_000,
+  ...overrides,
+});
+
+const entryFor = (decision: ApprovalDecision): AuditEntry => ({
+  at: new Date(decision.at).toISOString(),
+  session: "ses_a",
+  agent: "agent-1",
+  tool: "issue_refund",
+  args: "{}",
+  decision: decision.to === "approved" ? "allow" : "deny",
+  code: null,
+  rule: "approval",
+  reason: `${decision.id} ${decision.to} ${decision.by}`,
+  stripe_request_id: null,
+  idempotency_key: null,
+  amount: null,
+  currency: null,
+  amount_cap: null,
+  cap_currency: null,
+  revenue_at_risk_cap: null,
+  customer: null,
+  outcome: decision.to,
+  duration_ms: 0,
+});
+
+function decide(store: SqliteStore, id: string, to: ApprovalDecision["to"], at = T0 + 500) {
+  const decision: ApprovalDecision = { id, to, at, by: "cli", reason: null };
+  return store.decideApproval(decision, () => entryFor(decision));
+}
+
+const unusable = () => deny("approval_required", "approval", "used up");
+
+describe("approval requests", () => {
+  it("one open request per binding: the same call finds it, a lapsed one is replaced", () => {
+    const store = openSqliteStore(tempHome());
+    const first = store.findOrRequestApproval(request());
+    expect(first).toMatchObject({ created: true, approval: { state: "pending" } });
+    const again = store.findOrRequestApproval(request({ created_at: T0 + 60_000 }));
+    expect(again).toMatchObject({ created: false, approval: { id: first.approval.id } });
+    const other = store.findOrRequestApproval(request({ binding: "b2" }));
+    expect(other.created).toBe(true);
+    const later = store.findOrRequestApproval(request({ created_at: T0 + TTL }));
+    expect(later.created).toBe(true);
+    expect(later.approval.id).not.toBe(first.approval.id);
+    store.close();
+  });
+
+  it("are decided once, before they lapse, with the audit row in the same transaction", () => {
+    const store = openSqliteStore(tempHome());
+    const { approval } = store.findOrRequestApproval(request());
+    const done = decide(store, approval.id, "approved", T0 + 60_000);
+    expect(done).toMatchObject({
+      applied: true,
+      approval: { state: "approved", decided_by: "cli", expires_at: T0 + 60_000 + TTL },
+      record: { seq: 1, rule: "approval", outcome: "approved" },
+    });
+    expect(decide(store, approval.id, "rejected")).toMatchObject({
+      applied: false,
+      approval: { state: "approved" },
+    });
+    const late = store.findOrRequestApproval(request({ binding: "b2" }));
+    expect(decide(store, late.approval.id, "approved", T0 + TTL)).toMatchObject({
+      applied: false,
+      approval: { state: "pending" },
+    });
+    expect(decide(store, "apr_missing", "approved")).toEqual({
+      applied: false,
+      approval: undefined,
+    });
+    const timedOut = store.findOrRequestApproval(request({ binding: "b3" }));
+    expect(decide(store, timedOut.approval.id, "expired", T0 + 1_000)).toMatchObject({
+      approval: { state: "expired", expires_at: T0 + 1_000 },
+    });
+    expect(store.queryAudit({})).toHaveLength(2);
+    expect(verifyAudit(store)).toEqual({ ok: true, rows: 2 });
+    store.close();
+  });
+
+  it("list newest first, by state, session, agent and whether still open", () => {
+    const store = openSqliteStore(tempHome());
+    const a = store.findOrRequestApproval(request({ binding: "a" })).approval;
+    const b = store.findOrRequestApproval(request({ binding: "b", created_at: T0 + 1 })).approval;
+    const c = store.findOrRequestApproval(
+      request({ binding: "c", session: "ses_b", created_at: T0 + 2, expires_at: T0 + 10 }),
+    ).approval;
+    decide(store, b.id, "rejected");
+    const ids = (filter: Parameters<SqliteStore["listApprovals"]>[0]) =>
+      store.listApprovals(filter).map((row) => row.id);
+    expect(ids({})).toEqual([c.id, b.id, a.id]);
+    expect(ids({ states: ["pending"] })).toEqual([c.id, a.id]);
+    expect(ids({ states: ["pending"], openAt: T0 + 10 })).toEqual([a.id]);
+    expect(ids({ session: "ses_b" })).toEqual([c.id]);
+    expect(ids({ agent: "nobody" })).toEqual([]);
+    expect(ids({ limit: 1 })).toEqual([c.id]);
+    store.close();
+  });
+});
+
+describe("using an approval", () => {
+  it("an admission uses it up and is linked to it; only one admission can", () => {
+    const store = openSqliteStore(tempHome());
+    const { approval } = store.findOrRequestApproval(request());
+    decide(store, approval.id, "approved");
+    const first = store.admit(admission(), () => allow("test", "ok"), {
+      id: approval.id,
+      unusable,
+    });
+    if (!first.admitted) throw new Error("not admitted");
+    expect(store.getApproval(approval.id)).toMatchObject({
+      state: "used",
+      used_at: T0 + 1_000,
+      admission: first.admission.id,
+    });
+    const second = store.admit(admission(), () => allow("test", "ok"), {
+      id: approval.id,
+      unusable,
+    });
+    expect(second).toMatchObject({ admitted: false, decision: { reason: "used up" } });
+    expect(store.listAdmissions({})).toHaveLength(1);
+    store.close();
+  });
+
+  it("a call the caps refuse leaves it unused; a pending or lapsed one cannot be used", () => {
+    const store = openSqliteStore(tempHome());
+    const { approval } = store.findOrRequestApproval(request());
+    const refusedByCaps = store.admit(
+      admission(),
+      () => deny("cap_session", "caps.per_session", "no"),
+      { id: approval.id, unusable },
+    );
+    expect(refusedByCaps).toMatchObject({ admitted: false, decision: { code: "cap_session" } });
+    // Still pending: not approved, so it cannot be used.
+    expect(store.useApproval(approval.id, T0 + 1_000, null)).toBe(false);
+    decide(store, approval.id, "approved");
+    expect(store.getApproval(approval.id)?.state).toBe("approved");
+    expect(store.useApproval(approval.id, T0 + 500 + TTL, null)).toBe(false);
+    expect(store.useApproval(approval.id, T0 + 1_000, "adm_9")).toBe(true);
+    expect(store.getApproval(approval.id)).toMatchObject({ state: "used", admission: "adm_9" });
+    store.close();
+  });
+});
+
+describe("operator views", () => {
+  it("a decision row is not a call: reports and session summaries leave it out", () => {
+    const store = openSqliteStore(tempHome());
+    store.createSession({
+      id: "ses_a",
+      agent: "agent-1",
+      policy_name: "p",
+      policy_hash: "h",
+      started_at: T0,
+      expires_at: null,
+      state: "active",
+      state_changed_at: null,
+      killed_by: null,
+      kill_reason: null,
+    });
+    const { approval } = store.findOrRequestApproval(request());
+    decide(store, approval.id, "rejected");
+    store.appendAudit({
+      ...entryFor({ id: approval.id, to: "rejected", at: T0, by: "cli", reason: null }),
+      rule: "require_approval_over",
+      code: "approval_declined",
+      outcome: "denied",
+    });
+    expect(store.sessionSummaries({})[0]).toMatchObject({ calls: 1, denied: 1 });
+    const report = store.report({ since: T0 - 1, by: "agent" });
+    expect(report.calls).toMatchObject([{ key: "agent-1", calls: 1, denied: 1 }]);
+    expect(report.denials).toMatchObject([{ code: "approval_declined", count: 1 }]);
+    store.close();
+  });
+});
