@@ -1,36 +1,16 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import { parse, stringify } from "yaml";
+import { CLI } from "../e2e/harness.js";
 
 /**
  * The built server over HTTP, as a child process on 127.0.0.1 with a free port, and the
  * SDK's HTTP clients. Keys are made with the real CLI in the test's data directory.
  */
 
-export const ROOT = resolve(import.meta.dirname, "../..");
-export const CLI = join(ROOT, "dist/src/cli/main.js");
-
-export function tempHome(): { dir: string; cleanup(): void } {
-  const dir = mkdtempSync(join(tmpdir(), "spendguard-http-"));
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
-}
-
-/** A ready policy from policies/, with fields overridden, written under `dir`. */
-export function policyFile(dir: string, base: string, overrides: Record<string, unknown> = {}) {
-  const policy = {
-    ...(parse(readFileSync(join(ROOT, "policies", `${base}.yaml`), "utf8")) as object),
-    ...overrides,
-  };
-  const file = join(dir, `${String(overrides.name ?? base)}.yaml`);
-  writeFileSync(file, stringify(policy));
-  return file;
-}
+export { CLI, call, policyFile, ROOT, tempHome } from "../e2e/harness.js";
 
 export interface CliRun {
   code: number | null;
@@ -172,10 +152,6 @@ export async function connect(
   const transport = new SSEClientTransport(new URL("/sse", url), { requestInit: { headers } });
   await client.connect(transport);
   return { client, sessionId: () => undefined, close: () => client.close() };
-}
-
-export async function call(client: Client, name: string, args: Record<string, unknown> = {}) {
-  return (await client.callTool({ name, arguments: args })) as CallToolResult;
 }
 
 /** `ok` with structured content, or the error's code. */

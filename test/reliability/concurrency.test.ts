@@ -1,16 +1,22 @@
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEMO, type Sandbox, startSandbox } from "../../src/sandbox/index.js";
 import { call, connectStdio, errorOf, okOf, tempHome } from "../e2e/harness.js";
+import { connect, createKey, type HttpServer, startHttpServer } from "../http/harness.js";
 import { adminClient, readBooks, refundPolicy, refundsOn } from "./harness.js";
 
 /**
- * Many server processes on one SPENDGUARD_HOME, each firing its refunds all at once at
- * one agent's daily cap. The money Stripe moved must stay within the cap and agree, to
+ * Many server processes on one SPENDGUARD_HOME, stdio and HTTP mixed, each firing its
+ * refunds all at once at one agent's daily cap. The money Stripe moved must stay within the cap and agree, to
  * the cent, with what the agents were told, the ledger and the audit.
  */
 
-const SERVERS = 8;
+const STDIO_SERVERS = 5;
+const HTTP_SERVERS = 3;
+const SERVERS = STDIO_SERVERS + HTTP_SERVERS;
 const CALLS_EACH = 50;
+/** The one agent every server spends for: stdio by --agent, HTTP by its key. */
+const AGENT = "refund-bot";
 /** $300 a day against $500 of refundable charge: only the cap can stop a refund. */
 const CAP_DOLLARS = 300;
 const CHARGE = DEMO.charges.acmeLarge;
@@ -32,18 +38,33 @@ function amountOf(server: number, call: number): number {
 }
 
 describe("one daily cap, many processes", () => {
-  it(`${SERVERS} stdio servers × ${CALLS_EACH} parallel refunds: Stripe ≤ cap = ledger = audit`, async () => {
+  it(`${STDIO_SERVERS} stdio + ${HTTP_SERVERS} HTTP servers × ${CALLS_EACH} parallel refunds: Stripe ≤ cap = ledger = audit`, async () => {
     const policy = refundPolicy(home.dir, { per_call: 100, per_day: CAP_DOLLARS });
-    const servers = await Promise.all(
-      Array.from({ length: SERVERS }, () =>
+    const stripeKey = sandbox.keys.roles["support-refunds"];
+    const stdio = await Promise.all(
+      Array.from({ length: STDIO_SERVERS }, () =>
         connectStdio({
           policy,
           home: home.dir,
           sandbox,
-          key: sandbox.keys.roles["support-refunds"],
+          key: stripeKey,
+          args: ["--agent", AGENT],
         }),
       ),
     );
+    const { key } = await createKey(home.dir, ["--agent", AGENT, "--policy", policy]);
+    const httpServers: HttpServer[] = await Promise.all(
+      Array.from({ length: HTTP_SERVERS }, () =>
+        startHttpServer({
+          home: home.dir,
+          env: { STRIPE_API_KEY: stripeKey, SPENDGUARD_STRIPE_BASE_URL: sandbox.url },
+          // The per-key request rate is not what this test is about.
+          args: ["--rate-limit", "1000"],
+        }),
+      ),
+    );
+    const http = await Promise.all(httpServers.map((server) => connect(server.url, key)));
+    const servers: { client: Client; close(): Promise<void> }[] = [...stdio, ...http];
 
     const outcomes = await Promise.all(
       servers.flatMap((server, s) =>
@@ -61,6 +82,7 @@ describe("one daily cap, many processes", () => {
       ),
     );
     await Promise.all(servers.map((server) => server.close()));
+    await Promise.all(httpServers.map((server) => server.stop()));
 
     // Every call answered, and only the cap refused any.
     expect(outcomes).toHaveLength(SERVERS * CALLS_EACH);
@@ -80,6 +102,7 @@ describe("one daily cap, many processes", () => {
     expect(stripeCents).toBe(toldCents);
 
     const books = readBooks(home.dir);
+    expect(new Set(books.admissions.map((a) => a.agent))).toEqual(new Set([AGENT]));
     expect(new Set(books.admissions.map((a) => a.state))).toEqual(new Set(["settled"]));
     expect(books.admissions.reduce((sum, a) => sum + a.amount_cap, 0)).toBe(stripeCents);
     const allowed = books.audit.filter((r) => r.tool === "issue_refund" && r.outcome === "ok");
