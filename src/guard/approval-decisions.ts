@@ -6,6 +6,7 @@ import type {
   Store,
 } from "../store/store.js";
 import { cleanReason } from "./kill.js";
+import { formatMoney } from "./money.js";
 
 /**
  * A person's decision on an approval request, whoever takes it: the user answering in
@@ -72,6 +73,42 @@ export function approvalView(approval: ApprovalRecord, now: number): ApprovalVie
   };
 }
 
+export interface ApprovalQuery {
+  /** Only requests waiting for a decision now (pending and not past their expiry). */
+  pending?: boolean | undefined;
+  session?: string | undefined;
+  agent?: string | undefined;
+  /** The most recent `limit`; all when absent. */
+  limit?: number | undefined;
+}
+
+/** Approval requests as operators list them (CLI `approvals`, `list_pending_approvals`), newest first. */
+export function approvalViews(store: Store, query: ApprovalQuery, now: number): ApprovalView[] {
+  return store
+    .listApprovals({
+      ...(query.pending ? { states: ["pending"], openAt: now } : {}),
+      ...(query.session ? { session: query.session } : {}),
+      ...(query.agent ? { agent: query.agent } : {}),
+      ...(query.limit !== undefined ? { limit: query.limit } : {}),
+    })
+    .map((approval) => approvalView(approval, now));
+}
+
+/** `$50.00`, or `¥5,000 (≈ $33.00)` when the call's currency is not the cap currency. */
+export function approvalAmount(view: ApprovalView): string {
+  if (view.amount === null || view.currency === null) return "";
+  const own = formatMoney(view.amount, view.currency);
+  return view.currency !== view.cap_currency && view.amount_cap !== null
+    ? `${own} (≈ ${formatMoney(view.amount_cap, view.cap_currency)})`
+    : own;
+}
+
+/** `issue_refund of $40.00 for cus_123`: the call an approval is about, in one line. */
+export function approvalCall(view: ApprovalView): string {
+  const amount = approvalAmount(view);
+  return `${view.tool}${amount ? ` of ${amount}` : ""}${view.customer ? ` for ${view.customer}` : ""}`;
+}
+
 const AUDIT_CODES = {
   approved: null,
   rejected: "approval_declined",
@@ -109,13 +146,13 @@ export function decisionAuditEntry(
 
 export interface PersonDecision {
   approve: boolean;
-  /** `cli`, `elicitation`, an operator's name. */
+  /** `cli`, `elicitation`, or the operator tools' `operator:<name>`. */
   by: string;
   reason?: string | undefined;
   now?: number;
 }
 
-/** Why a decision could not be taken; the CLI exits 1 with the message. */
+/** Why a decision could not be taken; the CLI exits 1 with the message, the operator tools refuse. */
 export type DecisionProblem = "unknown" | "decided" | "expired" | "session_closed";
 
 export type DecideOutcome =
@@ -134,7 +171,7 @@ export function decideApproval(store: Store, id: string, decision: PersonDecisio
     return {
       ok: false,
       problem: "unknown",
-      message: `no approval request '${id}' in this data directory; \`spendguard approvals\` lists them.`,
+      message: `no approval request '${id}' in this data directory; \`spendguard approvals\` (or the operator tool list_pending_approvals) lists them.`,
     };
   }
   if (decision.approve) {

@@ -47,6 +47,10 @@ export type OperatorErrorCode =
   | "invalid_input"
   | "unknown_tool"
   | "unknown_session"
+  | "unknown_approval"
+  | "approval_decided"
+  | "approval_expired"
+  | "session_not_active"
   | "internal_error";
 
 /** A refusal an operator tool reports as a tool error (`{ error: { code, message } }`). */
@@ -73,5 +77,13 @@ export const STOPS_SESSIONS = {
   readOnlyHint: false,
   destructiveHint: true,
   idempotentHint: true,
+  openWorldHint: false,
+} as const satisfies ToolAnnotations;
+
+/** Annotations of approve / reject: a decision changes state once; a second one is refused. */
+export const DECIDES_APPROVAL = {
+  readOnlyHint: false,
+  destructiveHint: false,
+  idempotentHint: false,
   openWorldHint: false,
 } as const satisfies ToolAnnotations;

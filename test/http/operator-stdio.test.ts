@@ -50,6 +50,9 @@ describe("serve --operator (stdio)", () => {
       "kill_agent",
       "kill_all",
       "spend_summary",
+      "list_pending_approvals",
+      "approve",
+      "reject",
     ]);
     await expect(JSON.stringify(tools, null, 2)).toMatchFileSnapshot(
       "__snapshots__/operator-tools.json",

@@ -270,6 +270,9 @@ describe("operator", () => {
       "kill_agent",
       "kill_all",
       "spend_summary",
+      "list_pending_approvals",
+      "approve",
+      "reject",
     ]);
 
     expect(outcome(await call(agent.client, "issue_refund", refund(800))).ok).toBe(true);

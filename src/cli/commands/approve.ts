@@ -1,6 +1,12 @@
 import { ConfigError } from "../../errors.js";
-import { type ApprovalView, approvalView, decideApproval } from "../../guard/approval-decisions.js";
-import { formatMoney } from "../../guard/money.js";
+import {
+  type ApprovalView,
+  approvalAmount,
+  approvalCall,
+  approvalView,
+  approvalViews,
+  decideApproval,
+} from "../../guard/approval-decisions.js";
 import type { ApprovalState } from "../../store/store.js";
 import { HOME_FLAG, homeOf, parseCount, parseFlags } from "../args.js";
 import { type CliCommand, type CliIO, UsageError } from "../command.js";
@@ -67,8 +73,8 @@ function decideCommand(verb: "approve" | "reject"): CliCommand {
       const view = approvalView(outcome.approval, now);
       io.stdout.write(
         verb === "approve"
-          ? `Approved ${view.id}: ${what(view)} (session ${view.session}).\nThe agent's next identical call goes through once (the caps still apply), until ${formatTime(view.expires_at)} UTC.\n`
-          : `Rejected ${view.id}: ${what(view)} (session ${view.session}).\nThe agent's identical calls are refused (approval_declined) until ${formatTime(view.expires_at)} UTC.\n`,
+          ? `Approved ${view.id}: ${approvalCall(view)} (session ${view.session}).\nThe agent's next identical call goes through once (the caps still apply), until ${formatTime(view.expires_at)} UTC.\n`
+          : `Rejected ${view.id}: ${approvalCall(view)} (session ${view.session}).\nThe agent's identical calls are refused (approval_declined) until ${formatTime(view.expires_at)} UTC.\n`,
       );
       return 0;
     },
@@ -116,14 +122,16 @@ export const approvalsCommand: CliCommand = {
     const now = Date.now();
     const home = homeOf(values.home, io.env);
     const views = await withStore(home, (store) =>
-      store
-        .listApprovals({
-          ...(values.pending ? { states: ["pending"], openAt: now } : {}),
-          ...(values.session ? { session: values.session } : {}),
-          ...(values.agent ? { agent: values.agent } : {}),
+      approvalViews(
+        store,
+        {
+          pending: values.pending,
+          session: values.session,
+          agent: values.agent,
           ...(limit > 0 ? { limit } : {}),
-        })
-        .map((approval) => approvalView(approval, now)),
+        },
+        now,
+      ),
     );
     if (values.json) {
       io.stdout.write(`${JSON.stringify(views, null, 2)}\n`);
@@ -155,7 +163,7 @@ function writeTable(io: CliIO, views: ApprovalView[]): void {
     shortId(v.session),
     v.agent,
     v.tool,
-    amountOf(v),
+    approvalAmount(v),
     v.customer ?? "",
     v.decided_by ? `${v.decided_by}${v.decision_reason ? `: ${v.decision_reason}` : ""}` : "",
   ]);
@@ -189,18 +197,4 @@ function writePending(io: CliIO, view: ApprovalView): void {
   io.stdout.write(
     `\n${view.id} (waiting until ${formatTime(view.expires_at)} UTC)\n${body}\n  Decide: spendguard approve ${view.id} [--reason TEXT]   or   spendguard reject ${view.id} [--reason TEXT]\n`,
   );
-}
-
-function amountOf(view: ApprovalView): string {
-  if (view.amount === null || view.currency === null) return "";
-  const own = formatMoney(view.amount, view.currency);
-  return view.currency !== view.cap_currency && view.amount_cap !== null
-    ? `${own} (≈ ${formatMoney(view.amount_cap, view.cap_currency)})`
-    : own;
-}
-
-/** `issue_refund of $40.00 for cus_123`. */
-function what(view: ApprovalView): string {
-  const amount = amountOf(view);
-  return `${view.tool}${amount ? ` of ${amount}` : ""}${view.customer ? ` for ${view.customer}` : ""}`;
 }

@@ -1,8 +1,11 @@
 import type { AnyOperatorTool } from "../tool.js";
+import { approve } from "./approve.js";
 import { killAgent } from "./kill_agent.js";
 import { killAll } from "./kill_all.js";
 import { killSession } from "./kill_session.js";
+import { listPendingApprovals } from "./list_pending_approvals.js";
 import { listSessions } from "./list_sessions.js";
+import { reject } from "./reject.js";
 import { spendSummary } from "./spend_summary.js";
 
 /** Every operator tool, in the order `tools/list` shows them. */
@@ -12,4 +15,7 @@ export const OPERATOR_TOOLS: readonly AnyOperatorTool[] = [
   killAgent,
   killAll,
   spendSummary,
+  listPendingApprovals,
+  approve,
+  reject,
 ];
