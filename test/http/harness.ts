@@ -3,6 +3,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { type CliRun, runCli as runCliWith } from "../cli/helpers.js";
 import { CLI } from "../e2e/harness.js";
 
 /**
@@ -12,34 +13,9 @@ import { CLI } from "../e2e/harness.js";
 
 export { CLI, call, policyFile, ROOT, tempHome } from "../e2e/harness.js";
 
-export interface CliRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `spendguard ARGS` (asynchronously: a sandbox in this process keeps answering). */
+/** `spendguard ARGS` with `env` (asynchronously: a sandbox in this process keeps answering). */
 export function runCli(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      env: { PATH: process.env.PATH ?? "", ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolvePromise({ code, stdout, stderr });
-    });
-  });
+  return runCliWith(args, { env });
 }
 
 export interface CreatedKey {
