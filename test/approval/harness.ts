@@ -1,5 +1,7 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import {
   type ElicitRequest,
   ElicitRequestSchema,
@@ -51,6 +53,32 @@ export async function connectStdioWith(options: ServerOptions, client: Client) {
   });
   await client.connect(transport);
   return { client, close: () => client.close() };
+}
+
+/**
+ * `client` on a running HTTP server (`test/http/harness.ts` starts one) with an agent key.
+ * Unlike that harness's `connect`, the client is ours: it may declare elicitation.
+ */
+export async function connectHttpWith(
+  url: string,
+  key: string,
+  client: Client,
+  wire: "streamable" | "sse" = "streamable",
+) {
+  const requestInit = { headers: { Authorization: `Bearer ${key}` } };
+  if (wire === "sse") {
+    await client.connect(new SSEClientTransport(new URL("/sse", url), { requestInit }));
+    return { client, close: () => client.close() };
+  }
+  const transport = new StreamableHTTPClientTransport(new URL("/mcp", url), { requestInit });
+  await client.connect(transport);
+  return {
+    client,
+    async close() {
+      await transport.terminateSession().catch(() => undefined);
+      await client.close();
+    },
+  };
 }
 
 /** `spendguard approve|reject|approvals …` as the operator runs it, on `home`. */
