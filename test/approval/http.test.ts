@@ -81,6 +81,7 @@ beforeAll(async () => {
     "oob-approve": agent(base),
     "oob-reject": agent(base),
     "oob-expiry": agent(shortTtl),
+    "oob-ended": agent(base),
     "oob-caps": agent(tight),
     olivia: () => ["--operator", "--name", "olivia"],
   };
@@ -324,6 +325,15 @@ describe("out-of-band over HTTP, the operator decides with the operator tools", 
     expect(retry.code).toBe("approval_required");
     expect(approvalIdIn(retry.message)).not.toBe(id);
     await agent.close();
+  });
+
+  it("a yes for a session that has ended is refused: nothing could use it", async () => {
+    const agent = await connect(server.url, key("oob-ended"));
+    const id = approvalIdIn(errorOf(await call(agent.client, "issue_refund", REFUND)).message);
+    await agent.close();
+    const refused = await operatorRefusal("approve", { approval_id: id });
+    expect(refused.code).toBe("session_not_active");
+    expect((await operatorCall("list_pending_approvals", { agent: "oob-ended" })).count).toBe(1);
   });
 
   it("the caps still apply after a yes: the session cap refuses the approved refund", async () => {

@@ -1,7 +1,9 @@
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import Stripe from "stripe";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { DEMO, type Sandbox, startSandbox } from "../../src/sandbox/index.js";
-import { call, errorOf, okOf, policyFile, tempHome } from "../e2e/harness.js";
+import { CLI, call, errorOf, okOf, policyFile, tempHome } from "../e2e/harness.js";
 import {
   accept,
   approvalIdIn,
@@ -187,6 +189,38 @@ describe("out-of-band, the operator decides", () => {
     const used = await operator(home.dir, "approvals", "--json");
     const views = JSON.parse(used.stdout) as { id: string; state: string }[];
     expect(views.find((v) => v.id === id)?.state).toBe("used");
+  });
+
+  it("approve with the operator tools over stdio (serve --operator): decided by operator:stdio", async () => {
+    const server = await serve();
+    const ops = new Client({ name: "operator-test", version: "0.0.0" });
+    await ops.connect(
+      new StdioClientTransport({
+        command: process.execPath,
+        args: [CLI, "serve", "--operator"],
+        env: {
+          PATH: process.env.PATH ?? "",
+          SPENDGUARD_HOME: home.dir,
+          SPENDGUARD_LOG_LEVEL: "warn",
+        },
+        stderr: "pipe",
+      }),
+    );
+    const id = approvalIdIn(errorOf(await call(server.client, "issue_refund", REFUND)).message);
+    const listed = okOf<{ approvals: { approval_id: string }[] }>(
+      await call(ops, "list_pending_approvals", {}),
+    );
+    expect(listed.approvals.map((a) => a.approval_id)).toEqual([id]);
+    okOf(await call(ops, "approve", { approval_id: id, note: "ok by phone" }));
+    await ops.close();
+    okOf(await call(server.client, "issue_refund", REFUND));
+    await server.close();
+    expect(await refunded()).toBe(5_000);
+    const { audit, approvals } = readStore(home.dir, (rows) => rows);
+    expect(approvals).toMatchObject([{ id, state: "used", decided_by: "operator:stdio" }]);
+    expect(audit.find((r) => r.rule === "approval")?.reason).toBe(
+      `${id} approved operator:stdio: ok by phone`,
+    );
   });
 
   it("reject with the CLI: the retry is refused; the request cannot be decided twice", async () => {
