@@ -63,10 +63,51 @@ export function describeInvalidArguments(
   const problems = error.issues.slice(0, 5).map((issue) => {
     const where = issue.path.length > 0 ? issue.path.join(".") : "arguments";
     if (issue.code === "unrecognized_keys") {
-      const known = Object.keys(schema.shape);
-      return `unknown argument${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")} (known: ${known.join(", ") || "none"})`;
+      // The names are the agent's own text: any length, any characters. Shown clipped and
+      // quoted, never whole, so a refusal (and its audit row) stays small and readable.
+      const known = Object.keys(objectAt(schema, issue.path)?.shape ?? {});
+      const names = issue.keys.slice(0, MAX_NAMES_SHOWN).map(quoteName).join(", ");
+      const more =
+        issue.keys.length > MAX_NAMES_SHOWN
+          ? ` and ${issue.keys.length - MAX_NAMES_SHOWN} more`
+          : "";
+      const inside = issue.path.length > 0 ? `${where}: ` : "";
+      return `${inside}unknown argument${issue.keys.length > 1 ? "s" : ""} ${names}${more} (known: ${known.join(", ") || "none"})`;
     }
     return `${where}: ${issue.message.replace(/^Invalid (input|option): /, "")}`;
   });
   return `Invalid arguments for ${tool}: ${problems.join("; ")}.`;
+}
+
+const MAX_NAMES_SHOWN = 5;
+const MAX_NAME_CHARS = 40;
+
+/** A name as JSON text, clipped; bidi and zero-width characters escaped so they show. */
+function quoteName(name: string): string {
+  const clipped =
+    name.length > MAX_NAME_CHARS ? `${Array.from(name).slice(0, MAX_NAME_CHARS).join("")}…` : name;
+  return JSON.stringify(clipped).replace(
+    /[\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
+/** The object schema at a path of the arguments (optional and default wrappers looked through). */
+function objectAt(schema: z.ZodType, path: readonly PropertyKey[]): z.ZodObject | undefined {
+  let current: z.ZodType | undefined = schema;
+  for (const key of path) {
+    const object = unwrapObject(current);
+    current = object?.shape[key as string] as z.ZodType | undefined;
+  }
+  return unwrapObject(current);
+}
+
+function unwrapObject(schema: z.ZodType | undefined): z.ZodObject | undefined {
+  let current = schema;
+  while (current && !(current instanceof z.ZodObject)) {
+    const inner = (current._zod.def as { innerType?: z.ZodType }).innerType;
+    if (!inner) return undefined;
+    current = inner;
+  }
+  return current;
 }
