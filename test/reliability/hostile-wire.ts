@@ -126,8 +126,9 @@ const PARAMS: Record<string, (value: string) => boolean> = {
   amount_to_capture: (v) => /^[1-9][0-9]{0,7}$/.test(v),
   limit: (v) => /^[0-9]{1,3}$/.test(v) && Number(v) >= 1 && Number(v) <= 100,
   "expand[]": (v) => /^(?:data\.)?[a-z_]+$/.test(v),
+  // Exact-match list filter, not a search query; what an address may hold and no more.
   email: (v) =>
-    v.length <= 512 && /^[^\s@'"<>%*&;,()\\]+@[^\s@'"<>%*&;,()\\]+\.[^\s@'"<>%*&;,()\\]+$/.test(v),
+    v.length <= 512 && /^[A-Za-z0-9_'+.-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$/.test(v),
   reason: (v) => ["duplicate", "fraudulent", "requested_by_customer"].includes(v),
   status: (v) => /^[a-z_]{1,40}$/.test(v),
   submit: (v) => v === "true" || v === "false",
@@ -160,7 +161,9 @@ export function malformations(exchange: StripeExchange, accounts: readonly strin
     const key = rawKey.replace(/\[\d+\]$/, "[]");
     const evidence = /^evidence\[([a-z_]+)\]$/.exec(key)?.[1];
     if (evidence !== undefined) {
-      if (!EVIDENCE.has(evidence) || value.length > 5000) problems.push(`${rawKey}=${clip(value)}`);
+      // 5,000 characters as Stripe (and zod) count them: code points, not UTF-16 units.
+      if (!EVIDENCE.has(evidence) || Array.from(value).length > 5000)
+        problems.push(`${rawKey}=${clip(value)}`);
       continue;
     }
     const check = PARAMS[key];
