@@ -448,3 +448,66 @@ export function overTheWire(args: Record<string, unknown>): unknown {
   const parsed = JSON.parse(JSON.stringify(args)) as Record<string, unknown>;
   return Object.fromEntries(Object.entries(parsed).filter(([key]) => key !== "__proto__"));
 }
+
+/**
+ * Refunds aimed at the caps: real charges (in scope and not), amounts around the demo
+ * policy's edges ($100 a call, half a charge, $200 a customer, $250 a session), reasons
+ * allowed and not, and now and then one hostile field or unknown field on top.
+ */
+export const refundPressure: fc.Arbitrary<HostileCall> = fc
+  .tuple(
+    fc.oneof(
+      {
+        weight: 4,
+        arbitrary: fc
+          .constantFrom(
+            // The $500 charge thrice: it is the one with room for refunds up to the caps.
+            DEMO.charges.acmeLarge,
+            DEMO.charges.acmeLarge,
+            DEMO.charges.acmeLarge,
+            DEMO.charges.acmeSmallA,
+            DEMO.charges.acmeSmallB,
+            DEMO.charges.acmeSmallC,
+            DEMO.charges.acmePartiallyRefunded,
+            DEMO.charges.globexEur,
+            DEMO.charges.noTenant,
+          )
+          .map((charge): Record<string, unknown> => ({ charge })),
+      },
+      {
+        weight: 1,
+        arbitrary: fc.constant<Record<string, unknown>>({
+          payment_intent: DEMO.paymentIntents.acmeSucceeded,
+        }),
+      },
+    ),
+    fc.option(
+      fc.oneof(
+        fc.noBias(fc.integer({ min: 1, max: 12_000 })),
+        fc.constantFrom(1, 2_145, 2_146, 2_500, 3_250, 9_999, 10_000, 10_001, 25_000),
+      ),
+      { freq: 8, nil: undefined },
+    ),
+    fc.option(fc.constantFrom("duplicate", "requested_by_customer", "fraudulent"), {
+      freq: 6,
+      nil: undefined,
+    }),
+    // One call in four carries a hostile amount or an unknown field.
+    fc.oneof(
+      { arbitrary: fc.constant(undefined), weight: 3 },
+      {
+        arbitrary: fc.oneof(
+          HOSTILE_NUMBERS.map((value): [string, unknown] => ["amount", value]),
+          fc.tuple(fc.constantFrom(...EXTRA_KEYS), fc.constantFrom(...WRONG_TYPES, 1_000_000)),
+        ),
+        weight: 1,
+      },
+    ),
+  )
+  .map(([target, amount, reason, mutation]) => {
+    const args: Record<string, unknown> = { ...target };
+    if (amount !== undefined) args.amount = amount;
+    if (reason !== undefined) args.reason = reason;
+    if (mutation) withKey(args, mutation[0], mutation[1]);
+    return { args, hostile: mutation ? [mutation[0]] : [] };
+  });

@@ -13,10 +13,16 @@ import { fxTable, majorToMinor, toCapMinor } from "../../src/guard/money.js";
 import { DEMO, type DemoRole, type Sandbox, startSandbox } from "../../src/sandbox/index.js";
 import { TOOLS } from "../../tools/index.js";
 import type { SessionStatusView } from "../../tools/tool.js";
-import { connectStdio, policyFile, ROOT, tempHome } from "../e2e/harness.js";
+import { connectStdio, policyFile, tempHome } from "../e2e/harness.js";
 import { connect, createKey, startHttpServer } from "../http/harness.js";
 import { adminClient } from "./harness.js";
-import { callArbitrary, type HostileCall, type JsonSchema, overTheWire } from "./hostile-args.js";
+import {
+  callArbitrary,
+  type HostileCall,
+  type JsonSchema,
+  overTheWire,
+  refundPressure,
+} from "./hostile-args.js";
 import {
   databaseText,
   findLeaks,
@@ -84,11 +90,12 @@ const servers: { label: string; stripeKey: string; policy: string; accounts: str
 const calls = { total: 0, errors: new Map<string, number>(), successes: 0 };
 let policyHashes: Map<string, string>;
 
+/**
+ * The policy files the servers run, by hash. (Copies: the shipped files in policies/ are
+ * never handed to a server here, and others may be editing them while this runs.)
+ */
 function hashFiles(): Map<string, string> {
-  const files = [
-    ...readdirSync(join(ROOT, "policies")).map((f) => join(ROOT, "policies", f)),
-    ...readdirSync(policyDir).map((f) => join(policyDir, f)),
-  ];
+  const files = readdirSync(policyDir).map((f) => join(policyDir, f));
   return new Map(files.map((f) => [f, createHash("sha256").update(readFileSync(f)).digest("hex")]));
 }
 
@@ -176,38 +183,53 @@ async function fuzzServer(
     const callsBefore = calls.total;
     const output = agentOutputSchema(definition);
 
-    await fc.assert(
-      fc.asyncProperty(callArbitrary(tool.inputSchema as JsonSchema), async (c: HostileCall) => {
-        const result = (await client.callTool({
-          name: tool.name,
-          arguments: c.args,
-        })) as CallToolResult;
-        calls.total++;
-        resultTexts.push({ where: `${label} ${tool.name} result`, text: JSON.stringify(result) });
-        if (!alive()) throw new Error(`${label} died after ${tool.name}`);
-        const expected = input.safeParse(overTheWire(c.args));
-        if (result.isError) {
-          const error = errorOf(result);
-          calls.errors.set(error.code, (calls.errors.get(error.code) ?? 0) + 1);
-          seen.errors.set(error.code, (seen.errors.get(error.code) ?? 0) + 1);
-          expect(STABLE_CODES.has(error.code), `code ${error.code}: ${error.message}`).toBe(true);
-          expect(typeof error.message).toBe("string");
-          expect(`${error.message}\n${error.hint ?? ""}`).not.toMatch(INTERNALS);
-          // A refusal says what is wrong; it does not echo 100 kB of the agent's input back.
-          expect(error.message.length + (error.hint?.length ?? 0)).toBeLessThan(4_000);
-          if (expected.success) expect(error.code).not.toBe("invalid_input");
-          else expect(error.code, error.message).toBe("invalid_input");
-        } else {
-          calls.successes++;
-          seen.ok++;
-          expect(expected.success, "a call its schema refuses succeeded").toBe(true);
-          const shape = output.safeParse(result.structuredContent);
-          expect(shape.success, shape.error?.message).toBe(true);
+    const check = async (c: HostileCall) => {
+      const sentBefore = recorder.exchanges.length;
+      const result = (await client.callTool({
+        name: tool.name,
+        arguments: c.args,
+      })) as CallToolResult;
+      calls.total++;
+      resultTexts.push({ where: `${label} ${tool.name} result`, text: JSON.stringify(result) });
+      if (!alive()) throw new Error(`${label} died after ${tool.name}`);
+      const expected = input.safeParse(overTheWire(c.args));
+      if (result.isError) {
+        const error = errorOf(result);
+        calls.errors.set(error.code, (calls.errors.get(error.code) ?? 0) + 1);
+        seen.errors.set(error.code, (seen.errors.get(error.code) ?? 0) + 1);
+        expect(STABLE_CODES.has(error.code), `code ${error.code}: ${error.message}`).toBe(true);
+        expect(typeof error.message).toBe("string");
+        expect(`${error.message}\n${error.hint ?? ""}`).not.toMatch(INTERNALS);
+        // A refusal says what is wrong; it does not echo 100 kB of the agent's input back.
+        expect(error.message.length + (error.hint?.length ?? 0)).toBeLessThan(4_000);
+        if (expected.success) expect(error.code).not.toBe("invalid_input");
+        else {
+          expect(error.code, error.message).toBe("invalid_input");
+          // Refused at the door: not a single request to Stripe on its account.
+          expect(recorder.exchanges.length - sentBefore).toBe(0);
         }
-      }),
-      // Tools that change Stripe get more runs: that is where caps and rules must hold.
-      { numRuns: definition.kind === "write" ? RUNS * 3 : RUNS, seed: SEED, endOnFailure: true },
-    );
+      } else {
+        calls.successes++;
+        seen.ok++;
+        expect(expected.success, "a call its schema refuses succeeded").toBe(true);
+        const shape = output.safeParse(result.structuredContent);
+        expect(shape.success, shape.error?.message).toBe(true);
+      }
+    };
+    // Tools that change Stripe get more runs: that is where caps and rules must hold.
+    const runs = definition.kind === "write" ? RUNS * 3 : RUNS;
+    await fc.assert(fc.asyncProperty(callArbitrary(tool.inputSchema as JsonSchema), check), {
+      numRuns: runs,
+      seed: SEED,
+      endOnFailure: true,
+    });
+    if (tool.name === "issue_refund") {
+      await fc.assert(fc.asyncProperty(refundPressure, check), {
+        numRuns: RUNS * 2,
+        seed: SEED,
+        endOnFailure: true,
+      });
+    }
     perTool.push(`${tool.name} ${seen.ok - okBefore}/${calls.total - callsBefore}`);
     // Still answering, with the same tools (end_session may have ended the session).
     expect((await client.listTools()).tools).toEqual(listed);
@@ -266,14 +288,21 @@ function movesBy(stripeKey: string): Move[] {
     if (x.key !== stripeKey || x.method !== "POST" || x.status !== 200 || !x.answer) continue;
     if (x.idempotencyKey && seen.has(x.idempotencyKey)) continue;
     if (x.idempotencyKey) seen.add(x.idempotencyKey);
-    const a = x.answer as Record<string, never>;
+    const a = x.answer as {
+      amount?: number;
+      amount_received?: number;
+      amount_paid?: number;
+      currency?: string;
+      customer?: unknown;
+      charge?: string;
+    };
     const path = x.url.split("?")[0] ?? "";
     let amount: number | undefined;
     if (path === "/v1/refunds") amount = a.amount;
     else if (path.endsWith("/capture")) amount = a.amount_received;
     else if (path.endsWith("/pay")) amount = a.amount_paid;
     if (amount === undefined) continue;
-    const currency = a.currency as string;
+    const currency: string = a.currency ?? "";
     moves.push({
       what: path,
       amount,
