@@ -75,14 +75,18 @@ async function trial({ server, key, store, home, sandbox, counter, mode }) {
   clearTimeout(guard);
   await session.close();
 
-  const refused = calls.filter((c) => c.code === "session_killed");
-  const firstRefused = Math.min(...refused.map((c) => c.doneAt));
+  const refused = calls
+    .filter((c) => c.code === "session_killed")
+    .sort((a, b) => a.doneAt - b.doneAt);
+  const firstRefused = refused[0].doneAt;
   // The server's side, from the audit (each row's time is when the guard took the call,
   // just before its session check; millisecond resolution, same clock).
   const rows = store.queryAudit({ session: sessionId });
   const deniedAt = rows.filter((r) => r.code === "session_killed").map((r) => Date.parse(r.at));
   return {
     latency: firstRefused - killedAt,
+    // The same, less the time until the agent made its next call (its own cadence).
+    refusalRoundTrip: firstRefused - Math.max(killedAt, refused[0].sentAt),
     serverLatency: Math.max(0, Math.min(...deniedAt) - killedAtWall),
     serverSlipped: rows.filter((r) => r.decision === "allow" && Date.parse(r.at) > killedAtWall)
       .length,
@@ -123,9 +127,11 @@ export async function run({ trials = scaled(20, 5) } = {}) {
   };
   let allSlipped = 0;
   let worst = 0;
+  let worstClient = 0;
   for (const [mode, runs] of Object.entries(results)) {
     const latency = stats(runs.map((r) => r.latency));
     const server = stats(runs.map((r) => r.serverLatency));
+    const roundTrip = stats(runs.map((r) => r.refusalRoundTrip));
     const serverSlipped = runs.reduce((sum, r) => sum + r.serverSlipped, 0);
     const write = stats(runs.map((r) => r.write));
     const slipped = runs.reduce((sum, r) => sum + r.slipped, 0);
@@ -133,9 +139,13 @@ export async function run({ trials = scaled(20, 5) } = {}) {
     const before = runs.reduce((sum, r) => sum + r.before, 0);
     allSlipped += slipped + serverSlipped;
     worst = Math.max(worst, server.max);
+    worstClient = Math.max(worstClient, latency.p50);
     console.log(`\n  ${labels[mode]}`);
     console.log(
       `    written → first refused answer at the client  p50 ${ms(latency.p50)}  p90 ${ms(latency.p90)}  max ${ms(latency.max)}   (writing the kill itself: p50 ${ms(write.p50)}, max ${ms(write.max)})`,
+    );
+    console.log(
+      `    of which the refused call itself (answer − max(kill, its sending))  p50 ${ms(roundTrip.p50)}  p90 ${ms(roundTrip.p90)}  max ${ms(roundTrip.max)}`,
     );
     console.log(
       `    written → first refusing check in the server (audit time, 1 ms resolution)  p50 ${ms(server.p50, 0)}  p90 ${ms(server.p90, 0)}  max ${ms(server.max, 0)}`,
@@ -146,7 +156,11 @@ export async function run({ trials = scaled(20, 5) } = {}) {
   }
   verdict(`kill: ${allSlipped} calls slipped through (target 0)`, allSlipped === 0);
   verdict(
-    `kill: written → first refused check in the server max ${ms(worst, 0)} over ${trials * 2} trials (target < 5 ms)`,
+    `kill: written → first refused answer at the client p50 ${ms(worstClient)} (worse of the two ways; target < 5 ms)`,
+    worstClient < 5,
+  );
+  verdict(
+    `kill: written → first refusing check in the server max ${ms(worst, 0)} over ${trials * 2} trials (target < 5 ms)`,
     worst < 5,
   );
   return results;

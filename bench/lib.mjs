@@ -257,7 +257,8 @@ export async function startHttpServer(env, extraArgs = []) {
   const child = track(
     spawn(process.execPath, [...nodeArgs(), CLI, ...args], {
       env: { ...env, SPENDGUARD_LOG_LEVEL: "info" },
-      stdio: ["ignore", "ignore", "pipe"],
+      // With node arguments (e.g. --trace-gc), what the runtime prints is shown.
+      stdio: ["ignore", nodeArgs().length > 0 ? "inherit" : "ignore", "pipe"],
     }),
   );
   const [line] = await waitForLine(
@@ -298,11 +299,15 @@ export async function callTool(client, name, args) {
   }
 }
 
-/** Resident set size of a process, in MB (Linux: /proc/PID/status). */
+/**
+ * Resident set size of a process in MB (Linux: /proc/PID/status), and its anonymous part
+ * (heaps: V8's, SQLite's page cache, buffers), without mapped files and shared memory.
+ */
 export function rssMb(pid) {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN);
-  return kb / 1024;
+  const field = (name) =>
+    Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? Number.NaN) / 1024;
+  return { rss: field("VmRSS"), anon: field("RssAnon") };
 }
 
 /** CPU time (user + system) a process has used so far, in ms (Linux: /proc/PID/stat). */

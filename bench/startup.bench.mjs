@@ -87,7 +87,7 @@ export async function run({
   const home = tempDir();
   const key = await createAgentKey(home);
   const server = await startHttpServer(serverEnv(home, sandbox));
-  const samples = [{ calls: 0, rss: rssMb(server.pid) }];
+  const samples = [{ calls: 0, ...rssMb(server.pid) }];
   let n = 0;
   const perSession = Math.ceil(every / 10);
   for (let done = 0; done < calls; done += every) {
@@ -109,13 +109,14 @@ export async function run({
       }),
     );
     await Promise.all(sessions.map((s) => s.close()));
-    samples.push({ calls: done + every, rss: rssMb(server.pid) });
+    samples.push({ calls: done + every, ...rssMb(server.pid) });
   }
   await server.stop();
   await sandbox.close();
 
   console.log(`  calls   ${samples.map((s) => String(s.calls).padStart(6)).join(" ")}`);
   console.log(`  RSS MB  ${samples.map((s) => s.rss.toFixed(1).padStart(6)).join(" ")}`);
+  console.log(`  anon MB ${samples.map((s) => s.anon.toFixed(1).padStart(6)).join(" ")}`);
   // The trend after the first block (start-up and JIT warm-up come first).
   const tail = samples.slice(2);
   const perThousand = slope(
