@@ -1,7 +1,4 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
-import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import {
   type ElicitRequest,
   ElicitRequestSchema,
@@ -10,7 +7,6 @@ import {
 import { openSqliteStore } from "../../src/store/sqlite.js";
 import type { ApprovalRecord, AuditRecord } from "../../src/store/store.js";
 import { runCli } from "../cli/helpers.js";
-import { CLI, type ServerOptions } from "../e2e/harness.js";
 
 /** How a test client answers the server's approval questions; none: it cannot be asked. */
 export type Answer = (request: ElicitRequest) => Promise<ElicitResult>;
@@ -35,51 +31,6 @@ export const accept: Answer = async () => ({ action: "accept", content: { approv
 export const decline: Answer = async () => ({ action: "decline" });
 /** A person who never answers. */
 export const never: Answer = () => new Promise<ElicitResult>(() => undefined);
-
-/** The built server over stdio, as `test/e2e/harness.ts` spawns it, with the given client. */
-export async function connectStdioWith(options: ServerOptions, client: Client) {
-  const transport = new StdioClientTransport({
-    command: process.execPath,
-    args: [CLI, "serve", "--policy", options.policy, ...(options.args ?? [])],
-    env: {
-      PATH: process.env.PATH ?? "",
-      STRIPE_API_KEY: options.key,
-      SPENDGUARD_HOME: options.home,
-      SPENDGUARD_STRIPE_BASE_URL: options.sandbox.url,
-      SPENDGUARD_LOG_LEVEL: "warn",
-      ...options.env,
-    },
-    stderr: "pipe",
-  });
-  await client.connect(transport);
-  return { client, close: () => client.close() };
-}
-
-/**
- * `client` on a running HTTP server (`test/http/harness.ts` starts one) with an agent key.
- * Unlike that harness's `connect`, the client is ours: it may declare elicitation.
- */
-export async function connectHttpWith(
-  url: string,
-  key: string,
-  client: Client,
-  wire: "streamable" | "sse" = "streamable",
-) {
-  const requestInit = { headers: { Authorization: `Bearer ${key}` } };
-  if (wire === "sse") {
-    await client.connect(new SSEClientTransport(new URL("/sse", url), { requestInit }));
-    return { client, close: () => client.close() };
-  }
-  const transport = new StreamableHTTPClientTransport(new URL("/mcp", url), { requestInit });
-  await client.connect(transport);
-  return {
-    client,
-    async close() {
-      await transport.terminateSession().catch(() => undefined);
-      await client.close();
-    },
-  };
-}
 
 /** `spendguard approve|reject|approvals …` as the operator runs it, on `home`. */
 export const operator = (home: string, ...args: string[]) =>

@@ -16,15 +16,7 @@ import {
   tempHome,
   type Wire,
 } from "../http/harness.js";
-import {
-  accept,
-  approvalIdIn,
-  clientFor,
-  connectHttpWith,
-  decline,
-  never,
-  readStore,
-} from "./harness.js";
+import { accept, approvalIdIn, clientFor, decline, never, readStore } from "./harness.js";
 
 /**
  * Human approval over HTTP: one real server on 127.0.0.1 against the sandbox, agents on
@@ -142,7 +134,7 @@ describe("in-band over HTTP, the agent's client asks its user (elicitation)", ()
     async (wire) => {
       const name = `accept-${wire}`;
       const { client, questions } = clientFor(accept);
-      const agent = await connectHttpWith(server.url, key(name), client, wire);
+      const agent = await connect(server.url, key(name), wire, client);
       let id = "";
       const made = await refundedDuring(async () => {
         id = okOf<{ id: string }>(await call(client, "issue_refund", REFUND)).id;
@@ -166,7 +158,7 @@ describe("in-band over HTTP, the agent's client asks its user (elicitation)", ()
 
   it("decline: approval_declined, nothing refunded", async () => {
     const { client } = clientFor(decline);
-    const agent = await connectHttpWith(server.url, key("decline"), client);
+    const agent = await connect(server.url, key("decline"), "streamable", client);
     const made = await refundedDuring(async () => {
       const error = errorOf(await call(client, "issue_refund", REFUND));
       expect(error.code).toBe("approval_declined");
@@ -185,7 +177,7 @@ describe("in-band over HTTP, the agent's client asks its user (elicitation)", ()
 
   it("never answering: approval_timeout after approval_timeout, nothing refunded", async () => {
     const { client, questions } = clientFor(never);
-    const agent = await connectHttpWith(server.url, key("never"), client);
+    const agent = await connect(server.url, key("never"), "streamable", client);
     const started = Date.now();
     const made = await refundedDuring(async () => {
       const error = errorOf(await call(client, "issue_refund", REFUND));

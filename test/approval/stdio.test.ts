@@ -3,17 +3,8 @@ import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import Stripe from "stripe";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { DEMO, type Sandbox, startSandbox } from "../../src/sandbox/index.js";
-import { CLI, call, errorOf, okOf, policyFile, tempHome } from "../e2e/harness.js";
-import {
-  accept,
-  approvalIdIn,
-  clientFor,
-  connectStdioWith,
-  decline,
-  never,
-  operator,
-  readStore,
-} from "./harness.js";
+import { CLI, call, connectStdio, errorOf, okOf, policyFile, tempHome } from "../e2e/harness.js";
+import { accept, approvalIdIn, clientFor, decline, never, operator, readStore } from "./harness.js";
 
 /**
  * Human approval over the real stdio server and the sandbox, driven by the MCP SDK's
@@ -57,15 +48,13 @@ function policy(extra: Record<string, unknown> = {}) {
 
 async function serve(answer?: Parameters<typeof clientFor>[0], extra = {}) {
   const { client, questions } = clientFor(answer);
-  const server = await connectStdioWith(
-    {
-      policy: policy(extra),
-      home: home.dir,
-      sandbox,
-      key: sandbox.keys.roles["support-refunds"],
-    },
+  const server = await connectStdio({
+    policy: policy(extra),
+    home: home.dir,
+    sandbox,
+    key: sandbox.keys.roles["support-refunds"],
     client,
-  );
+  });
   return { ...server, questions };
 }
 
@@ -82,7 +71,7 @@ describe("in-band, the client asks its user (elicitation)", () => {
     expect(await refunded()).toBe(5_000);
     expect(server.questions).toHaveLength(1);
     const params = server.questions[0]?.params;
-    expect(params?.requestedSchema).toEqual({
+    expect(params && "requestedSchema" in params ? params.requestedSchema : undefined).toEqual({
       type: "object",
       properties: {
         approve: {

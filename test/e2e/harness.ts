@@ -34,6 +34,8 @@ export interface ServerOptions {
   key: string;
   args?: string[];
   env?: Record<string, string>;
+  /** The test's own client (one that declares elicitation, say); a plain one by default. */
+  client?: Client;
 }
 
 /** Spawns the built server over stdio, as mcp.json does, and connects the SDK's Client. */
@@ -60,7 +62,7 @@ export async function connectStdio(options: ServerOptions): Promise<{
   transport.stderr?.on("data", (chunk: Buffer) => {
     stderr += chunk.toString();
   });
-  const client = new Client({ name: "spendguard-test", version: "0.0.0" });
+  const client = options.client ?? new Client({ name: "spendguard-test", version: "0.0.0" });
   await client.connect(transport);
   return { client, transport, stderr: () => stderr, close: () => client.close() };
 }

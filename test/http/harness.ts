@@ -107,9 +107,10 @@ export async function connect(
   url: string,
   key: string,
   wire: Wire = "streamable",
+  /** The test's own client (one that declares elicitation, say); a plain one by default. */
+  client = new Client({ name: "spendguard-http-test", version: "0.0.0" }),
 ): Promise<Connected> {
   const headers = { Authorization: `Bearer ${key}` };
-  const client = new Client({ name: "spendguard-http-test", version: "0.0.0" });
   if (wire === "streamable") {
     const transport = new StreamableHTTPClientTransport(new URL("/mcp", url), {
       requestInit: { headers },

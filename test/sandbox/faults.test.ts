@@ -1,15 +1,13 @@
 import { request } from "node:http";
 import Stripe from "stripe";
 import { describe, expect, it } from "vitest";
-import { DEMO } from "../../src/sandbox/index.js";
+import { DEMO, type Sandbox } from "../../src/sandbox/index.js";
 import { raw, rejection, sandbox, stripeFor } from "./helpers.js";
 
 const refundsOf = async (stripe: Stripe, charge: string = DEMO.charges.acmeLarge) =>
   (await stripe.refunds.list({ charge, limit: 100 })).data;
-const posts = (
-  box: { requests: ReadonlyArray<{ method: string; path: string }> },
-  path = "/v1/refunds",
-) => box.requests.filter((r) => r.method === "POST" && r.path === path);
+const posts = (box: Sandbox, path = "/v1/refunds") =>
+  box.requests.filter((r) => r.method === "POST" && r.path === path);
 
 describe("faults before the write (nothing applied)", () => {
   it.each([500, 503] as const)(
