@@ -82,8 +82,11 @@ export function describeInvalidArguments(
 const MAX_NAMES_SHOWN = 5;
 const MAX_NAME_CHARS = 40;
 
-/** A name as JSON text, clipped; bidi and zero-width characters escaped so they show. */
-function quoteName(name: string): string {
+/**
+ * A name the agent chose (an argument, a tool), as JSON text for a message: clipped, with
+ * bidi and zero-width characters escaped so they show.
+ */
+export function quoteName(name: string): string {
   const clipped =
     name.length > MAX_NAME_CHARS ? `${Array.from(name).slice(0, MAX_NAME_CHARS).join("")}…` : name;
   return JSON.stringify(clipped).replace(

@@ -27,6 +27,7 @@ import {
   agentInputSchema,
   agentOutputSchema,
   describeInvalidArguments,
+  quoteName,
   type SpendguardBlock,
 } from "./agent-schemas.js";
 import { type ApprovalCall, ApprovalGate, type AskHuman } from "./approvals.js";
@@ -81,6 +82,8 @@ export type CallOutcome =
 
 /** Longest argument text kept in an audit row of a refused call (an agent may send anything). */
 const MAX_AUDIT_ARGS = 16_384;
+/** Longest tool name kept in an audit row: an unknown tool's name is the agent's text too. */
+const MAX_AUDIT_TOOL = 200;
 
 /**
  * The pipeline every tool call passes: schema → session (killed? expired?) → policy (tool,
@@ -210,7 +213,7 @@ export class Guard {
         "invalid",
         new SpendguardError(
           "unknown_tool",
-          `Unknown tool '${trail.tool}'.`,
+          `Unknown tool ${quoteName(trail.tool)}.`,
           `Tools available in this session: ${names.join(", ")}.`,
         ),
       );
@@ -656,12 +659,17 @@ class CallTrail {
   private settledAmount: Settlement | null = null;
   private done = false;
 
+  /** The tool name as called; an unknown one is the agent's text, kept short for the audit. */
+  readonly tool: string;
+
   constructor(
     private readonly identity: CallIdentity,
-    readonly tool: string,
+    tool: string,
     rawArgs: unknown,
     readonly now: number,
   ) {
+    this.tool =
+      tool.length > MAX_AUDIT_TOOL ? `${tool.slice(0, MAX_AUDIT_TOOL)}…[truncated]` : tool;
     this.at = new Date(now).toISOString();
     this.args = auditArgs(rawArgs);
   }

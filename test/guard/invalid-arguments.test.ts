@@ -1,11 +1,15 @@
-import { expect, it } from "vitest";
+import { afterAll, expect, it } from "vitest";
 import { agentInputSchema, describeInvalidArguments } from "../../src/guard/agent-schemas.js";
 import { TOOLS } from "../../tools/index.js";
+import { harness } from "./fixtures/harness.js";
+import { removeTempHomes } from "./fixtures/home.js";
+
+afterAll(removeTempHomes);
 
 /**
- * Unknown argument names are the agent's own text. Found by the hostile-input fuzzing
- * (test/reliability/hostile.test.ts): a 100 kB name came back whole in the refusal and its
- * audit row, bidi and NUL characters came back raw, and an unknown name inside
+ * Unknown argument and tool names are the agent's own text. Found by the hostile-input
+ * fuzzing (test/reliability/hostile.test.ts): a 100 kB name came back whole in the refusal
+ * and its audit row, bidi and NUL characters came back raw, and an unknown name inside
  * `evidence` was described with the top-level fields as the known ones.
  */
 
@@ -61,4 +65,18 @@ it("a top-level unknown name reads as before", () => {
   expect(describe("issue_refund", { charge: "ch_1", amount_usd: 10 })).toContain(
     'unknown argument "amount_usd" (known: charge, payment_intent, amount, reason)',
   );
+});
+
+it("an unknown tool's name is clipped in the refusal and in the audit row", async () => {
+  const h = harness();
+  const name = `drop_tables\u202e${"x".repeat(100_000)}`;
+  const outcome = await h.guard.call(name, {});
+  if (outcome.ok) throw new Error("expected a refusal");
+  expect(outcome.code).toBe("unknown_tool");
+  expect(outcome.message).toBe(`Unknown tool "drop_tables\\u202e${"x".repeat(28)}…".`);
+  const rows = h.store.queryAudit({});
+  const row = rows[rows.length - 1];
+  expect(row?.code).toBe("unknown_tool");
+  expect(row?.tool.length).toBeLessThan(300);
+  expect(JSON.stringify(row).length).toBeLessThan(20_000);
 });
