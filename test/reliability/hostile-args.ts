@@ -511,3 +511,39 @@ export const refundPressure: fc.Arbitrary<HostileCall> = fc
     if (mutation) withKey(args, mutation[0], mutation[1]);
     return { args, hostile: mutation ? [mutation[0]] : [] };
   });
+
+/** Tool names an agent might send: real ones (listed or not), near misses, and hostile text. */
+export function toolNameArbitrary(real: readonly string[]): fc.Arbitrary<string> {
+  return fc.oneof(
+    fc.constantFrom(...real),
+    fc
+      .constantFrom(...real)
+      .chain((name) =>
+        fc.constantFrom(
+          name.toUpperCase(),
+          `${name} `,
+          `${name}\u0000`,
+          `${name}\u202e`,
+          `../${name}`,
+          `${name}/../end_session`,
+          `spendguard.${name}`,
+          `${name}?admin=1`,
+        ),
+      ),
+    fc.constantFrom(
+      "__proto__",
+      "constructor",
+      "toString",
+      "hasOwnProperty",
+      "",
+      " ",
+      "kill_session",
+      "approve",
+      "set_policy",
+      "raise_caps",
+      ...INJECTION_TEXTS,
+      ...HUGE,
+    ),
+    fc.string({ unit: "grapheme", maxLength: 30 }),
+  );
+}

@@ -22,6 +22,7 @@ import {
   type JsonSchema,
   overTheWire,
   refundPressure,
+  toolNameArbitrary,
 } from "./hostile-args.js";
 import {
   databaseText,
@@ -170,6 +171,31 @@ async function fuzzServer(
   const seen = { ok: 0, errors: new Map<string, number>() };
   /** Per tool: successes / calls. */
   const perTool: string[] = [];
+
+  // Names that are not this session's tools: refused as such, briefly, nothing sent to Stripe.
+  const listedNames = new Set(listed.map((t) => t.name));
+  await fc.assert(
+    fc.asyncProperty(
+      toolNameArbitrary(TOOLS.map((t) => t.name)).filter((name) => !listedNames.has(name)),
+      async (name) => {
+        const sentBefore = recorder.exchanges.length;
+        const result = (await client.callTool({ name, arguments: {} })) as CallToolResult;
+        calls.total++;
+        resultTexts.push({ where: `${label} tool name result`, text: JSON.stringify(result) });
+        if (!alive()) throw new Error(`${label} died after a call of an unknown tool`);
+        const error = errorOf(result);
+        calls.errors.set(error.code, (calls.errors.get(error.code) ?? 0) + 1);
+        const real = TOOLS.some((t) => t.name === name);
+        // A real tool this policy leaves out: its arguments are checked first, then it is refused.
+        if (real) expect(["tool_not_allowed", "invalid_input"]).toContain(error.code);
+        else expect(error.code).toBe("unknown_tool");
+        expect(error.message.length + (error.hint?.length ?? 0)).toBeLessThan(4_000);
+        expect(recorder.exchanges.length - sentBefore).toBe(0);
+      },
+    ),
+    { numRuns: RUNS, seed: SEED, endOnFailure: true },
+  );
+  expect((await client.listTools()).tools).toEqual(listed);
 
   for (const tool of [...listed].sort(byEndLast)) {
     if (tool.name === "end_session") {
