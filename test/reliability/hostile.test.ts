@@ -8,9 +8,11 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { agentInputSchema, agentOutputSchema } from "../../src/guard/agent-schemas.js";
+import { verifyAudit } from "../../src/guard/audit.js";
 import { DENY_CODES } from "../../src/guard/decision.js";
 import { fxTable, majorToMinor, toCapMinor } from "../../src/guard/money.js";
 import { DEMO, type DemoRole, type Sandbox, startSandbox } from "../../src/sandbox/index.js";
+import { openSqliteStore } from "../../src/store/sqlite.js";
 import { TOOLS } from "../../tools/index.js";
 import type { SessionStatusView } from "../../tools/tool.js";
 import { connectStdio, policyFile, tempHome } from "../e2e/harness.js";
@@ -141,6 +143,7 @@ const errorOf = (result: CallToolResult) => {
 };
 
 async function status(client: Client): Promise<SessionStatusView> {
+  calls.total++;
   const result = (await client.callTool({
     name: "session_status",
     arguments: {},
@@ -260,6 +263,7 @@ async function fuzzServer(
     // Still answering, with the same tools (end_session may have ended the session).
     expect((await client.listTools()).tools).toEqual(listed);
   }
+  calls.total++;
   const ended = (await client.callTool({
     name: "session_status",
     arguments: {},
@@ -530,6 +534,16 @@ describe.sequential("hostile input over the real transports", () => {
         mine.filter((x) => x.method === "POST").map((x) => x.idempotencyKey),
       );
       expect(cancellations.size).toBeLessThanOrEqual(3);
+    }
+  });
+
+  it("every call is one audit row, and the chain verifies", () => {
+    const store = openSqliteStore(home.dir);
+    try {
+      expect(store.queryAudit({})).toHaveLength(calls.total);
+      expect(verifyAudit(store)).toEqual({ ok: true, rows: calls.total });
+    } finally {
+      store.close();
     }
   });
 
