@@ -252,15 +252,17 @@ export async function createAgentKey(home, agent = "bench") {
  * rate limit (20 requests/s by default) is raised out of the way: the benchmarks measure
  * the server, not the limiter.
  */
-export async function startHttpServer(env, extraArgs = []) {
+export async function startHttpServer(env, extraArgs = [], { node = [], onStdout } = {}) {
   const args = ["serve", "--http", "--port", "0", "--rate-limit", "1000000", ...extraArgs];
+  const fromEnv = nodeArgs();
   const child = track(
-    spawn(process.execPath, [...nodeArgs(), CLI, ...args], {
+    spawn(process.execPath, [...fromEnv, ...node, CLI, ...args], {
       env: { ...env, SPENDGUARD_LOG_LEVEL: "info" },
-      // With node arguments (e.g. --trace-gc), what the runtime prints is shown.
-      stdio: ["ignore", nodeArgs().length > 0 ? "inherit" : "ignore", "pipe"],
+      // What the runtime prints (--trace-gc, …) goes to `onStdout`, or is shown.
+      stdio: ["ignore", onStdout ? "pipe" : fromEnv.length > 0 ? "inherit" : "ignore", "pipe"],
     }),
   );
+  if (onStdout) child.stdout.on("data", onStdout);
   const [line] = await waitForLine(
     child,
     child.stderr,
