@@ -14,7 +14,8 @@ export function agentInputSchema(tool: AnyTool, connectedAccounts: readonly stri
   return strict.safeExtend({
     stripe_account: z
       .string()
-      .regex(/^acct_/, "a connected account id (acct_…)")
+      .max(255)
+      .regex(/^acct_[A-Za-z0-9]+$/, "a connected account id (acct_…)")
       .optional()
       .describe(
         `Connected account (Stripe-Account) to act on: one of ${connectedAccounts.join(", ")}. Leave it out for the platform account.`,

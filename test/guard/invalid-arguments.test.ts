@@ -3,6 +3,7 @@ import { agentInputSchema, describeInvalidArguments } from "../../src/guard/agen
 import { TOOLS } from "../../tools/index.js";
 import { harness } from "./fixtures/harness.js";
 import { removeTempHomes } from "./fixtures/home.js";
+import { BASE_POLICY } from "./fixtures/policies.js";
 
 afterAll(removeTempHomes);
 
@@ -79,4 +80,21 @@ it("an unknown tool's name is clipped in the refusal and in the audit row", asyn
   expect(row?.code).toBe("unknown_tool");
   expect(row?.tool.length).toBeLessThan(300);
   expect(JSON.stringify(row).length).toBeLessThan(20_000);
+});
+
+it("stripe_account is an account id or invalid input: never echoed, never a header", async () => {
+  const h = harness(`${BASE_POLICY}connected_accounts: [acct_one]\n`);
+  for (const account of [
+    `acct_${"A".repeat(100_000)}`,
+    "acct_one\r\nX-Injected: 1",
+    "acct_one/../acct_two",
+    "acct_\u202eeno",
+    "acct_",
+  ]) {
+    const outcome = await h.guard.call("get_balance", { stripe_account: account });
+    if (outcome.ok) throw new Error(`accepted ${JSON.stringify(account)}`);
+    expect(outcome.code).toBe("invalid_input");
+    expect(outcome.message.length).toBeLessThan(300);
+    expect(outcome.message).not.toContain("X-Injected");
+  }
 });

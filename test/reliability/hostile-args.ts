@@ -124,6 +124,7 @@ function hostileIds(prefix: string): fc.Arbitrary<unknown> {
       real.toUpperCase(),
       `${prefix}_`,
       `${prefix}_${"a".repeat(300)}`,
+      `${prefix}_${"A".repeat(KB100)}`,
       `${prefix}_é`,
       `${prefix}_1'; DROP TABLE admissions; --`,
       `${prefix}_1&amount=99999999`,
