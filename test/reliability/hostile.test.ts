@@ -47,8 +47,8 @@ import {
  */
 
 const SEED = Number(process.env.HOSTILE_SEED ?? 20_261_123);
-const RUNS = Number(process.env.HOSTILE_RUNS ?? 25);
-/** Per server: ~10 s at the default runs; longer hunts get time in proportion. */
+const RUNS = Number(process.env.HOSTILE_RUNS ?? 40);
+/** Per server: a few seconds at the default runs; longer hunts get time in proportion. */
 const TIMEOUT = Math.max(60_000, RUNS * 2_500);
 
 const ROLES: readonly DemoRole[] = [
@@ -566,12 +566,19 @@ describe.sequential("hostile input over the real transports", () => {
     expect(secrets.size).toBeGreaterThanOrEqual(7);
     const leaks = findLeaks(haystacks, [...secrets]);
     expect(leaks).toEqual([]);
-    // No log line is an error: a hostile argument is an ordinary refusal, not a failure.
+    // Every line is a log record (no stack trace, no runtime warning printed raw), and none
+    // is an error: a hostile argument is an ordinary refusal, not a failure.
     const failures = logs.flatMap(({ where, text }) =>
       text
         .split("\n")
-        .filter((line) => line.startsWith("{"))
-        .map((line) => JSON.parse(line) as { level: number; msg: string })
+        .filter((line) => line !== "")
+        .map((line) => {
+          try {
+            return JSON.parse(line) as { level: number; msg: string };
+          } catch {
+            return { level: 60, msg: `not a log record: ${line.slice(0, 200)}` };
+          }
+        })
         .filter((line) => line.level >= 50)
         .map((line) => `${where}: ${line.msg}`),
     );
