@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -402,33 +402,49 @@ describe("the checks themselves", () => {
 });
 
 describe.sequential("hostile input over the real transports", () => {
+  /** One stdio server: spawned, fuzzed, its caps checked, closed. */
+  async function fuzzStdio(label: string, policy: string, stripeKey: string, args: string[] = []) {
+    const server = await connectStdio({
+      policy,
+      home: home.dir,
+      sandbox,
+      key: stripeKey,
+      args,
+      env: { SPENDGUARD_STRIPE_BASE_URL: recorder.url, SPENDGUARD_LOG_LEVEL: "debug" },
+    });
+    serverLogs.set(label, server.stderr);
+    servers.push({ label, stripeKey, policy, accounts: [] });
+    const pid = server.transport.pid;
+    const alive = () => pid !== null && isAlive(pid);
+    try {
+      const { before, after } = await fuzzServer(label, server.client, alive, []);
+      checkCaps(label, stripeKey, before, after);
+    } finally {
+      await server.close();
+    }
+  }
+
   for (const role of ROLES) {
     it(
       `${role} over stdio: every tool, fuzzed`,
-      async () => {
-        const stripeKey = sandbox.keys.roles[role];
-        const policy = policies.get(role) ?? "";
-        const server = await connectStdio({
-          policy,
-          home: home.dir,
-          sandbox,
-          key: stripeKey,
-          env: { SPENDGUARD_STRIPE_BASE_URL: recorder.url, SPENDGUARD_LOG_LEVEL: "debug" },
-        });
-        serverLogs.set(role, server.stderr);
-        servers.push({ label: role, stripeKey, policy, accounts: [] });
-        const pid = server.transport.pid;
-        const alive = () => pid !== null && isAlive(pid);
-        try {
-          const { before, after } = await fuzzServer(role, server.client, alive, []);
-          checkCaps(role, stripeKey, before, after);
-        } finally {
-          await server.close();
-        }
-      },
+      () => fuzzStdio(role, policies.get(role) ?? "", sandbox.keys.roles[role]),
       TIMEOUT,
     );
   }
+
+  it(
+    "with a Stripe key Stripe does not know: every read refused upstream, the key never shown",
+    () => {
+      // Random, like a real key: every 12-character stretch of it is looked for afterwards.
+      const key = `rk_test_${randomBytes(30).toString("hex")}`;
+      secrets.add(key);
+      return fuzzStdio("unknown-key", policies.get("analytics-readonly") ?? "", key, [
+        "--agent",
+        "unknown-key",
+      ]);
+    },
+    TIMEOUT,
+  );
 
   it(
     "support-refunds over Streamable HTTP with an agent key (and a connected account): every tool, fuzzed",
@@ -563,7 +579,7 @@ describe.sequential("hostile input over the real transports", () => {
     }));
     const haystacks = [...resultTexts, ...logs, ...databaseText(home.dir)];
     expect(logs.every((l) => l.text.length > 0)).toBe(true);
-    expect(secrets.size).toBeGreaterThanOrEqual(7);
+    expect(secrets.size).toBeGreaterThanOrEqual(8);
     const leaks = findLeaks(haystacks, [...secrets]);
     expect(leaks).toEqual([]);
     // Every line is a log record (no stack trace, no runtime warning printed raw), and none
