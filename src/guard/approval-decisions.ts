@@ -74,7 +74,7 @@ export function approvalView(approval: ApprovalRecord, now: number): ApprovalVie
 }
 
 export interface ApprovalQuery {
-  /** Only requests waiting for a decision now (pending and not past their expiry). */
+  /** Only requests waiting for a decision now: pending, not past their expiry, session active. */
   pending?: boolean | undefined;
   session?: string | undefined;
   agent?: string | undefined;
@@ -86,7 +86,7 @@ export interface ApprovalQuery {
 export function approvalViews(store: Store, query: ApprovalQuery, now: number): ApprovalView[] {
   return store
     .listApprovals({
-      ...(query.pending ? { states: ["pending"], openAt: now } : {}),
+      ...(query.pending ? { states: ["pending"], openAt: now, liveSession: true } : {}),
       ...(query.session ? { session: query.session } : {}),
       ...(query.agent ? { agent: query.agent } : {}),
       ...(query.limit !== undefined ? { limit: query.limit } : {}),

@@ -47,6 +47,7 @@ export function prepareApprovalTable(db: Database.Database): ApprovalTable {
       WHERE (@states IS NULL OR state IN (SELECT value FROM json_each(@states)))
         AND (@session IS NULL OR session = @session) AND (@agent IS NULL OR agent = @agent)
         AND (@openAt IS NULL OR expires_at > @openAt)
+        AND (@liveSession IS NULL OR session IN (SELECT id FROM sessions WHERE state = 'active'))
       ORDER BY created_at DESC, n DESC LIMIT @limit)`);
 
   return {
@@ -72,6 +73,7 @@ export function prepareApprovalTable(db: Database.Database): ApprovalTable {
         session: filter.session ?? null,
         agent: filter.agent ?? null,
         openAt: filter.openAt ?? null,
+        liveSession: filter.liveSession ? 1 : null,
         limit: filter.limit ?? -1,
       }) as (ApprovalRecord & { n?: number })[];
       return rows.map(({ n: _n, ...row }) => row);

@@ -293,6 +293,8 @@ export interface ApprovalFilter {
   agent?: string;
   /** Only rows still open at this time (`expires_at` after it). */
   openAt?: number;
+  /** Only rows whose session is still active (a killed or ended one can use no approval). */
+  liveSession?: boolean;
   /** The most recent `limit` rows. */
   limit?: number;
 }

@@ -246,8 +246,11 @@ describe("out-of-band over HTTP, the operator decides with the operator tools", 
     await agent.close();
     expect(made.map((r) => r.amount)).toEqual([2_500]);
 
+    // The three other requests are still pending, but their session is closed: nothing can
+    // use them, so nobody is asked to decide them.
     const stillPending = await operatorCall("list_pending_approvals", { agent: "oob-approve" });
-    expect(stillPending.count).toBe(3);
+    expect(stillPending.count).toBe(0);
+    expect(approvalsOf("oob-approve").filter((a) => a.state === "pending")).toHaveLength(3);
     expect(approvalsOf("oob-approve").find((a) => a.id === id)).toMatchObject({
       state: "used",
       decided_by: "operator:olivia",
@@ -325,7 +328,7 @@ describe("out-of-band over HTTP, the operator decides with the operator tools", 
     await agent.close();
     const refused = await operatorRefusal("approve", { approval_id: id });
     expect(refused.code).toBe("session_not_active");
-    expect((await operatorCall("list_pending_approvals", { agent: "oob-ended" })).count).toBe(1);
+    expect((await operatorCall("list_pending_approvals", { agent: "oob-ended" })).count).toBe(0);
   });
 
   it("the caps still apply after a yes: the session cap refuses the approved refund", async () => {

@@ -149,6 +149,33 @@ describe("approval requests", () => {
     expect(ids({ limit: 1 })).toEqual([c.id]);
     store.close();
   });
+
+  it("with liveSession, only those whose session is still active: an ended one can use none", () => {
+    const store = openSqliteStore(tempHome());
+    const session = (id: string, state: "active" | "ended") =>
+      store.createSession({
+        id,
+        agent: "agent-1",
+        policy_name: "p",
+        policy_hash: "h",
+        started_at: T0,
+        expires_at: null,
+        state,
+        state_changed_at: state === "active" ? null : T0,
+        killed_by: null,
+        kill_reason: null,
+      });
+    session("ses_a", "active");
+    session("ses_b", "ended");
+    const live = store.findOrRequestApproval(request({ binding: "a" })).approval;
+    store.findOrRequestApproval(request({ binding: "b", session: "ses_b" }));
+    const ids = store
+      .listApprovals({ states: ["pending"], liveSession: true })
+      .map((row) => row.id);
+    expect(ids).toEqual([live.id]);
+    expect(store.listApprovals({ states: ["pending"] })).toHaveLength(2);
+    store.close();
+  });
 });
 
 describe("using an approval", () => {

@@ -94,7 +94,8 @@ used within approval_ttl). With --pending, each waiting request is printed in fu
 the person deciding should read it, with the commands to decide it.
 
 Options:
-  --pending       only requests waiting for a decision now
+  --pending       only requests waiting for a decision now (not expired, and their
+                  session still active: one that ended can use no approval)
   --session ID    only this session's requests
   --agent NAME    only this agent's requests
   --limit N       at most N requests (default 50; 0 for all)
