@@ -87,8 +87,10 @@ describe("parseForm", () => {
     const key = fc.stringMatching(/^[a-z_][a-z0-9_]{0,8}$/);
     const text = fc.string({ maxLength: 12 }).filter((s) => s !== "");
     const value: fc.Arbitrary<FormValue> = fc.letrec<{ value: FormValue }>((tie) => ({
+      // At most 7 levels under a top-level key: the sandbox refuses deeper nesting (8), as
+      // the "too deep" case above checks.
       value: fc.oneof(
-        { depthSize: "small", withCrossShrink: true },
+        { depthSize: "small", withCrossShrink: true, maxDepth: 6 },
         text,
         fc.array(tie("value"), { minLength: 1, maxLength: 3 }),
         fc.dictionary(key, tie("value"), { minKeys: 1, maxKeys: 3 }),
