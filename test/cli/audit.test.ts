@@ -1,8 +1,10 @@
+import { spawn } from "node:child_process";
 import { cpSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { demoHome, runCli, tempDir } from "./helpers.js";
+import { openSqliteStore } from "../../src/store/sqlite.js";
+import { CLI, demoHome, runCli, tempDir } from "./helpers.js";
 
 /** `spendguard audit` and `audit verify` on the data the demo leaves (14 rows). */
 
@@ -158,8 +160,6 @@ describe("spendguard audit", () => {
   });
 
   it("stops quietly when the reader closes the pipe early", async () => {
-    const { spawn } = await import("node:child_process");
-    const { CLI } = await import("./helpers.js");
     const code = await new Promise<number | null>((resolve) => {
       const child = spawn(process.execPath, [CLI, "audit", "--json", "--home", home], {
         stdio: ["ignore", "pipe", "pipe"],
@@ -175,6 +175,80 @@ describe("spendguard audit", () => {
       });
     });
     expect(code).toBe(0);
+  });
+
+  it("--follow prints the matching rows, then each new one as it is written, until Ctrl-C", async () => {
+    const followed = copyHome(home, join(dir, "follow"));
+    const child = spawn(
+      process.execPath,
+      [
+        CLI,
+        "audit",
+        "--follow",
+        "--json",
+        "--decision",
+        "deny",
+        "--limit",
+        "1",
+        "--home",
+        followed,
+      ],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => {
+      stdout += c.toString();
+    });
+    child.stderr.on("data", (c: Buffer) => {
+      stderr += c.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
+    const lines = () => stdout.trimEnd().split("\n").filter(Boolean);
+    const until = async (done: () => boolean) => {
+      for (let waited = 0; !done(); waited += 50) {
+        if (waited > 10_000) throw new Error(`waited in vain; stdout:\n${stdout}\n${stderr}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    await until(() => stderr.includes("Following"));
+    expect(lines().map((l) => (JSON.parse(l) as { code: string }).code)).toEqual([
+      "session_killed",
+    ]);
+
+    // Another process appends: an allowed row (filtered out) and a denied one.
+    const store = openSqliteStore(followed);
+    const row = (decision: "allow" | "deny") =>
+      store.appendAudit({
+        at: new Date().toISOString(),
+        session: "ses_followed",
+        agent: "watched",
+        tool: "issue_refund",
+        args: "{}",
+        decision,
+        code: decision === "deny" ? "cap_day" : null,
+        rule: decision === "deny" ? "caps.per_day" : null,
+        reason: null,
+        stripe_request_id: null,
+        idempotency_key: null,
+        amount: 1_000,
+        currency: "usd",
+        amount_cap: 1_000,
+        cap_currency: "usd",
+        revenue_at_risk_cap: null,
+        customer: null,
+        outcome: decision === "deny" ? "denied" : "ok",
+        duration_ms: 1,
+      });
+    row("allow");
+    const denied = row("deny");
+    store.close();
+    await until(() => lines().length === 2);
+    expect(JSON.parse(lines()[1] ?? "")).toMatchObject({ seq: denied.seq, code: "cap_day" });
+
+    child.kill("SIGINT");
+    expect(await exited).toBe(0);
+    expect(lines()).toHaveLength(2);
   });
 
   it("fails with a clear message (exit 1) where there is no database", async () => {

@@ -28,10 +28,12 @@ import {
 
 const DECISIONS = ["allow", "deny", "error"] as const;
 const DEFAULT_TABLE_ROWS = 50;
+/** How often `--follow` looks for new rows: a kill or a cap denial shows within this. */
+const FOLLOW_INTERVAL_MS = 500;
 
 const USAGE = `Usage: spendguard audit [--session ID] [--agent NAME] [--tool NAME]
                         [--decision allow|deny|error] [--since 24h|ISO] [--limit N]
-                        [--json | --csv] [--home DIR]
+                        [--json | --csv] [--follow] [--home DIR]
        spendguard audit verify [--json] [--home DIR]
 
 Shows the audit: one row per tool call (allowed, denied, malformed or failed), oldest
@@ -54,6 +56,8 @@ Filters (all must hold):
 Output:
   --json                JSON Lines (with verify: one JSON object)
   --csv                 CSV with a header row
+  --follow              after the matching rows, keep printing new ones as they are
+                        written (by any process on this data directory) until Ctrl-C
   --home DIR            data directory (default: SPENDGUARD_HOME, else ~/.spendguard)
 
 Amounts: AMOUNT is what the call moves in its own currency, with the cap-currency
@@ -106,6 +110,7 @@ export const auditCommand: CliCommand = {
         limit: { type: "string" },
         json: { type: "boolean" },
         csv: { type: "boolean" },
+        follow: { type: "boolean" },
       },
       { positionals: true },
     );
@@ -116,7 +121,16 @@ export const auditCommand: CliCommand = {
           `unexpected argument '${positionals.join(" ")}' (did you mean verify?)`,
         );
       }
-      const filters = ["session", "agent", "tool", "decision", "since", "limit", "csv"] as const;
+      const filters = [
+        "session",
+        "agent",
+        "tool",
+        "decision",
+        "since",
+        "limit",
+        "csv",
+        "follow",
+      ] as const;
       const given = filters.filter((flag) => values[flag] !== undefined);
       if (given.length > 0) {
         throw new UsageError(
@@ -142,26 +156,91 @@ export const auditCommand: CliCommand = {
         ...(decision !== undefined ? { decision } : {}),
         ...(since !== undefined ? { since } : {}),
       };
+      // Read before the rows: whatever is appended after them has a larger seq.
+      const headBefore = store.auditHead()?.seq ?? 0;
       const rows = limit > 0 ? store.queryAudit({ ...filter, limit }) : scan(store, filter);
-      if (format === "json") {
-        for (const row of rows) {
-          if (!(await writeLine(io.stdout, JSON.stringify(ordered(row))))) break;
+      const print = printerFor(format, io, home, limitFlag === undefined ? limit : 0);
+      let last = headBefore;
+      const seen = function* (all: Iterable<AuditRecord>) {
+        for (const row of all) {
+          last = Math.max(last, row.seq);
+          yield row;
         }
-        return 0;
-      }
-      if (format === "csv") {
-        if (!(await writeLine(io.stdout, COLUMNS.join(",")))) return 0;
-        for (const row of rows) {
-          const line = COLUMNS.map((column) => csvField(row[column])).join(",");
-          if (!(await writeLine(io.stdout, line))) break;
-        }
-        return 0;
-      }
-      writeTable(io, [...rows], home, limitFlag === undefined ? limit : 0);
-      return 0;
+      };
+      if (!(await print(seen(rows), { first: true }))) return 0;
+      if (values.follow !== true) return 0;
+      io.stderr.write("Following: new rows appear as they are written (Ctrl-C to stop).\n");
+      return follow(store, filter, last, print);
     });
   },
 };
+
+/** Prints rows in one output format; false once the reader has gone (a closed pipe). */
+type Printer = (rows: Iterable<AuditRecord>, options?: { first?: boolean }) => Promise<boolean>;
+
+function printerFor(
+  format: "table" | "json" | "csv",
+  io: CliIO,
+  home: string,
+  defaultLimit: number,
+): Printer {
+  if (format === "json") {
+    return async (rows) => {
+      for (const row of rows) {
+        if (!(await writeLine(io.stdout, JSON.stringify(ordered(row))))) return false;
+      }
+      return true;
+    };
+  }
+  if (format === "csv") {
+    return async (rows, { first = false } = {}) => {
+      if (first && !(await writeLine(io.stdout, COLUMNS.join(",")))) return false;
+      for (const row of rows) {
+        const line = COLUMNS.map((column) => csvField(row[column])).join(",");
+        if (!(await writeLine(io.stdout, line))) return false;
+      }
+      return true;
+    };
+  }
+  return async (rows, { first = false } = {}) => {
+    writeTable(io, [...rows], home, first ? defaultLimit : 0, first);
+    return true;
+  };
+}
+
+/** Polls for rows after `last` and prints them, until SIGINT/SIGTERM or the reader goes. */
+async function follow(
+  store: Store,
+  filter: AuditFilter,
+  last: number,
+  print: Printer,
+): Promise<number> {
+  let stopped = false;
+  let wake: () => void = () => undefined;
+  const stop = () => {
+    stopped = true;
+    wake();
+  };
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+  try {
+    while (!stopped) {
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        setTimeout(resolve, FOLLOW_INTERVAL_MS);
+      });
+      if (stopped) break;
+      const rows = store.queryAudit({ ...filter, afterSeq: last });
+      if (rows.length === 0) continue;
+      last = rows[rows.length - 1]?.seq ?? last;
+      if (!(await print(rows))) break;
+    }
+    return 0;
+  } finally {
+    process.off("SIGINT", stop);
+    process.off("SIGTERM", stop);
+  }
+}
 
 /** Every matching row in seq order, streamed from the store (for unlimited exports). */
 function* scan(store: Store, filter: AuditFilter): Generator<AuditRecord> {
@@ -214,9 +293,15 @@ function paintResult(style: Style, row: AuditRecord, text: string): string {
   return style.green(text);
 }
 
-function writeTable(io: CliIO, rows: AuditRecord[], home: string, defaultLimit: number): void {
+function writeTable(
+  io: CliIO,
+  rows: AuditRecord[],
+  home: string,
+  defaultLimit: number,
+  withHeader = true,
+): void {
   if (rows.length === 0) {
-    io.stdout.write(`No audit rows match in ${join(home, DATABASE_FILE)}.\n`);
+    if (withHeader) io.stdout.write(`No audit rows match in ${join(home, DATABASE_FILE)}.\n`);
     return;
   }
   const style = styleFor(io.stdout, io.env);
@@ -238,21 +323,21 @@ function writeTable(io: CliIO, rows: AuditRecord[], home: string, defaultLimit: 
   const widest = Math.max(...text.split("\n").map((l) => l.length));
   if (width === undefined || width - widest >= 50) {
     // Room for the reason as a last column (always, when not on a terminal: grep finds it).
-    io.stdout.write(
-      table(
-        [...headers, "DETAIL"],
-        cells.map((row, i) => [...row, detailOf(rows[i] as AuditRecord)]),
-        {
-          align: [...align, "left"],
-          header: style.bold,
-          ...(width ? { maxWidth: width } : {}),
-        },
-      ),
+    const wide = table(
+      [...headers, "DETAIL"],
+      cells.map((row, i) => [...row, detailOf(rows[i] as AuditRecord)]),
+      {
+        align: [...align, "left"],
+        header: style.bold,
+        ...(width ? { maxWidth: width } : {}),
+      },
     );
+    // Rows that follow a printed table (--follow) come without the header line again.
+    io.stdout.write(withHeader ? wide : wide.slice(wide.indexOf("\n") + 1));
   } else {
     // A narrow terminal: the reason goes on its own line under its row.
     const lines = text.trimEnd().split("\n");
-    const out = [lines[0] ?? ""];
+    const out = withHeader ? [lines[0] ?? ""] : [];
     rows.forEach((row, i) => {
       out.push(lines[i + 1] ?? "");
       const detail = detailOf(row);
