@@ -7,6 +7,7 @@ import { idempotencyKey } from "../../src/guard/idempotency.js";
 import { removeKillFlag, writeKillFlag } from "../../src/guard/kill.js";
 import { killAgent, killAll, killSession } from "../../src/guard/sessions.js";
 import type { AdmissionRequest, AuditRecord } from "../../src/store/store.js";
+import { fakeStripeKey } from "../fake-keys.js";
 import { type Harness, harness } from "./fixtures/harness.js";
 import { removeTempHomes } from "./fixtures/home.js";
 import { BASE_POLICY } from "./fixtures/policies.js";
@@ -728,11 +729,16 @@ describe("the audit", () => {
 
   it("redacts secret-looking arguments", async () => {
     const h = harness();
-    await h.guard.call("issue_refund", refund("ch_usd", { note: "key is rk_live_abcdef123" }));
+    await h.guard.call(
+      "issue_refund",
+      refund("ch_usd", { note: `key is ${fakeStripeKey("rk", "live", "abcdef123")}` }),
+    );
     await h.guard.call("lookup_charge", { charge: "ch_usd", api_key: "hunter2" });
     const [first, second] = audit(h);
     expect(first?.args).toBe('{"charge":"ch_usd","note":"key is [redacted]","reason":"duplicate"}');
     expect(second?.args).toBe('{"api_key":"[redacted]","charge":"ch_usd"}');
-    expect(JSON.stringify(h.store.listAdmissions({}))).not.toContain("rk_live");
+    expect(JSON.stringify(h.store.listAdmissions({}))).not.toContain(
+      fakeStripeKey("rk", "live", ""),
+    );
   });
 });

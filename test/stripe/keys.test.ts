@@ -3,13 +3,16 @@ import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../src/errors.js";
 import { checkStripeKey, describeKey } from "../../src/stripe/keys.js";
 import { CLI, ROOT, tempHome } from "../e2e/harness.js";
+import { fakeStripeKey } from "../fake-keys.js";
 
 describe("checkStripeKey", () => {
   const test = { allowSecretKey: false, mode: "test" as const };
 
   it("accepts a restricted key of the policy's mode", () => {
     expect(checkStripeKey("rk_test_abc123", test)).toEqual({ kind: "restricted", mode: "test" });
-    expect(checkStripeKey("rk_live_abc123", { ...test, mode: "live" })).toEqual({
+    expect(
+      checkStripeKey(fakeStripeKey("rk", "live", "abc123"), { ...test, mode: "live" }),
+    ).toEqual({
       kind: "restricted",
       mode: "live",
     });
@@ -21,7 +24,9 @@ describe("checkStripeKey", () => {
   });
 
   it("refuses a key whose mode differs from the policy's", () => {
-    expect(() => checkStripeKey("rk_live_abc123", test)).toThrow(/live-mode key .* mode: test/);
+    expect(() => checkStripeKey(fakeStripeKey("rk", "live", "abc123"), test)).toThrow(
+      /live-mode key .* mode: test/,
+    );
     expect(() => checkStripeKey("rk_test_abc123", { ...test, mode: "live" })).toThrow(
       /test-mode key/,
     );
@@ -30,12 +35,16 @@ describe("checkStripeKey", () => {
   it("refuses what is not a Stripe key, and never echoes a key whole", () => {
     expect(() => checkStripeKey(undefined, test)).toThrow(ConfigError);
     expect(() => checkStripeKey("pk_test_abc123", test)).toThrow(/not a Stripe secret/);
-    try {
-      checkStripeKey("rk_live_supersecretvalue9876", test);
-    } catch (error) {
-      expect(String(error)).not.toContain("supersecretvalue");
-      expect(String(error)).toContain("rk_live_…9876");
-    }
+    const refusal = (() => {
+      try {
+        checkStripeKey(fakeStripeKey("rk", "live", "supersecretvalue9876"), test);
+      } catch (error) {
+        return String(error);
+      }
+      throw new Error("a live key under a test-mode policy was accepted");
+    })();
+    expect(refusal).not.toContain("supersecretvalue");
+    expect(refusal).toContain(`${fakeStripeKey("rk", "live", "")}…9876`);
     expect(describeKey("sk_test_abcdefgh1234")).toBe("sk_test_…1234");
   });
 });
@@ -68,7 +77,7 @@ describe("spendguard serve refuses unsafe keys at start-up", () => {
   });
 
   it("a live key under a test-mode policy", () => {
-    const run = serve("rk_live_0123456789abcdef");
+    const run = serve(fakeStripeKey("rk", "live", "0123456789abcdef"));
     expect(run.status).toBe(1);
     expect(run.stderr).toMatch(/live-mode key/);
     expect(run.stderr).not.toContain("0123456789abcdef");
