@@ -1,5 +1,4 @@
 import { performance } from "node:perf_hooks";
-import { pino } from "pino";
 import type Stripe from "stripe";
 import type { z } from "zod";
 import type {
@@ -11,6 +10,7 @@ import type {
   ToolResult,
 } from "../../tools/tool.js";
 import { type ErrorCode, SpendguardError } from "../errors.js";
+import { type Logger, silentLogger } from "../logger.js";
 import { redactValue } from "../secrets.js";
 import type {
   Admission,
@@ -68,7 +68,7 @@ export interface GuardOptions {
   readOnly?: boolean;
   /** ms since the epoch; injectable for tests. */
   clock?: () => number;
-  logger?: pino.Logger;
+  logger?: Logger;
 }
 
 export interface CallOptions {
@@ -101,7 +101,7 @@ export class Guard {
   private readonly registry: ReadonlyMap<string, AnyTool>;
   private readonly readOnly: boolean;
   private readonly clock: () => number;
-  private readonly logger: pino.Logger;
+  private readonly logger: Logger;
   private readonly inputSchemas = new Map<string, z.ZodObject>();
   private readonly outputSchemas = new Map<string, z.ZodObject>();
   private readonly identity: CallIdentity;
@@ -116,7 +116,7 @@ export class Guard {
     this.registry = new Map(options.tools.map((tool) => [tool.name, tool]));
     this.readOnly = options.readOnly ?? false;
     this.clock = options.clock ?? Date.now;
-    this.logger = options.logger ?? pino({ level: "silent" });
+    this.logger = options.logger ?? silentLogger;
     const session = this.store.getSession(this.sessionId);
     if (!session)
       throw new Error(`guard: session ${this.sessionId} does not exist (startSession first)`);
