@@ -34,7 +34,7 @@ export function styleFor(stream: NodeJS.WritableStream, env: NodeJS.ProcessEnv):
 }
 
 /** Width on screen: colour escapes take none. */
-export function visibleLength(text: string): number {
+function visibleLength(text: string): number {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: matching the escape itself.
   return text.replace(/\u001b\[[0-9;]*m/g, "").length;
 }

@@ -33,7 +33,7 @@ interface EffectiveTool {
 }
 
 /** The policy as the guard applies it. */
-export function effectivePolicy(loaded: LoadedPolicy) {
+function effectivePolicy(loaded: LoadedPolicy) {
   const p = loaded.policy;
   const tools: Record<string, EffectiveTool> = {};
   for (const name of Object.keys(p.tools)) {

@@ -99,7 +99,7 @@ function keyLabel(by: ReportGrouping, key: string | null): string {
   return by === "customer" ? "(no customer)" : "(none)";
 }
 
-export function writeReport(io: CliIO, view: ReportView, sinceText: string): void {
+function writeReport(io: CliIO, view: ReportView, sinceText: string): void {
   const style = styleFor(io.stdout, io.env);
   const currencies = [
     ...new Set(view.totals.money.map((m) => m.cap_currency).filter((c) => c !== null)),

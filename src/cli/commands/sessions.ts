@@ -35,7 +35,7 @@ Options:
 Exit code: 0, 1 if the data directory holds no database, 2 usage.
 `;
 
-export interface SessionView {
+interface SessionView {
   id: string;
   agent: string;
   policy: string;
