@@ -1,9 +1,15 @@
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import Stripe from "stripe";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { DEMO, type Sandbox, startSandbox } from "../../src/sandbox/index.js";
-import { CLI, call, connectStdio, errorOf, okOf, policyFile, tempHome } from "../e2e/harness.js";
+import {
+  call,
+  connectOperatorStdio,
+  connectStdio,
+  errorOf,
+  okOf,
+  policyFile,
+  tempHome,
+} from "../e2e/harness.js";
 import { accept, approvalIdIn, clientFor, decline, never, operator, readStore } from "./harness.js";
 
 /**
@@ -182,19 +188,7 @@ describe("out-of-band, the operator decides", () => {
 
   it("approve with the operator tools over stdio (serve --operator): decided by operator:stdio", async () => {
     const server = await serve();
-    const ops = new Client({ name: "operator-test", version: "0.0.0" });
-    await ops.connect(
-      new StdioClientTransport({
-        command: process.execPath,
-        args: [CLI, "serve", "--operator"],
-        env: {
-          PATH: process.env.PATH ?? "",
-          SPENDGUARD_HOME: home.dir,
-          SPENDGUARD_LOG_LEVEL: "warn",
-        },
-        stderr: "pipe",
-      }),
-    );
+    const ops = await connectOperatorStdio(home.dir);
     const id = approvalIdIn(errorOf(await call(server.client, "issue_refund", REFUND)).message);
     const listed = okOf<{ approvals: { approval_id: string }[] }>(
       await call(ops, "list_pending_approvals", {}),

@@ -67,6 +67,24 @@ export async function connectStdio(options: ServerOptions): Promise<{
   return { client, transport, stderr: () => stderr, close: () => client.close() };
 }
 
+/** `spendguard serve --operator` over stdio on `home` (no Stripe key), connected. */
+export async function connectOperatorStdio(home: string): Promise<Client> {
+  const client = new Client({ name: "operator-test", version: "0.0.0" });
+  await client.connect(
+    new StdioClientTransport({
+      command: process.execPath,
+      args: [CLI, "serve", "--operator"],
+      env: {
+        PATH: process.env.PATH ?? "",
+        SPENDGUARD_HOME: home,
+        SPENDGUARD_LOG_LEVEL: "warn",
+      },
+      stderr: "pipe",
+    }),
+  );
+  return client;
+}
+
 export interface ToolError {
   code: string;
   message: string;

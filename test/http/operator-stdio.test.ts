@@ -1,11 +1,10 @@
 import { join } from "node:path";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEMO, type Sandbox, startSandbox } from "../../src/sandbox/index.js";
 import { openSqliteStore } from "../../src/store/sqlite.js";
-import { connectStdio } from "../e2e/harness.js";
-import { CLI, call, outcome, ROOT, runCli, tempHome } from "./harness.js";
+import { connectOperatorStdio, connectStdio } from "../e2e/harness.js";
+import { call, outcome, ROOT, runCli, tempHome } from "./harness.js";
 
 /**
  * `spendguard serve --operator`: the operator tools over stdio, in a process beside an
@@ -20,19 +19,7 @@ let operator: Client;
 beforeAll(async () => {
   sandbox = await startSandbox({ port: 0, seed: "demo" });
   home = tempHome();
-  operator = new Client({ name: "operator-test", version: "0.0.0" });
-  await operator.connect(
-    new StdioClientTransport({
-      command: process.execPath,
-      args: [CLI, "serve", "--operator"],
-      env: {
-        PATH: process.env.PATH ?? "",
-        SPENDGUARD_HOME: home.dir,
-        SPENDGUARD_LOG_LEVEL: "warn",
-      },
-      stderr: "pipe",
-    }),
-  );
+  operator = await connectOperatorStdio(home.dir);
 });
 
 afterAll(async () => {
