@@ -160,20 +160,20 @@ describe("spendguard audit", () => {
   });
 
   it("stops quietly when the reader closes the pipe early", async () => {
-    const code = await new Promise<number | null>((resolve) => {
-      const child = spawn(process.execPath, [CLI, "audit", "--json", "--home", home], {
-        stdio: ["ignore", "pipe", "pipe"],
-      });
-      let stderr = "";
-      child.stderr.on("data", (c: Buffer) => {
-        stderr += c.toString();
-      });
-      child.stdout.once("data", () => child.stdout.destroy());
-      child.on("close", (c) => {
-        expect(stderr).toBe("");
-        resolve(c);
-      });
-    });
+    const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>(
+      (resolve) => {
+        const child = spawn(process.execPath, [CLI, "audit", "--json", "--home", home], {
+          stdio: ["ignore", "pipe", "pipe"],
+        });
+        let stderr = "";
+        child.stderr.on("data", (c: Buffer) => {
+          stderr += c.toString();
+        });
+        child.stdout.once("data", () => child.stdout.destroy());
+        child.on("close", (code) => resolve({ code, stderr }));
+      },
+    );
+    expect(stderr).toBe("");
     expect(code).toBe(0);
   });
 
