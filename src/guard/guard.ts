@@ -426,7 +426,7 @@ export class Guard {
         this.append(trail, entry);
       }
       trail.closed();
-      return failureOutcome(failure);
+      return errorOutcome(failure.error);
     }
     const settlement = this.settlementOf(result, trail.charge);
     trail.settled(settlement, result.stripeRequestId);
@@ -451,7 +451,7 @@ export class Guard {
     if (failure.applied === "unknown") this.store.markUnknown(admission.id, entry);
     else this.store.release(admission.id, entry);
     trail.closed();
-    return failureOutcome(failure);
+    return errorOutcome(failure.error);
   }
 
   private failureEntry(trail: CallTrail, failure: CallFailure): AuditEntry {
@@ -572,12 +572,7 @@ export class Guard {
     error: SpendguardError,
   ): CallOutcome {
     this.append(trail, trail.entry(decision, outcome, error.code, null, error.message));
-    return {
-      ok: false,
-      code: error.code,
-      message: error.message,
-      ...(error.hint ? { hint: error.hint } : {}),
-    };
+    return errorOutcome(error);
   }
 
   private append(trail: CallTrail, entry: AuditEntry): void {
@@ -612,12 +607,7 @@ export class Guard {
         "could not record a failed call",
       );
     }
-    return {
-      ok: false,
-      code: "internal_error",
-      message: failure.error.message,
-      ...(failure.error.hint ? { hint: failure.error.hint } : {}),
-    };
+    return errorOutcome(failure.error, "internal_error");
   }
 
   private logFailure(trail: CallTrail, err: unknown): void {
@@ -722,12 +712,13 @@ class CallTrail {
   }
 }
 
-function failureOutcome(failure: CallFailure): CallOutcome {
+/** A refusal or failure as the agent gets it: the error's code (unless overridden), message and hint. */
+function errorOutcome(error: SpendguardError, code: ErrorCode = error.code): CallOutcome {
   return {
     ok: false,
-    code: failure.error.code,
-    message: failure.error.message,
-    ...(failure.error.hint ? { hint: failure.error.hint } : {}),
+    code,
+    message: error.message,
+    ...(error.hint ? { hint: error.hint } : {}),
   };
 }
 
