@@ -6,7 +6,7 @@ import {
   type Tool,
 } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
-import type { AnyTool } from "../tools/tool.js";
+import type { AnyTool, ToolAnnotations } from "../tools/tool.js";
 import { askThroughClient, canAskHuman } from "./elicitation.js";
 import type { CallOutcome, Guard } from "./guard/guard.js";
 import { VERSION } from "./version.js";
@@ -64,13 +64,22 @@ function resultOf(outcome: CallOutcome): CallToolResult {
 }
 
 /** The `tools/list` entry an agent sees; also what the schema snapshot test records. */
-export function describeTool(guard: Guard, tool: AnyTool): Tool {
+function describeTool(guard: Guard, tool: AnyTool): Tool {
+  return toolListing(tool, guard.inputSchemaFor(tool), guard.outputSchemaFor(tool));
+}
+
+/** A `tools/list` entry; the operator server describes its tools with it too. */
+export function toolListing(
+  tool: { name: string; title: string; description: string; annotations: ToolAnnotations },
+  input: z.ZodObject,
+  output: z.ZodObject,
+): Tool {
   return {
     name: tool.name,
     title: tool.title,
     description: tool.description,
-    inputSchema: jsonSchema(guard.inputSchemaFor(tool), "input"),
-    outputSchema: jsonSchema(guard.outputSchemaFor(tool), "output"),
+    inputSchema: jsonSchema(input, "input"),
+    outputSchema: jsonSchema(output, "output"),
     annotations: { title: tool.title, ...tool.annotations },
   };
 }

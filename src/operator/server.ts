@@ -7,12 +7,12 @@ import {
   ListToolsRequestSchema,
   type Tool,
 } from "@modelcontextprotocol/sdk/types.js";
-import { z } from "zod";
 import { describeInvalidArguments } from "../guard/agent-schemas.js";
 import { canonicalJson } from "../guard/canonical.js";
 import type { Logger } from "../logger.js";
 import { silentLogger } from "../logger.js";
 import { redactSecrets, redactValue } from "../secrets.js";
+import { toolListing } from "../server.js";
 import type { AuditDecision, AuditOutcome, Store } from "../store/store.js";
 import { VERSION } from "../version.js";
 import { type AnyOperatorTool, OperatorError, type OperatorErrorCode } from "./tool.js";
@@ -60,15 +60,8 @@ export function createOperatorServer(session: OperatorSession): Server {
 }
 
 /** The `tools/list` entry of an operator tool. */
-export function describeOperatorTool(tool: AnyOperatorTool): Tool {
-  return {
-    name: tool.name,
-    title: tool.title,
-    description: tool.description,
-    inputSchema: jsonSchema(tool.input, "input"),
-    outputSchema: jsonSchema(tool.output, "output"),
-    annotations: { title: tool.title, ...tool.annotations },
-  };
+function describeOperatorTool(tool: AnyOperatorTool): Tool {
+  return toolListing(tool, tool.input, tool.output);
 }
 
 function callOperatorTool(
@@ -161,9 +154,4 @@ function auditArgs(rawArgs: unknown): string {
   return text.length > MAX_AUDIT_ARGS
     ? JSON.stringify(`${text.slice(0, MAX_AUDIT_ARGS)}…[truncated]`)
     : text;
-}
-
-function jsonSchema(schema: z.ZodObject, io: "input" | "output"): Tool["inputSchema"] {
-  const { $schema: _draft, ...rest } = z.toJSONSchema(schema, { io, target: "draft-7" });
-  return rest as Tool["inputSchema"];
 }
