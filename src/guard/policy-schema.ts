@@ -129,9 +129,6 @@ export const policySchema = z
   })
   .strict();
 
-export type PolicyInput = z.input<typeof policySchema>;
 export type Policy = z.output<typeof policySchema>;
-export type ToolPolicy = z.output<typeof toolPolicySchema>;
 export type ParamRule = z.output<typeof paramRuleSchema>;
-export type ApprovalRule = z.output<typeof approvalRuleSchema>;
 export type CustomerScope = z.output<typeof customerScopeSchema>;
