@@ -7,10 +7,29 @@ const COMMANDS = [
   "demo",
   "serve",
   "sandbox",
+  "keys",
   "sessions",
   "audit",
   "report",
   "kill",
+  "approvals",
+  "approve",
+  "reject",
+  "scopes",
+  "doctor",
+  "policy",
+];
+
+/** The operator commands (ours) that take flags first; `keys` takes an action first. */
+const OPERATOR_COMMANDS = [
+  "demo",
+  "sessions",
+  "audit",
+  "report",
+  "kill",
+  "approvals",
+  "approve",
+  "reject",
   "scopes",
   "doctor",
   "policy",
@@ -41,22 +60,13 @@ describe("spendguard --help", () => {
       expect(run.stdout, name).toMatch(new RegExp(`^Usage: spendguard ${name}`));
     });
     // The operator commands (ours) all state their exit codes.
-    for (const name of [
-      "demo",
-      "sessions",
-      "audit",
-      "report",
-      "kill",
-      "scopes",
-      "doctor",
-      "policy",
-    ]) {
+    for (const name of ["keys", ...OPERATOR_COMMANDS]) {
       expect(runs[COMMANDS.indexOf(name)]?.stdout, name).toMatch(/Exit code: 0/);
     }
   });
 
   it("an unknown flag on every operator command is a usage error (2) with the usage", async () => {
-    const names = ["demo", "sessions", "audit", "report", "kill", "scopes", "doctor", "policy"];
+    const names = OPERATOR_COMMANDS;
     const runs = await Promise.all(names.map((name) => runCli([name, BOGUS])));
     runs.forEach((run, i) => {
       expect(run.code, names[i]).toBe(2);
