@@ -26,9 +26,13 @@ export function createServer(guard: Guard): Server {
     { capabilities: { tools: {} }, instructions: INSTRUCTIONS },
   );
 
-  server.setRequestHandler(ListToolsRequestSchema, () => ({
-    tools: guard.listTools().map((tool) => describeTool(guard, tool)),
-  }));
+  // A session's tools never change (policy and read-only are fixed when it opens), so the
+  // zod → JSON Schema conversion runs on the first tools/list only.
+  let listing: Tool[] | undefined;
+  server.setRequestHandler(ListToolsRequestSchema, () => {
+    listing ??= guard.listTools().map((tool) => describeTool(guard, tool));
+    return { tools: listing };
+  });
 
   server.setRequestHandler(
     CallToolRequestSchema,

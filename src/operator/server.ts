@@ -50,14 +50,18 @@ export function createOperatorServer(session: OperatorSession): Server {
     { name: "spendguard-operator", title: "spendguard operator", version: VERSION },
     { capabilities: { tools: {} }, instructions: INSTRUCTIONS },
   );
-  server.setRequestHandler(ListToolsRequestSchema, () => ({
-    tools: OPERATOR_TOOLS.map(describeOperatorTool),
-  }));
+  server.setRequestHandler(ListToolsRequestSchema, () => {
+    operatorListing ??= OPERATOR_TOOLS.map(describeOperatorTool);
+    return { tools: operatorListing };
+  });
   server.setRequestHandler(CallToolRequestSchema, (request) =>
     callOperatorTool(session, request.params.name, request.params.arguments ?? {}),
   );
   return server;
 }
+
+/** The operator tools never change: described once per process, on the first tools/list. */
+let operatorListing: Tool[] | undefined;
 
 /** The `tools/list` entry of an operator tool. */
 function describeOperatorTool(tool: AnyOperatorTool): Tool {
