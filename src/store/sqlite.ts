@@ -35,8 +35,6 @@ import type {
   SessionRecord,
   SessionSummary,
   Settlement,
-  SpendFilter,
-  SpendRow,
   StateChange,
   Store,
   TransitionResult,
@@ -314,15 +312,6 @@ export class SqliteStore implements Store {
   callsInSession(session: string): Record<string, number> {
     const rows = this.statements.callsInSession.all(session) as { tool: string; calls: number }[];
     return Object.fromEntries(rows.map((row) => [row.tool, row.calls]));
-  }
-
-  spendSummary(filter: SpendFilter): SpendRow[] {
-    return this.statements.spendSummary.all({
-      since: filter.since,
-      until: filter.until ?? Number.MAX_SAFE_INTEGER,
-      agent: filter.agent ?? null,
-      session: filter.session ?? null,
-    }) as SpendRow[];
   }
 
   createSession(session: SessionRecord): void {
@@ -633,16 +622,6 @@ function prepareStatements(db: Database.Database) {
     callsInSession: prepare(
       `SELECT tool, calls FROM session_tool_calls WHERE session = ? ORDER BY tool`,
     ),
-    spendSummary: prepare<SpendRow>(`
-      SELECT agent, tool, COUNT(*) AS calls,
-        SUM(CASE WHEN state = 'settled' THEN amount_cap ELSE 0 END) AS settled,
-        SUM(CASE WHEN state = 'reserved' THEN amount_cap ELSE 0 END) AS reserved,
-        SUM(CASE WHEN state = 'unknown' THEN amount_cap ELSE 0 END) AS unknown,
-        SUM(CASE WHEN state = 'released' THEN 1 ELSE 0 END) AS released_calls
-      FROM admissions
-      WHERE created_at >= @since AND created_at < @until
-        AND (@agent IS NULL OR agent = @agent) AND (@session IS NULL OR session = @session)
-      GROUP BY agent, tool ORDER BY agent, tool`),
     insertSession: prepare(`
       INSERT INTO sessions (id, agent, policy_name, policy_hash, started_at, expires_at, state,
         state_changed_at, killed_by, kill_reason)

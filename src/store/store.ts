@@ -102,24 +102,6 @@ export interface AdmissionFilter {
   limit?: number;
 }
 
-export interface SpendFilter {
-  since: number;
-  until?: number;
-  agent?: string;
-  session?: string;
-}
-
-/** Per agent and tool over a period, cap-currency minor units. */
-export interface SpendRow {
-  agent: string;
-  tool: string;
-  calls: number;
-  settled: number;
-  reserved: number;
-  unknown: number;
-  released_calls: number;
-}
-
 // ---------------------------------------------------------------------------------------
 // Sessions
 
@@ -415,7 +397,6 @@ export interface Store {
   usage(query: UsageQuery): UsageSnapshot;
   /** Calls per tool in one session (released ones included). */
   callsInSession(session: string): Record<string, number>;
-  spendSummary(filter: SpendFilter): SpendRow[];
 
   createSession(session: SessionRecord): void;
   getSession(id: string): SessionRecord | undefined;
