@@ -1,5 +1,7 @@
 import { createHash } from "node:crypto";
+import { redactValue } from "../secrets.js";
 import type { AuditEntry, Store } from "../store/store.js";
+import { canonicalJson } from "./canonical.js";
 
 /**
  * The audit's hash chain. Each row's hash covers every column of the row (its `seq`
@@ -107,4 +109,20 @@ export function verifyAudit(store: Store): AuditVerification {
     );
   }
   return { ok: true, rows };
+}
+
+/** Longest argument text an audit row keeps (an agent may send anything). */
+const MAX_AUDIT_ARGS = 16_384;
+
+/** A call's arguments as every audit row keeps them: redacted, canonical JSON, bounded. */
+export function auditArgs(rawArgs: unknown): string {
+  let text: string;
+  try {
+    text = canonicalJson(redactValue(rawArgs ?? {})) ?? "null";
+  } catch {
+    text = JSON.stringify("[arguments not serialisable]");
+  }
+  return text.length > MAX_AUDIT_ARGS
+    ? JSON.stringify(`${text.slice(0, MAX_AUDIT_ARGS)}…[truncated]`)
+    : text;
 }

@@ -31,6 +31,7 @@ import {
   type SpendguardBlock,
 } from "./agent-schemas.js";
 import { type ApprovalCall, ApprovalGate, type AskHuman } from "./approvals.js";
+import { auditArgs } from "./audit.js";
 import { canonicalJson } from "./canonical.js";
 import { capsLeftLine } from "./caps.js";
 import {
@@ -80,8 +81,6 @@ export type CallOutcome =
   | { ok: true; output: Record<string, unknown>; text: string }
   | { ok: false; code: ErrorCode; message: string; hint?: string };
 
-/** Longest argument text kept in an audit row of a refused call (an agent may send anything). */
-const MAX_AUDIT_ARGS = 16_384;
 /** Longest tool name kept in an audit row: an unknown tool's name is the agent's text too. */
 const MAX_AUDIT_TOOL = 200;
 
@@ -727,17 +726,4 @@ function rawToolArgs(rawArgs: unknown): Record<string, unknown> {
   if (rawArgs === null || typeof rawArgs !== "object" || Array.isArray(rawArgs)) return {};
   const { stripe_account: _account, ...rest } = rawArgs as Record<string, unknown>;
   return rest;
-}
-
-/** The arguments as the audit keeps them: redacted, canonical, bounded. */
-function auditArgs(rawArgs: unknown): string {
-  let text: string;
-  try {
-    text = canonicalJson(redactValue(rawArgs ?? {})) ?? "null";
-  } catch {
-    text = JSON.stringify("[arguments not serialisable]");
-  }
-  return text.length > MAX_AUDIT_ARGS
-    ? JSON.stringify(`${text.slice(0, MAX_AUDIT_ARGS)}…[truncated]`)
-    : text;
 }

@@ -8,10 +8,10 @@ import {
   type Tool,
 } from "@modelcontextprotocol/sdk/types.js";
 import { describeInvalidArguments } from "../guard/agent-schemas.js";
-import { canonicalJson } from "../guard/canonical.js";
+import { auditArgs } from "../guard/audit.js";
 import type { Logger } from "../logger.js";
 import { silentLogger } from "../logger.js";
-import { redactSecrets, redactValue } from "../secrets.js";
+import { redactSecrets } from "../secrets.js";
 import { toolListing } from "../server.js";
 import type { AuditDecision, AuditOutcome, Store } from "../store/store.js";
 import { VERSION } from "../version.js";
@@ -20,9 +20,6 @@ import { OPERATOR_TOOLS } from "./tools/index.js";
 
 const INSTRUCTIONS =
   "spendguard operator console: see the agents' sessions and what they spent, stop sessions (one, all of an agent's, or all) on their very next call, and approve or reject the calls waiting for a person's yes. There is no Stripe tool here. Every call you make is recorded in the audit under your operator name.";
-
-/** Longest argument text kept in an audit row (an operator's client may send anything). */
-const MAX_AUDIT_ARGS = 16_384;
 
 export interface OperatorSession {
   store: Store;
@@ -150,12 +147,4 @@ function errorResult(code: OperatorErrorCode, message: string): CallToolResult {
     isError: true,
     content: [{ type: "text", text: JSON.stringify({ error: { code, message } }) }],
   };
-}
-
-/** The arguments as the audit keeps them: redacted, canonical, bounded. */
-function auditArgs(rawArgs: unknown): string {
-  const text = canonicalJson(redactValue(rawArgs));
-  return text.length > MAX_AUDIT_ARGS
-    ? JSON.stringify(`${text.slice(0, MAX_AUDIT_ARGS)}…[truncated]`)
-    : text;
 }
