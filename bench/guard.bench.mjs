@@ -14,9 +14,9 @@ import Stripe from "stripe";
 import { z } from "zod";
 import { decide } from "../dist/src/guard/decide.js";
 import { Guard } from "../dist/src/guard/guard.js";
-import { parsePolicy } from "../dist/src/guard/policy.js";
 import { startSession } from "../dist/src/guard/sessions.js";
-import { openSqliteStore } from "../dist/src/store/sqlite.js";
+import { parsePolicy } from "../dist/src/policy/load.js";
+import { openSqliteStore } from "../dist/src/store/sqlite/store.js";
 import { defineTool } from "../dist/tools/tool.js";
 
 const CALLS = Number(process.argv[2] ?? 3_000);

@@ -9,7 +9,7 @@
 import { performance } from "node:perf_hooks";
 import { writeKillFlag } from "../dist/src/guard/kill.js";
 import { stopSessions } from "../dist/src/operator/kill-switch.js";
-import { openSqliteStore } from "../dist/src/store/sqlite.js";
+import { openSqliteStore } from "../dist/src/store/sqlite/store.js";
 import {
   callTool,
   connectHttp,

@@ -6,9 +6,9 @@
 import { randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { Guard } from "../dist/src/guard/guard.js";
-import { loadPolicy } from "../dist/src/guard/policy.js";
 import { startSession } from "../dist/src/guard/sessions.js";
-import { openSqliteStore } from "../dist/src/store/sqlite.js";
+import { loadPolicy } from "../dist/src/policy/load.js";
+import { openSqliteStore } from "../dist/src/store/sqlite/store.js";
 import { createStripeClient } from "../dist/src/stripe/client.js";
 import { TOOLS } from "../dist/tools/index.js";
 import {

@@ -4,8 +4,8 @@
 // call, the chain intact, one settled refund per refund that Stripe made.
 import { existsSync } from "node:fs";
 import { performance } from "node:perf_hooks";
-import { verifyAudit } from "../dist/src/guard/audit.js";
-import { openSqliteStore } from "../dist/src/store/sqlite.js";
+import { verifyAudit } from "../dist/src/audit/chain.js";
+import { openSqliteStore } from "../dist/src/store/sqlite/store.js";
 import {
   callTool,
   connectHttp,

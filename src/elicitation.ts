@@ -4,7 +4,7 @@ import {
   ErrorCode,
   McpError,
 } from "@modelcontextprotocol/sdk/types.js";
-import type { AskHuman } from "./guard/approvals.js";
+import type { AskHuman } from "./approvals/gate.js";
 
 /**
  * Asking the user a yes/no question through their MCP client (elicitation, form mode),

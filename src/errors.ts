@@ -1,4 +1,25 @@
-import type { DenyCode } from "./guard/decision.js";
+/** Stable denial codes: agents branch on them, operators grep for them, tests assert them. */
+export const DENY_CODES = [
+  "tool_not_allowed",
+  "param_not_allowed",
+  "customer_out_of_scope",
+  "account_out_of_scope",
+  "cap_per_call",
+  "cap_session",
+  "cap_day",
+  "cap_customer_day",
+  "rate_limited",
+  "session_killed",
+  "session_expired",
+  "session_ended",
+  "policy_expired",
+  "currency_not_convertible",
+  "approval_required",
+  "approval_declined",
+  "approval_timeout",
+] as const;
+
+export type DenyCode = (typeof DENY_CODES)[number];
 
 /**
  * Every failure an agent or an operator can see carries one of these stable codes.

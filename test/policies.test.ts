@@ -1,7 +1,7 @@
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { loadPolicy } from "../src/guard/policy.js";
+import { loadPolicy } from "../src/policy/load.js";
 import { type DemoRole, ROLE_KEYS } from "../src/sandbox/index.js";
 import { TOOLS } from "../tools/index.js";
 import type { StripePermissions } from "../tools/tool.js";

@@ -1,9 +1,8 @@
 import type Stripe from "stripe";
 import { z } from "zod";
-import { SpendguardError } from "../src/errors.js";
 import { customerFacts } from "./customer-facts.js";
 import { ids, minorAmount } from "./schemas.js";
-import { defineTool } from "./tool.js";
+import { defineTool, SpendguardError } from "./tool.js";
 import { refundableAmount, refundView, viewRefund } from "./views.js";
 
 export const issueRefund = defineTool({

@@ -1,7 +1,6 @@
 import { z } from "zod";
-import { SpendguardError } from "../src/errors.js";
 import { ids } from "./schemas.js";
-import { defineTool, READ_ANNOTATIONS } from "./tool.js";
+import { defineTool, READ_ANNOTATIONS, SpendguardError } from "./tool.js";
 import { customerView, viewCustomer } from "./views.js";
 
 export const lookupCustomer = defineTool({

@@ -1,6 +1,11 @@
 import type Stripe from "stripe";
 import type { z } from "zod";
-import type { ParamRule } from "../src/guard/policy-schema.js";
+import type { Money } from "../src/money/currency.js";
+import type { ParamRule } from "../src/policy/schema.js";
+import type { CustomerFacts } from "../src/policy/scope.js";
+
+export { SpendguardError } from "../src/errors.js";
+export type { CustomerFacts, Money };
 
 /**
  * The contract every tool file fulfils. A tool declares everything the guard needs —
@@ -22,22 +27,6 @@ export type StripeResource =
 
 export type PermissionLevel = "read" | "write";
 export type StripePermissions = Partial<Record<StripeResource, PermissionLevel>>;
-
-/** An amount in the currency's minor unit (cents, yen, fils), as Stripe counts it. */
-export interface Money {
-  amount: number;
-  /** Lower-case ISO code, as Stripe writes it. */
-  currency: string;
-}
-
-/** The customer a call touches, as customer scope needs to see it. */
-export interface CustomerFacts {
-  id: string;
-  email: string | null;
-  metadata: Record<string, string>;
-  /** For the person asked to approve a call; scope never looks at it. */
-  name?: string | null;
-}
 
 /**
  * What a tool finds out (usually by reading Stripe) before the guard decides.

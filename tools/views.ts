@@ -1,7 +1,7 @@
 import type Stripe from "stripe";
 import { z } from "zod";
-import { formatMoney } from "../src/guard/money.js";
-import { maskEmail, maskName, maskPhone } from "./pii.js";
+import { formatMoney } from "../src/money/currency.js";
+import { maskEmail, maskName, maskPhone } from "../src/policy/pii.js";
 import { isoTime, type MoneyView, moneyView } from "./schemas.js";
 
 /**

@@ -1,7 +1,7 @@
 import { type ParseArgsConfig, parseArgs } from "node:util";
 import { readEnvironment } from "../config.js";
 import { ConfigError } from "../errors.js";
-import { parseDuration } from "../guard/policy.js";
+import { parseDuration } from "../policy/load.js";
 import { UsageError } from "./command.js";
 
 /**

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError } from "../errors.js";
-import { DATABASE_FILE, openSqliteStore, type SqliteStore } from "../store/sqlite.js";
+import { DATABASE_FILE, openSqliteStore, type SqliteStore } from "../store/sqlite/store.js";
 import type { SessionRecord, Store } from "../store/store.js";
 
 /**

@@ -1,4 +1,4 @@
-import { formatMoney } from "../guard/money.js";
+import { formatMoney } from "../money/currency.js";
 
 /**
  * Terminal output for people: aligned tables, colour only on a terminal (and never with

@@ -1,7 +1,7 @@
 import type Stripe from "stripe";
 import { readEnvironment } from "../config.js";
 import { ConfigError } from "../errors.js";
-import type { LoadedPolicy } from "../guard/policy.js";
+import type { LoadedPolicy } from "../policy/load.js";
 import { type Sandbox, startSandbox } from "../sandbox/index.js";
 import { createStripeClient } from "../stripe/client.js";
 import { describeKey } from "../stripe/keys.js";

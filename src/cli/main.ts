@@ -1,6 +1,6 @@
 #!/usr/bin/env node
+import { redactSecrets } from "../audit/redact.js";
 import { ConfigError } from "../errors.js";
-import { redactSecrets } from "../secrets.js";
 import { VERSION } from "../version.js";
 import { type CliCommand, type CliIO, UsageError } from "./command.js";
 import { COMMANDS } from "./commands/index.js";

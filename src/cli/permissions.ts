@@ -1,8 +1,8 @@
 import Stripe from "stripe";
 import type { AnyTool, PermissionLevel, StripeResource } from "../../tools/tool.js";
-import { formatMoney } from "../guard/money.js";
-import type { LoadedPolicy } from "../guard/policy.js";
-import { redactSecrets } from "../secrets.js";
+import { redactSecrets } from "../audit/redact.js";
+import { formatMoney } from "../money/currency.js";
+import type { LoadedPolicy } from "../policy/load.js";
 
 /**
  * Restricted Key permissions for `spendguard scopes` and `doctor`: the least a policy's

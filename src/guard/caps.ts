@@ -1,9 +1,9 @@
+import { type CallCharge, describeCharge } from "../money/charge.js";
+import { formatMoney } from "../money/currency.js";
+import { allow, type Decision, deny } from "../policy/decision.js";
+import type { PolicyCaps } from "../policy/load.js";
+import type { Policy } from "../policy/schema.js";
 import type { UsageSnapshot } from "../store/store.js";
-import { allow, type Decision, deny } from "./decision.js";
-import { type CallCharge, describeCharge } from "./ledger.js";
-import { formatMoney } from "./money.js";
-import type { PolicyCaps } from "./policy.js";
-import type { Policy } from "./policy-schema.js";
 
 /**
  * Caps and call limits over a usage snapshot. Pure: the store runs it inside the write
@@ -150,21 +150,4 @@ function checkCallLimits({ tool, limits }: CapCheck, usage: UsageSnapshot) {
     );
   }
   return undefined;
-}
-
-/** `$40.00 left of the $250.00 session cap, $960.00 of the $1,000.00 daily cap.` */
-export function capsLeftLine(caps: PolicyCaps, usage: UsageSnapshot): string | undefined {
-  const money = (amount: number) => formatMoney(amount, caps.currency);
-  const parts: string[] = [];
-  if (caps.perSession !== null) {
-    parts.push(
-      `${money(Math.max(0, caps.perSession - usage.sessionSpend))} left of the ${money(caps.perSession)} session cap`,
-    );
-  }
-  if (caps.perDay !== null) {
-    parts.push(
-      `${money(Math.max(0, caps.perDay - usage.daySpend))} left of the ${money(caps.perDay)} daily cap`,
-    );
-  }
-  return parts.length > 0 ? `${parts.join(", ")}.` : undefined;
 }

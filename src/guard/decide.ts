@@ -1,13 +1,13 @@
 import type { AnyTool, Resolution } from "../../tools/tool.js";
+import { type ApprovalNeed, approvalNeeded, approvalRequired } from "../approvals/rules.js";
+import { type CallCharge, chargeOf, noCharge } from "../money/charge.js";
+import { allow, type Decision, type Denial, deny } from "../policy/decision.js";
+import type { LoadedPolicy } from "../policy/load.js";
+import { checkArgumentParams, checkResolvedParams, effectiveRules } from "../policy/params.js";
+import { checkCustomerScope } from "../policy/scope.js";
 import type { SessionState, UsageSnapshot } from "../store/store.js";
-import { type ApprovalNeed, approvalNeeded, approvalRequired } from "./approval-rules.js";
 import { checkCaps, toolLimits } from "./caps.js";
-import { allow, type Decision, type Denial, deny } from "./decision.js";
 import type { KillFlag } from "./kill.js";
-import { type CallCharge, chargeOf, noCharge } from "./ledger.js";
-import { checkArgumentParams, checkResolvedParams, effectiveRules } from "./params.js";
-import type { LoadedPolicy } from "./policy.js";
-import { checkCustomerScope } from "./scope.js";
 
 /**
  * The guard's decisions as pure functions of what is known at each step: no I/O, no

@@ -1,4 +1,3 @@
-import { performance } from "node:perf_hooks";
 import type Stripe from "stripe";
 import type { z } from "zod";
 import type {
@@ -9,9 +8,17 @@ import type {
   ToolContext,
   ToolResult,
 } from "../../tools/tool.js";
+import { type ApprovalCall, ApprovalGate, type AskHuman } from "../approvals/gate.js";
+import { canonicalJson } from "../audit/canonical.js";
+import { redactValue } from "../audit/redact.js";
+import { redactError } from "../audit/redact-error.js";
 import { type ErrorCode, SpendguardError } from "../errors.js";
 import { type Logger, silentLogger } from "../logger.js";
-import { redactValue } from "../secrets.js";
+import { type CallCharge, settledCap } from "../money/charge.js";
+import { capsLeftLine } from "../policy/caps-left.js";
+import type { Denial } from "../policy/decision.js";
+import type { LoadedPolicy } from "../policy/load.js";
+import { inScope } from "../policy/scope.js";
 import type {
   Admission,
   AdmissionRequest,
@@ -30,10 +37,7 @@ import {
   quoteName,
   type SpendguardBlock,
 } from "./agent-schemas.js";
-import { type ApprovalCall, ApprovalGate, type AskHuman } from "./approvals.js";
-import { auditArgs } from "./audit.js";
-import { canonicalJson } from "./canonical.js";
-import { capsLeftLine } from "./caps.js";
+import { type CallIdentity, CallTrail } from "./call-trail.js";
 import {
   type CallFacts,
   checkSession,
@@ -42,16 +46,11 @@ import {
   decideCaps,
   type SessionFacts,
 } from "./decide.js";
-import type { Denial } from "./decision.js";
 import { type CallFailure, failureOf } from "./failures.js";
 import { idempotencyKey } from "./idempotency.js";
 import { type KillFlag, readKillFlag } from "./kill.js";
-import { type CallCharge, settledCap } from "./ledger.js";
 import { ownerIsGone } from "./owner.js";
-import type { LoadedPolicy } from "./policy.js";
 import { type ReconcileReport, reconcileAdmissions } from "./reconcile.js";
-import { redactError } from "./redact-error.js";
-import { inScope } from "./scope.js";
 import { sessionControl } from "./session-control.js";
 
 export type { ReconcileReport } from "./reconcile.js";
@@ -80,9 +79,6 @@ export interface CallOptions {
 export type CallOutcome =
   | { ok: true; output: Record<string, unknown>; text: string }
   | { ok: false; code: ErrorCode; message: string; hint?: string };
-
-/** Longest tool name kept in an audit row: an unknown tool's name is the agent's text too. */
-const MAX_AUDIT_TOOL = 200;
 
 /**
  * The pipeline every tool call passes: schema → session (killed? expired?) → policy (tool,
@@ -298,12 +294,15 @@ export class Guard {
     let approval: GrantedApproval | null = null;
     if (after.approval) {
       const call: ApprovalCall = {
-        facts,
+        now: facts.now,
+        account: facts.account,
+        args: facts.args,
         tool,
         charge,
         customer: resolution.customer,
         need: after.approval,
         auditArgs: trail.args,
+        checkCaps: (usage) => decideCaps(facts, charge, resolution.customer !== null, usage),
       };
       const gate = await this.approvals.obtain(call, askHuman);
       if ("refused" in gate) return this.denied(trail, gate.refused, gate.hint);
@@ -333,7 +332,7 @@ export class Guard {
       owner_pid: process.pid,
       created_at: trail.now,
     };
-    const admitted = this.store.admit(
+    const admitted = this.store.admit<Denial>(
       request,
       (usage) => decideCaps(facts, charge, resolution.customer !== null, usage),
       approval ? this.approvals.use(approval.call, approval.record) : undefined,
@@ -621,94 +620,6 @@ export class Guard {
 interface GrantedApproval {
   call: ApprovalCall;
   record: ApprovalRecord;
-}
-
-/** Who makes the calls, as audit rows name it. */
-interface CallIdentity {
-  session: string;
-  agent: string;
-  capCurrency: string;
-}
-
-/** What one call has established so far, for its one audit row. */
-class CallTrail {
-  readonly at: string;
-  readonly started = performance.now();
-  readonly args: string;
-  customer: string | null = null;
-  idempotencyKey: string | null = null;
-  charge: CallCharge | null = null;
-  stripeRequestId: string | null = null;
-  /** Our own open admission, if one was made. */
-  admission: Admission | null = null;
-  /** The approval that lets this call through, if it needed one. */
-  approval: string | null = null;
-  /** The tool's handler was started: a write may have reached Stripe. */
-  sent = false;
-  private settledAmount: Settlement | null = null;
-  private done = false;
-
-  /** The tool name as called; an unknown one is the agent's text, kept short for the audit. */
-  readonly tool: string;
-
-  constructor(
-    private readonly identity: CallIdentity,
-    tool: string,
-    rawArgs: unknown,
-    readonly now: number,
-  ) {
-    this.tool =
-      tool.length > MAX_AUDIT_TOOL ? `${tool.slice(0, MAX_AUDIT_TOOL)}…[truncated]` : tool;
-    this.at = new Date(now).toISOString();
-    this.args = auditArgs(rawArgs);
-  }
-
-  settled(settlement: Settlement, stripeRequestId: string | undefined): void {
-    this.settledAmount = settlement;
-    if (stripeRequestId) this.stripeRequestId = stripeRequestId;
-  }
-
-  /** The call's audit row is written (and its admission, if any, resolved). */
-  closed(): void {
-    this.done = true;
-  }
-
-  get isClosed(): boolean {
-    return this.done;
-  }
-
-  entry(
-    decision: AuditDecision,
-    outcome: AuditOutcome,
-    code: string | null,
-    rule: string | null,
-    reason: string | null,
-  ): AuditEntry {
-    const { session, agent, capCurrency } = this.identity;
-    const moves = this.charge?.moves ?? null;
-    return {
-      at: this.at,
-      session,
-      agent,
-      tool: this.tool,
-      args: this.args,
-      decision,
-      code,
-      rule,
-      reason,
-      stripe_request_id: this.stripeRequestId,
-      idempotency_key: this.idempotencyKey,
-      amount: this.settledAmount?.amount ?? moves?.amount ?? null,
-      currency: moves?.currency ?? null,
-      amount_cap:
-        this.settledAmount?.amount_cap ?? (moves ? (this.charge?.amountCap ?? null) : null),
-      cap_currency: moves ? capCurrency : null,
-      revenue_at_risk_cap: this.charge?.revenueAtRiskCap ?? null,
-      customer: this.customer,
-      outcome,
-      duration_ms: Math.round((performance.now() - this.started) * 1000) / 1000,
-    };
-  }
 }
 
 /** A refusal or failure as the agent gets it: the error's code (unless overridden), message and hint. */

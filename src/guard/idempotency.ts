@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { canonicalJson } from "./canonical.js";
+import { canonicalJson } from "../audit/canonical.js";
 
 /**
  * The Idempotency-Key of a write: the same session asking the same tool for the same thing

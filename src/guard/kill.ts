@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { redactSecrets } from "../secrets.js";
+import { cleanReason } from "../audit/text.js";
 
 /**
  * Kill flags: `$SPENDGUARD_HOME/kill/<session-id>` stops one session, `kill/ALL` every
@@ -9,7 +9,6 @@ import { redactSecrets } from "../secrets.js";
  */
 
 export const ALL_SESSIONS = "ALL";
-const MAX_REASON = 500;
 
 export interface KillFlag {
   /** The flag file found. */
@@ -54,8 +53,4 @@ export function removeKillFlag(home: string, target: string): boolean {
   if (!existsSync(file)) return false;
   rmSync(file, { force: true });
   return true;
-}
-
-export function cleanReason(reason: string): string {
-  return redactSecrets(reason.trim()).slice(0, MAX_REASON);
 }

@@ -2,14 +2,14 @@ import { performance } from "node:perf_hooks";
 import type { pino } from "pino";
 import type Stripe from "stripe";
 import type { AnyTool, ToolContext, ToolResult } from "../../tools/tool.js";
+import { redactError } from "../audit/redact-error.js";
+import { settledCap } from "../money/charge.js";
+import type { LoadedPolicy } from "../policy/load.js";
+import { inScope } from "../policy/scope.js";
 import type { Admission, AuditEntry, AuditOutcome, Store } from "../store/store.js";
 import { failureOf } from "./failures.js";
 import { readKillFlag } from "./kill.js";
-import { settledCap } from "./ledger.js";
 import { ownerIsGone } from "./owner.js";
-import type { LoadedPolicy } from "./policy.js";
-import { redactError } from "./redact-error.js";
-import { inScope } from "./scope.js";
 
 /**
  * Finds out what happened to writes whose outcome is not known — `unknown` ones, and

@@ -1,6 +1,6 @@
 import type { CapView, SessionControl, SessionStatusView } from "../../tools/tool.js";
+import type { LoadedPolicy } from "../policy/load.js";
 import type { SessionRecord, Store } from "../store/store.js";
-import type { LoadedPolicy } from "./policy.js";
 import { endSession } from "./sessions.js";
 
 /** What `session_status` and `end_session` see: the session, its caps and what is left. */

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
+import { cleanReason } from "../audit/text.js";
+import type { LoadedPolicy } from "../policy/load.js";
 import type { SessionRecord, Store } from "../store/store.js";
-import { cleanReason } from "./kill.js";
-import type { LoadedPolicy } from "./policy.js";
 
 /**
  * Guard sessions: stdio has one per process, HTTP one per MCP session. A session only

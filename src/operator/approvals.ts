@@ -4,7 +4,7 @@ import {
   approvalView,
   type DecisionProblem,
   decideApproval,
-} from "../guard/approval-decisions.js";
+} from "../approvals/decisions.js";
 import { type OperatorContext, OperatorError, type OperatorErrorCode } from "./tool.js";
 
 /**

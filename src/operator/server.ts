@@ -7,11 +7,11 @@ import {
   ListToolsRequestSchema,
   type Tool,
 } from "@modelcontextprotocol/sdk/types.js";
+import { auditArgs } from "../audit/args.js";
+import { redactSecrets } from "../audit/redact.js";
 import { describeInvalidArguments } from "../guard/agent-schemas.js";
-import { auditArgs } from "../guard/audit.js";
 import type { Logger } from "../logger.js";
 import { silentLogger } from "../logger.js";
-import { redactSecrets } from "../secrets.js";
 import { toolListing } from "../server.js";
 import type { AuditDecision, AuditOutcome, Store } from "../store/store.js";
 import { VERSION } from "../version.js";

@@ -1,4 +1,6 @@
-import type { Decision, Denial } from "../guard/decision.js";
+import type { AuditDecision, AuditEntry, AuditRecord } from "../audit/record.js";
+
+export type { AuditDecision, AuditEntry, AuditOutcome, AuditRecord } from "../audit/record.js";
 
 /**
  * What the guard needs from storage. SQLite (`sqlite.ts`) is the embedded default; a
@@ -74,9 +76,17 @@ export interface UsageQuery {
   at: number;
 }
 
-export type AdmitResult =
+/** A refusal as the guard decides it: the store only tells it from a yes, and hands it back. */
+export interface Refusal {
+  outcome: "deny";
+}
+
+/** The guard's verdict on a usage snapshot, made inside the admitting transaction. */
+export type AdmitCheck<R extends Refusal> = (usage: UsageSnapshot) => { outcome: "allow" } | R;
+
+export type AdmitResult<R extends Refusal> =
   | { admitted: true; admission: Admission; usage: UsageSnapshot }
-  | { admitted: false; decision: Denial; usage: UsageSnapshot };
+  | { admitted: false; decision: R; usage: UsageSnapshot };
 
 export interface Settlement {
   /** What Stripe reports it moved, in the call's currency. */
@@ -137,54 +147,6 @@ export interface StateChange {
 
 // ---------------------------------------------------------------------------------------
 // Audit
-
-export type AuditDecision = "allow" | "deny" | "error";
-export type AuditOutcome =
-  | "ok"
-  | "denied"
-  | "invalid"
-  | "failed"
-  | "unknown"
-  | "replayed"
-  | "reconciled"
-  /** A person's decision on an approval request (rule `approval`): not a call of its own. */
-  | "approved"
-  | "rejected"
-  | "expired";
-
-/** One tool call as the guard reports it; the store adds `seq` and the hash chain. */
-export interface AuditEntry {
-  /** ISO time with milliseconds. */
-  at: string;
-  session: string;
-  agent: string;
-  tool: string;
-  /** Canonical JSON of the redacted arguments. */
-  args: string;
-  decision: AuditDecision;
-  /** Denial or error code; `null` when the call succeeded. */
-  code: string | null;
-  rule: string | null;
-  reason: string | null;
-  stripe_request_id: string | null;
-  idempotency_key: string | null;
-  amount: number | null;
-  currency: string | null;
-  amount_cap: number | null;
-  cap_currency: string | null;
-  revenue_at_risk_cap: number | null;
-  customer: string | null;
-  outcome: AuditOutcome;
-  duration_ms: number;
-}
-
-export interface AuditRecord extends AuditEntry {
-  seq: number;
-  /** Hash of the row before (64 zeros for the first row). */
-  prev_hash: string;
-  /** SHA-256 (hex) over the canonical encoding of every other column and `prev_hash`. */
-  hash: string;
-}
 
 export interface AuditFilter {
   session?: string;
@@ -263,9 +225,9 @@ export type ApprovalDecisionResult =
   | { applied: false; approval: ApprovalRecord | undefined };
 
 /** An approval the admission must use up, or else be refused with `unusable()`. */
-export interface ApprovalUse {
+export interface ApprovalUse<R extends Refusal> {
   id: string;
-  unusable(): Denial;
+  unusable(): R;
 }
 
 export interface ApprovalFilter {
@@ -381,11 +343,11 @@ export interface Store {
    * two calls can never both take the last dollar of a cap. With `approval`, that
    * approval is used up in the same transaction, and without it nothing is admitted.
    */
-  admit(
+  admit<R extends Refusal>(
     request: AdmissionRequest,
-    check: (usage: UsageSnapshot) => Decision,
-    approval?: ApprovalUse,
-  ): AdmitResult;
+    check: AdmitCheck<R>,
+    approval?: ApprovalUse<R>,
+  ): AdmitResult<R>;
   settle(id: string, settlement: Settlement, audit: AuditEntry, when?: AuditWhen): TransitionResult;
   release(id: string, audit: AuditEntry, when?: AuditWhen): TransitionResult;
   markUnknown(id: string, audit: AuditEntry, when?: AuditWhen): TransitionResult;

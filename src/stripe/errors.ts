@@ -1,6 +1,6 @@
 import Stripe from "stripe";
+import { redactSecrets } from "../audit/redact.js";
 import { SpendguardError } from "../errors.js";
-import { redactSecrets } from "../secrets.js";
 
 /**
  * Maps the stripe SDK's error classes, once, to our stable codes, and says whether the

@@ -1,11 +1,11 @@
 import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import type { AnyTool } from "../../tools/tool.js";
+import { redactSecrets } from "../audit/redact.js";
 import { Guard, type GuardOptions } from "../guard/guard.js";
-import { loadPolicy } from "../guard/policy.js";
 import { endSession, startSession } from "../guard/sessions.js";
 import type { Logger } from "../logger.js";
 import { createOperatorServer, newOperatorSessionId } from "../operator/server.js";
-import { redactSecrets } from "../secrets.js";
+import { loadPolicy } from "../policy/load.js";
 import { createServer } from "../server.js";
 import type { ApiKeyRecord, Store } from "../store/store.js";
 import type { Upstream } from "./upstream.js";

@@ -1,8 +1,8 @@
 import type Stripe from "stripe";
 import type { Environment } from "../config.js";
 import { ConfigError } from "../errors.js";
-import type { LoadedPolicy } from "../guard/policy.js";
 import type { Logger } from "../logger.js";
+import type { LoadedPolicy } from "../policy/load.js";
 import type { Sandbox } from "../sandbox/index.js";
 import { createStripeClient } from "../stripe/client.js";
 import { checkStripeKey, describeKey } from "../stripe/keys.js";

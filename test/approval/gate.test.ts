@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from "vitest";
-import { decideApproval } from "../../src/guard/approval-decisions.js";
-import type { AskHuman, HumanAnswer, HumanQuestion } from "../../src/guard/approvals.js";
-import { verifyAudit } from "../../src/guard/audit.js";
+import { decideApproval } from "../../src/approvals/decisions.js";
+import type { AskHuman, HumanAnswer, HumanQuestion } from "../../src/approvals/gate.js";
+import { verifyAudit } from "../../src/audit/chain.js";
 import type { CallOutcome } from "../../src/guard/guard.js";
 import { endSession } from "../../src/guard/sessions.js";
 import { type Harness, harness } from "../guard/fixtures/harness.js";

@@ -4,7 +4,7 @@ import {
   ElicitRequestSchema,
   type ElicitResult,
 } from "@modelcontextprotocol/sdk/types.js";
-import { openSqliteStore } from "../../src/store/sqlite.js";
+import { openSqliteStore } from "../../src/store/sqlite/store.js";
 import type { ApprovalRecord, AuditRecord } from "../../src/store/store.js";
 import { runCli } from "../cli/helpers.js";
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../src/errors.js";
-import { parsePolicy } from "../../src/guard/policy.js";
+import { parsePolicy } from "../../src/policy/load.js";
 import { BASE_POLICY } from "../guard/fixtures/policies.js";
 import { FakeWorld, fakeTools } from "../guard/fixtures/tools.js";
 

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from "vitest";
-import { verifyAudit } from "../../src/guard/audit.js";
-import { allow, deny } from "../../src/guard/decision.js";
-import { openSqliteStore, type SqliteStore } from "../../src/store/sqlite.js";
+import { verifyAudit } from "../../src/audit/chain.js";
+import { allow, deny } from "../../src/policy/decision.js";
+import { openSqliteStore, type SqliteStore } from "../../src/store/sqlite/store.js";
 import type {
   AdmissionRequest,
   ApprovalDecision,

@@ -3,7 +3,7 @@ import { cpSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openSqliteStore } from "../../src/store/sqlite.js";
+import { openSqliteStore } from "../../src/store/sqlite/store.js";
 import { CLI, demoHome, runCli, tempDir } from "./helpers.js";
 
 /** `spendguard audit` and `audit verify` on the data the demo leaves (14 rows). */

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import Stripe from "stripe";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { DEMO, type Sandbox, startSandbox } from "../../src/sandbox/index.js";
-import { openSqliteStore } from "../../src/store/sqlite.js";
+import { openSqliteStore } from "../../src/store/sqlite/store.js";
 import type { AuditRecord } from "../../src/store/store.js";
 import { call, connectStdio, errorOf, okOf, policyFile, tempHome } from "./harness.js";
 

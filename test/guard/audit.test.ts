@@ -3,8 +3,8 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { encodeAuditRow, GENESIS_HASH, hashAuditRow, verifyAudit } from "../../src/guard/audit.js";
-import { DATABASE_FILE, openSqliteStore } from "../../src/store/sqlite.js";
+import { encodeAuditRow, GENESIS_HASH, hashAuditRow, verifyAudit } from "../../src/audit/chain.js";
+import { DATABASE_FILE, openSqliteStore } from "../../src/store/sqlite/store.js";
 import type { AuditEntry, Store } from "../../src/store/store.js";
 import { removeTempHomes, tempHome } from "./fixtures/home.js";
 

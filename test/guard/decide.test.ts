@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { approvalDeclined, approvalTimedOut } from "../../src/guard/approval-rules.js";
+import { approvalDeclined, approvalTimedOut } from "../../src/approvals/rules.js";
+import { DENY_CODES } from "../../src/errors.js";
 import { type CallFacts, decide } from "../../src/guard/decide.js";
-import { DENY_CODES, type Decision } from "../../src/guard/decision.js";
-import { parsePolicy } from "../../src/guard/policy.js";
+import type { Decision } from "../../src/policy/decision.js";
+import { parsePolicy } from "../../src/policy/load.js";
 import type { UsageSnapshot } from "../../src/store/store.js";
 import type { AnyTool, Resolution } from "../../tools/tool.js";
 import { BASE_POLICY } from "./fixtures/policies.js";

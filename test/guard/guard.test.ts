@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
 import Stripe from "stripe";
 import { afterAll, describe, expect, it } from "vitest";
-import { verifyAudit } from "../../src/guard/audit.js";
+import { verifyAudit } from "../../src/audit/chain.js";
 import type { CallOutcome } from "../../src/guard/guard.js";
 import { idempotencyKey } from "../../src/guard/idempotency.js";
 import { removeKillFlag, writeKillFlag } from "../../src/guard/kill.js";

@@ -5,7 +5,7 @@ import {
   majorToMinor,
   minorUnitDigits,
   toCapMinor,
-} from "../../src/guard/money.js";
+} from "../../src/money/currency.js";
 
 describe("minor units", () => {
   it("come from Stripe's table, not from assuming cents", () => {

@@ -3,7 +3,7 @@ import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ConfigError } from "../../src/errors.js";
-import { loadPolicy, parseDuration, parsePolicy } from "../../src/guard/policy.js";
+import { loadPolicy, parseDuration, parsePolicy } from "../../src/policy/load.js";
 import { removeTempHomes, tempHome } from "./fixtures/home.js";
 import { BASE_POLICY } from "./fixtures/policies.js";
 import { FakeWorld, fakeTools } from "./fixtures/tools.js";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { customerScopeSchema } from "../../src/guard/policy-schema.js";
-import { checkCustomerScope, inScope } from "../../src/guard/scope.js";
+import { customerScopeSchema } from "../../src/policy/schema.js";
+import { checkCustomerScope, inScope } from "../../src/policy/scope.js";
 import { customer } from "./fixtures/tools.js";
 
 const scope = (input: unknown) => customerScopeSchema.parse(input);

@@ -1,8 +1,8 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { checkApiKey, createApiKey } from "../../src/guard/agent-keys.js";
-import { openSqliteStore } from "../../src/store/sqlite.js";
+import { checkApiKey, createApiKey } from "../../src/keys/api-keys.js";
+import { openSqliteStore } from "../../src/store/sqlite/store.js";
 import { ROOT, runCli, tempHome } from "./harness.js";
 
 /** `spendguard keys`: a key is shown once, only its hash is kept, and revocation sticks. */

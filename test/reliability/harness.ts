@@ -1,10 +1,10 @@
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import Stripe from "stripe";
-import { verifyAudit } from "../../src/guard/audit.js";
+import { verifyAudit } from "../../src/audit/chain.js";
 import type { Sandbox } from "../../src/sandbox/index.js";
 import { DEMO } from "../../src/sandbox/index.js";
-import { openSqliteStore } from "../../src/store/sqlite.js";
+import { openSqliteStore } from "../../src/store/sqlite/store.js";
 import type { Admission, AuditRecord } from "../../src/store/store.js";
 import { TOOLS } from "../../tools/index.js";
 import { policyFile } from "../e2e/harness.js";

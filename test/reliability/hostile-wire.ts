@@ -1,7 +1,7 @@
 import { createServer, request } from "node:http";
 import Database from "better-sqlite3";
 import type { Sandbox } from "../../src/sandbox/index.js";
-import { DATABASE_FILE } from "../../src/store/sqlite.js";
+import { DATABASE_FILE } from "../../src/store/sqlite/store.js";
 
 /**
  * What the hostile-input suite checks on the wire and at rest: a relay in front of the

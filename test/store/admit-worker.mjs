@@ -10,9 +10,9 @@ import { z } from "zod";
 const [built, home, policyFile, worker, calls, startAt] = process.argv.slice(2);
 const load = (path) => import(pathToFileURL(`${built}/${path}`).href);
 const { Guard } = await load("src/guard/guard.js");
-const { loadPolicy } = await load("src/guard/policy.js");
+const { loadPolicy } = await load("src/policy/load.js");
 const { startSession } = await load("src/guard/sessions.js");
-const { openSqliteStore } = await load("src/store/sqlite.js");
+const { openSqliteStore } = await load("src/store/sqlite/store.js");
 const { defineTool } = await load("tools/tool.js");
 
 /** A refund-like tool: the charge id says the amount; Stripe takes a few ms to answer. */

@@ -1,9 +1,9 @@
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { checkCaps } from "../../src/guard/caps.js";
-import { fxTable } from "../../src/guard/money.js";
-import type { PolicyCaps } from "../../src/guard/policy.js";
-import { openSqliteStore, type SqliteStore } from "../../src/store/sqlite.js";
+import { fxTable } from "../../src/money/currency.js";
+import type { PolicyCaps } from "../../src/policy/load.js";
+import { openSqliteStore, type SqliteStore } from "../../src/store/sqlite/store.js";
 import type { AdmissionState, AuditEntry } from "../../src/store/store.js";
 import { removeTempHomes, tempHome } from "../guard/fixtures/home.js";
 

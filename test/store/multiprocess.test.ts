@@ -3,8 +3,8 @@ import { readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { verifyAudit } from "../../src/guard/audit.js";
-import { openSqliteStore } from "../../src/store/sqlite.js";
+import { verifyAudit } from "../../src/audit/chain.js";
+import { openSqliteStore } from "../../src/store/sqlite/store.js";
 import { removeTempHomes, tempHome } from "../guard/fixtures/home.js";
 
 /**

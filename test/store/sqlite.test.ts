@@ -2,9 +2,9 @@ import { statSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
-import { allow, type Decision, deny } from "../../src/guard/decision.js";
-import { MIGRATIONS } from "../../src/store/migrations.js";
-import { openSqliteStore, type SqliteStore } from "../../src/store/sqlite.js";
+import { allow, type Decision, deny } from "../../src/policy/decision.js";
+import { MIGRATIONS } from "../../src/store/sqlite/migrations.js";
+import { openSqliteStore, type SqliteStore } from "../../src/store/sqlite/store.js";
 import type { AdmissionRequest, AuditEntry, UsageSnapshot } from "../../src/store/store.js";
 import { removeTempHomes, tempHome } from "../guard/fixtures/home.js";
 

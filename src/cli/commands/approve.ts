@@ -1,4 +1,3 @@
-import { ConfigError } from "../../errors.js";
 import {
   type ApprovalView,
   approvalAmount,
@@ -6,7 +5,8 @@ import {
   approvalView,
   approvalViews,
   decideApproval,
-} from "../../guard/approval-decisions.js";
+} from "../../approvals/decisions.js";
+import { ConfigError } from "../../errors.js";
 import type { ApprovalState } from "../../store/store.js";
 import { HOME_FLAG, homeOf, parseCount, parseFlags } from "../args.js";
 import { type CliCommand, type CliIO, UsageError } from "../command.js";

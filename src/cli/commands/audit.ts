@@ -1,7 +1,7 @@
 import { join } from "node:path";
-import { verifyAudit } from "../../guard/audit.js";
-import { formatMoney } from "../../guard/money.js";
-import { DATABASE_FILE } from "../../store/sqlite.js";
+import { verifyAudit } from "../../audit/chain.js";
+import { formatMoney } from "../../money/currency.js";
+import { DATABASE_FILE } from "../../store/sqlite/store.js";
 import type { AuditFilter, AuditRecord, Store } from "../../store/store.js";
 import {
   HOME_FLAG,

@@ -1,12 +1,12 @@
 import { accessSync, constants, existsSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { TOOLS } from "../../../tools/index.js";
+import { verifyAudit } from "../../audit/chain.js";
 import { readEnvironment } from "../../config.js";
 import { ConfigError } from "../../errors.js";
-import { verifyAudit } from "../../guard/audit.js";
 import { ALL_SESSIONS } from "../../guard/kill.js";
-import { type LoadedPolicy, loadPolicy } from "../../guard/policy.js";
-import { inspectDatabase, openSqliteStore } from "../../store/sqlite.js";
+import { type LoadedPolicy, loadPolicy } from "../../policy/load.js";
+import { inspectDatabase, openSqliteStore } from "../../store/sqlite/store.js";
 import { checkStripeKey } from "../../stripe/keys.js";
 import { PACKAGE_ROOT } from "../../version.js";
 import { HOME_FLAG, homeOf, parseFlags } from "../args.js";

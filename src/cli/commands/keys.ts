@@ -1,9 +1,9 @@
 import { resolve } from "node:path";
 import { TOOLS } from "../../../tools/index.js";
 import { ConfigError } from "../../errors.js";
-import { createApiKey, keyStatus, revokeApiKey } from "../../guard/agent-keys.js";
-import { loadPolicy, parseDuration } from "../../guard/policy.js";
-import { openSqliteStore } from "../../store/sqlite.js";
+import { createApiKey, keyStatus, revokeApiKey } from "../../keys/api-keys.js";
+import { loadPolicy, parseDuration } from "../../policy/load.js";
+import { openSqliteStore } from "../../store/sqlite/store.js";
 import type { ApiKeyRecord, Store } from "../../store/store.js";
 import { HOME_FLAG, homeOf, parseFlags } from "../args.js";
 import { type CliCommand, type CliIO, UsageError } from "../command.js";

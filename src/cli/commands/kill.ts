@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { ConfigError } from "../../errors.js";
 import { ALL_SESSIONS } from "../../guard/kill.js";
 import { type KillOutcome, stopSessions } from "../../operator/kill-switch.js";
-import { DATABASE_FILE, openSqliteStore } from "../../store/sqlite.js";
+import { DATABASE_FILE, openSqliteStore } from "../../store/sqlite/store.js";
 import type { Store } from "../../store/store.js";
 import { HOME_FLAG, homeOf, parseFlags } from "../args.js";
 import { type CliCommand, UsageError } from "../command.js";

@@ -1,8 +1,8 @@
 import { Document, isMap, isScalar } from "yaml";
 import { TOOLS } from "../../../tools/index.js";
 import { toolLimits } from "../../guard/caps.js";
-import { effectiveRules } from "../../guard/params.js";
-import { type LoadedPolicy, loadPolicy } from "../../guard/policy.js";
+import { type LoadedPolicy, loadPolicy } from "../../policy/load.js";
+import { effectiveRules } from "../../policy/params.js";
 import { parseFlags } from "../args.js";
 import { type CliCommand, UsageError } from "../command.js";
 import { tolerateClosedPipe } from "../format.js";

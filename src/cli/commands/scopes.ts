@@ -1,7 +1,7 @@
 import { TOOLS } from "../../../tools/index.js";
 import type { PermissionLevel } from "../../../tools/tool.js";
 import { readEnvironment } from "../../config.js";
-import { type LoadedPolicy, loadPolicy } from "../../guard/policy.js";
+import { type LoadedPolicy, loadPolicy } from "../../policy/load.js";
 import { parseFlags } from "../args.js";
 import { type CliCommand, type CliIO, UsageError } from "../command.js";
 import { type Style, styleFor, table, tolerateClosedPipe } from "../format.js";

@@ -1,14 +1,14 @@
 import { TOOLS } from "../../../tools/index.js";
 import { type Environment, readEnvironment } from "../../config.js";
-import { checkApiKey, keyStatus } from "../../guard/agent-keys.js";
 import { Guard } from "../../guard/guard.js";
-import { loadPolicy, parseDuration } from "../../guard/policy.js";
 import { endSession, startSession } from "../../guard/sessions.js";
+import { checkApiKey, keyStatus } from "../../keys/api-keys.js";
 import { createLogger, type Logger } from "../../logger.js";
 import { createOperatorServer, newOperatorSessionId } from "../../operator/server.js";
+import { loadPolicy, parseDuration } from "../../policy/load.js";
 import { type Sandbox, startSandbox } from "../../sandbox/index.js";
 import { createServer } from "../../server.js";
-import { openSqliteStore } from "../../store/sqlite.js";
+import { openSqliteStore } from "../../store/sqlite/store.js";
 import { serveHttp } from "../../transports/http.js";
 import { SessionOpener } from "../../transports/mcp-sessions.js";
 import { serveStdio } from "../../transports/stdio.js";

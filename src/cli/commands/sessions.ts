@@ -2,7 +2,7 @@ import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { TOOLS } from "../../../tools/index.js";
 import { ConfigError } from "../../errors.js";
-import { type LoadedPolicy, loadPolicy } from "../../guard/policy.js";
+import { type LoadedPolicy, loadPolicy } from "../../policy/load.js";
 import type { SessionState, SessionSummary } from "../../store/store.js";
 import { PACKAGE_ROOT } from "../../version.js";
 import { HOME_FLAG, homeOf, oneOf, parseCount, parseFlags } from "../args.js";

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { approvalCall } from "../../guard/approval-decisions.js";
+import { approvalCall } from "../../approvals/decisions.js";
 import { approvalId, approvalOutput, approvalOutputOf, decideAsOperator } from "../approvals.js";
 import { DECIDES_APPROVAL, defineOperatorTool } from "../tool.js";
 

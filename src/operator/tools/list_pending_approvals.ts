@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { approvalViews } from "../../guard/approval-decisions.js";
+import { approvalViews } from "../../approvals/decisions.js";
 import { approvalOutput, approvalOutputOf } from "../approvals.js";
 import { defineOperatorTool, READ_ONLY } from "../tool.js";
 

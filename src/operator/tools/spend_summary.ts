@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { parseDuration } from "../../guard/policy.js";
+import { parseDuration } from "../../policy/load.js";
 import { buildView } from "../report-view.js";
 import { defineOperatorTool, OperatorError, READ_ONLY } from "../tool.js";
 

@@ -1,6 +1,15 @@
-import type { AnyTool } from "../../tools/tool.js";
 import { type Denial, deny } from "./decision.js";
-import type { ParamRule, Policy } from "./policy-schema.js";
+import type { ParamRule, Policy } from "./schema.js";
+
+/** What the policy needs to know of a tool; every tool declaration (`tools/tool.ts`) is one. */
+export interface ToolRules {
+  name: string;
+  kind: "read" | "write" | "session";
+  /** Names the policy's parameter rules may test. */
+  ruleParams: readonly string[];
+  /** Rules that hold unless the policy states its own for that parameter. */
+  defaultParamRules?: Readonly<Record<string, ParamRule>>;
+}
 
 /**
  * Parameter rules: the policy's own rule for a parameter, else the tool's safe default.
@@ -15,7 +24,7 @@ export interface EffectiveRule {
   source: string;
 }
 
-export function effectiveRules(policy: Policy, tool: AnyTool): EffectiveRule[] {
+export function effectiveRules(policy: Policy, tool: ToolRules): EffectiveRule[] {
   const own = policy.tools[tool.name]?.params ?? {};
   const rules: EffectiveRule[] = [];
   for (const [param, rule] of Object.entries(own)) {

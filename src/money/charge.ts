@@ -1,5 +1,4 @@
-import type { Money, Resolution } from "../../tools/tool.js";
-import { type FxTable, formatMoney, toCapMinor } from "./money.js";
+import { type FxTable, formatMoney, type Money, toCapMinor } from "./currency.js";
 
 /**
  * What one call counts against the caps: the money it moves, in its own currency and in
@@ -30,7 +29,7 @@ export const noCharge = (capCurrency: string): CallCharge => ({
  * in a currency with no rate is never counted as zero — the caller denies it.
  */
 export function chargeOf(
-  resolution: Pick<Resolution<unknown>, "moves" | "revenueAtRisk">,
+  resolution: { moves?: Money; revenueAtRisk?: Money },
   fx: FxTable,
 ): { charge: CallCharge } | { unconvertible: string } {
   const { moves, revenueAtRisk } = resolution;

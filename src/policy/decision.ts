@@ -1,25 +1,4 @@
-/** Stable denial codes: agents branch on them, operators grep for them, tests assert them. */
-export const DENY_CODES = [
-  "tool_not_allowed",
-  "param_not_allowed",
-  "customer_out_of_scope",
-  "account_out_of_scope",
-  "cap_per_call",
-  "cap_session",
-  "cap_day",
-  "cap_customer_day",
-  "rate_limited",
-  "session_killed",
-  "session_expired",
-  "session_ended",
-  "policy_expired",
-  "currency_not_convertible",
-  "approval_required",
-  "approval_declined",
-  "approval_timeout",
-] as const;
-
-export type DenyCode = (typeof DENY_CODES)[number];
+import type { DenyCode } from "../errors.js";
 
 /**
  * What the guard decided about one call, as a value: it is returned, tested and audited,

@@ -1,16 +1,11 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { LineCounter, parseDocument } from "yaml";
-import type { AnyTool } from "../../tools/tool.js";
 import { ConfigError } from "../errors.js";
-import { type FxTable, fxTable, majorToMinor } from "./money.js";
-import {
-  describeIssues,
-  formatPath,
-  type PolicyPath,
-  type PolicyProblem,
-} from "./policy-errors.js";
-import { type ParamRule, type Policy, policySchema } from "./policy-schema.js";
+import { type FxTable, fxTable, majorToMinor } from "../money/currency.js";
+import { describeIssues, formatPath, type PolicyPath, type PolicyProblem } from "./errors.js";
+import type { ToolRules } from "./params.js";
+import { type ParamRule, type Policy, policySchema } from "./schema.js";
 
 /**
  * Loads a policy file: YAML, validated by the schema, then checked against the tools this
@@ -55,7 +50,7 @@ export function parseDuration(text: string): number {
   return Number(match[1]) * DURATION_UNIT_MS[match[2] as keyof typeof DURATION_UNIT_MS];
 }
 
-export function loadPolicy(file: string, knownTools: readonly AnyTool[]): LoadedPolicy {
+export function loadPolicy(file: string, knownTools: readonly ToolRules[]): LoadedPolicy {
   let bytes: Buffer;
   try {
     bytes = readFileSync(file);
@@ -70,7 +65,7 @@ export function loadPolicy(file: string, knownTools: readonly AnyTool[]): Loaded
 export function parsePolicy(
   source: Buffer | string,
   file: string,
-  knownTools: readonly AnyTool[],
+  knownTools: readonly ToolRules[],
 ): LoadedPolicy {
   const bytes = typeof source === "string" ? Buffer.from(source, "utf8") : source;
   const lines = new LineCounter();
@@ -127,7 +122,7 @@ export function parsePolicy(
 }
 
 /** Tools must exist and be Stripe tools; rules may only test what the tool lets them test. */
-function checkTools(policy: Policy, knownTools: readonly AnyTool[]): PolicyProblem[] {
+function checkTools(policy: Policy, knownTools: readonly ToolRules[]): PolicyProblem[] {
   const byName = new Map(knownTools.map((tool) => [tool.name, tool]));
   const stripeTools = knownTools.filter((tool) => tool.kind !== "session").map((t) => t.name);
   const problems: PolicyProblem[] = [];
@@ -154,7 +149,7 @@ function checkTools(policy: Policy, knownTools: readonly AnyTool[]): PolicyProbl
 
 /** Rules may only test the tool's rule parameters, with a range that is not empty. */
 function checkRuleParams(
-  tool: AnyTool,
+  tool: ToolRules,
   params: Readonly<Record<string, ParamRule>> | undefined,
   at: PolicyPath,
 ): PolicyProblem[] {
@@ -176,7 +171,7 @@ function checkRuleParams(
 }
 
 /** Approval rules name listed tools and their rule parameters; a wait outlives no request. */
-function checkApprovals(policy: Policy, knownTools: readonly AnyTool[]): PolicyProblem[] {
+function checkApprovals(policy: Policy, knownTools: readonly ToolRules[]): PolicyProblem[] {
   const byName = new Map(knownTools.map((tool) => [tool.name, tool]));
   const problems: PolicyProblem[] = [];
   policy.require_approval_for.forEach(({ tool: name, params }, index) => {

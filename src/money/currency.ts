@@ -1,3 +1,10 @@
+/** An amount in the currency's minor unit (cents, yen, fils), as Stripe counts it. */
+export interface Money {
+  amount: number;
+  /** Lower-case ISO code, as Stripe writes it. */
+  currency: string;
+}
+
 /**
  * Money as Stripe counts it: integers in each currency's minor unit. Which unit that is
  * comes from a table (Stripe's list), never from assuming cents; conversion into the cap

@@ -1,6 +1,6 @@
 import type Database from "better-sqlite3";
+import type { ApiKeyRecord } from "../store.js";
 import { withBusyRetry } from "./busy.js";
-import type { ApiKeyRecord } from "./store.js";
 
 /** The `api_keys` and `session_keys` statements, prepared once (see `SqliteStore`). */
 export function prepareKeyStatements(db: Database.Database) {

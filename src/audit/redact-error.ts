@@ -1,4 +1,4 @@
-import { redactSecrets } from "../secrets.js";
+import { redactSecrets } from "./redact.js";
 
 /** An exception as it may be logged: message and stack with secrets scrubbed. */
 export function redactError(err: unknown): { type: string; message: string; stack?: string } {

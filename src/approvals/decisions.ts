@@ -1,3 +1,5 @@
+import { cleanReason } from "../audit/text.js";
+import { formatMoney } from "../money/currency.js";
 import type {
   ApprovalDecision,
   ApprovalRecord,
@@ -5,8 +7,6 @@ import type {
   AuditEntry,
   Store,
 } from "../store/store.js";
-import { cleanReason } from "./kill.js";
-import { formatMoney } from "./money.js";
 
 /**
  * A person's decision on an approval request, whoever takes it: the user answering in

@@ -1,11 +1,11 @@
-import { maskName } from "../../tools/pii.js";
-import type { CustomerFacts } from "../../tools/tool.js";
+import type { CallCharge } from "../money/charge.js";
+import { formatMoney } from "../money/currency.js";
+import { capsLeftLine } from "../policy/caps-left.js";
+import type { LoadedPolicy } from "../policy/load.js";
+import { maskName } from "../policy/pii.js";
+import type { CustomerFacts } from "../policy/scope.js";
 import type { UsageSnapshot } from "../store/store.js";
-import type { ApprovalNeed } from "./approval-rules.js";
-import { capsLeftLine } from "./caps.js";
-import type { CallCharge } from "./ledger.js";
-import { formatMoney } from "./money.js";
-import type { LoadedPolicy } from "./policy.js";
+import type { ApprovalNeed } from "./rules.js";
 
 /**
  * What the person deciding an approval reads — in their MCP client, in `spendguard

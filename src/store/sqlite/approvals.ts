@@ -1,5 +1,10 @@
 import type Database from "better-sqlite3";
-import type { ApprovalDecision, ApprovalFilter, ApprovalRecord, ApprovalRequest } from "./store.js";
+import type {
+  ApprovalDecision,
+  ApprovalFilter,
+  ApprovalRecord,
+  ApprovalRequest,
+} from "../store.js";
 
 /**
  * The `approvals` table's statements. They run inside the store's transactions: the

@@ -1,6 +1,14 @@
-import type { CustomerFacts } from "../../tools/tool.js";
 import { type Denial, deny } from "./decision.js";
-import type { CustomerScope } from "./policy-schema.js";
+import type { CustomerScope } from "./schema.js";
+
+/** The customer a call touches, as customer scope needs to see it. */
+export interface CustomerFacts {
+  id: string;
+  email: string | null;
+  metadata: Record<string, string>;
+  /** For the person asked to approve a call; scope never looks at it. */
+  name?: string | null;
+}
 
 /**
  * Customer scope: which customers this agent may touch. Every criterion the policy gives

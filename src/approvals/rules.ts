@@ -1,9 +1,9 @@
 import type { AnyTool } from "../../tools/tool.js";
-import { type Denial, deny } from "./decision.js";
-import { type CallCharge, describeCharge } from "./ledger.js";
-import { formatMoney } from "./money.js";
-import { expectation, ruleHolds } from "./params.js";
-import type { LoadedPolicy } from "./policy.js";
+import { type CallCharge, describeCharge } from "../money/charge.js";
+import { formatMoney } from "../money/currency.js";
+import { type Denial, deny } from "../policy/decision.js";
+import type { LoadedPolicy } from "../policy/load.js";
+import { expectation, ruleHolds } from "../policy/params.js";
 
 /**
  * Which calls need a person's yes (`require_approval_over`, `require_approval_for`). Pure:

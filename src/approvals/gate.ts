@@ -1,8 +1,18 @@
 import { createHash, randomBytes } from "node:crypto";
 import type { AnyStripeTool, CustomerFacts } from "../../tools/tool.js";
-import { redactValue } from "../secrets.js";
-import type { ApprovalDecision, ApprovalRecord, ApprovalUse, Store } from "../store/store.js";
-import { decisionAuditEntry } from "./approval-decisions.js";
+import { canonicalJson } from "../audit/canonical.js";
+import { redactValue } from "../audit/redact.js";
+import type { CallCharge } from "../money/charge.js";
+import type { Decision, Denial } from "../policy/decision.js";
+import type { LoadedPolicy } from "../policy/load.js";
+import type {
+  ApprovalDecision,
+  ApprovalRecord,
+  ApprovalUse,
+  Store,
+  UsageSnapshot,
+} from "../store/store.js";
+import { decisionAuditEntry } from "./decisions.js";
 import {
   type ApprovalNeed,
   type AskingCall,
@@ -11,13 +21,8 @@ import {
   approvalTimedOut,
   approvalUsedUp,
   pendingHint,
-} from "./approval-rules.js";
-import { approvalSummary } from "./approval-summary.js";
-import { canonicalJson } from "./canonical.js";
-import { type CallFacts, decideCaps } from "./decide.js";
-import type { Denial } from "./decision.js";
-import type { CallCharge } from "./ledger.js";
-import type { LoadedPolicy } from "./policy.js";
+} from "./rules.js";
+import { approvalSummary } from "./summary.js";
 
 /**
  * Getting a person's yes for a call the policy says needs one. An approval is bound to the
@@ -43,13 +48,18 @@ export interface HumanQuestion {
 export type AskHuman = (question: HumanQuestion) => Promise<HumanAnswer>;
 
 export interface ApprovalCall {
-  facts: CallFacts;
+  /** When the call was made, on the guard's clock. */
+  now: number;
+  account: string | null;
+  args: Record<string, unknown>;
   tool: AnyStripeTool;
   charge: CallCharge;
   customer: CustomerFacts | null;
   need: ApprovalNeed;
   /** The arguments as the audit keeps them (redacted, canonical). */
   auditArgs: string;
+  /** The guard's cap check, so nobody is asked about a call the caps would refuse anyway. */
+  checkCaps(usage: UsageSnapshot): Decision;
 }
 
 export type GateResult = { granted: ApprovalRecord } | { refused: Denial; hint?: string };
@@ -74,16 +84,16 @@ export class ApprovalGate {
   /** The call's approval if it has one; else it asks (in-band) or files a request. */
   async obtain(call: ApprovalCall, askHuman?: AskHuman): Promise<GateResult> {
     const { store, policy, session, agent } = this.options;
-    const { facts, charge, customer } = call;
+    const { charge, customer } = call;
     const usage = store.usage({
       session,
       agent,
       tool: call.tool.name,
       customer: customer?.id ?? null,
-      at: facts.now,
+      at: call.now,
     });
     // Nobody is asked about a call the caps would refuse anyway.
-    const caps = decideCaps(facts, charge, customer !== null, usage);
+    const caps = call.checkCaps(usage);
     if (caps.outcome === "deny") return { refused: caps };
 
     const id = `apr_${randomBytes(12).toString("hex")}`;
@@ -94,7 +104,7 @@ export class ApprovalGate {
       agent,
       tool: call.tool.name,
       args: call.auditArgs,
-      account: facts.account,
+      account: call.account,
       customer: customer?.id ?? null,
       amount: charge.moves?.amount ?? null,
       currency: charge.moves?.currency ?? null,
@@ -106,8 +116,8 @@ export class ApprovalGate {
         agent,
         session,
         tool: call.tool,
-        args: redactValue(facts.args) as Record<string, unknown>,
-        account: facts.account,
+        args: redactValue(call.args) as Record<string, unknown>,
+        account: call.account,
         customer,
         charge,
         need: call.need,
@@ -115,8 +125,8 @@ export class ApprovalGate {
         policy,
       }),
       ttl_ms: policy.approvalTtlMs,
-      created_at: facts.now,
-      expires_at: facts.now + policy.approvalTtlMs,
+      created_at: call.now,
+      expires_at: call.now + policy.approvalTtlMs,
     });
     if (approval.state === "approved") return { granted: approval };
     if (approval.state === "rejected") return { refused: approvalDeclined(asking(call), approval) };
@@ -125,7 +135,7 @@ export class ApprovalGate {
   }
 
   /** For the admission: uses the approval up, or refuses if an identical call just did. */
-  use(call: ApprovalCall, approval: ApprovalRecord): ApprovalUse {
+  use(call: ApprovalCall, approval: ApprovalRecord): ApprovalUse<Denial> {
     return { id: approval.id, unusable: () => approvalUsedUp(asking(call), approval) };
   }
 
@@ -173,12 +183,12 @@ function waiting(call: ApprovalCall, approval: ApprovalRecord, created: boolean)
 
 /** What an approval is bound to, hashed: the same call resolved to the same customer and money. */
 function approvalBinding(session: string, call: ApprovalCall): string {
-  const { facts, charge, customer } = call;
+  const { charge, customer } = call;
   return createHash("sha256")
     .update(
       canonicalJson({
-        account: facts.account,
-        args: facts.args,
+        account: call.account,
+        args: call.args,
         customer: customer?.id ?? null,
         moves: charge.moves,
         session,

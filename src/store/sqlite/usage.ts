@@ -1,5 +1,5 @@
 import type Database from "better-sqlite3";
-import type { Admission, UsageQuery, UsageSnapshot } from "./store.js";
+import type { Admission, UsageQuery, UsageSnapshot } from "../store.js";
 
 /**
  * Usage as running totals (see the `*_usage`, `*_open` and `*_minutes` tables), so that

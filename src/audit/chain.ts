@@ -1,7 +1,5 @@
 import { createHash } from "node:crypto";
-import { redactValue } from "../secrets.js";
-import type { AuditEntry, Store } from "../store/store.js";
-import { canonicalJson } from "./canonical.js";
+import type { AuditEntry, AuditRecord } from "./record.js";
 
 /**
  * The audit's hash chain. Each row's hash covers every column of the row (its `seq`
@@ -51,6 +49,12 @@ export function hashAuditRow(seq: number, entry: AuditEntry, prevHash: string): 
     .digest("hex");
 }
 
+/** What verification reads: every row in `seq` order, and the head recorded with the last one. */
+export interface AuditSource {
+  iterateAudit(): Iterable<AuditRecord>;
+  auditHead(): { seq: number; hash: string } | undefined;
+}
+
 export type AuditVerification =
   | { ok: true; rows: number }
   | { ok: false; rows: number; brokenAt: number; problem: string };
@@ -62,7 +66,7 @@ export type AuditVerification =
  * written with every row, records more rows than there are). `rows` counts the rows
  * checked. Rows appended while it runs are checked too.
  */
-export function verifyAudit(store: Store): AuditVerification {
+export function verifyAudit(store: AuditSource): AuditVerification {
   // Read before the rows, so rows appended meanwhile only ever come after the head.
   const head = store.auditHead();
   let expectedSeq = 1;
@@ -109,20 +113,4 @@ export function verifyAudit(store: Store): AuditVerification {
     );
   }
   return { ok: true, rows };
-}
-
-/** Longest argument text an audit row keeps (an agent may send anything). */
-const MAX_AUDIT_ARGS = 16_384;
-
-/** A call's arguments as every audit row keeps them: redacted, canonical JSON, bounded. */
-export function auditArgs(rawArgs: unknown): string {
-  let text: string;
-  try {
-    text = canonicalJson(redactValue(rawArgs ?? {})) ?? "null";
-  } catch {
-    text = JSON.stringify("[arguments not serialisable]");
-  }
-  return text.length > MAX_AUDIT_ARGS
-    ? JSON.stringify(`${text.slice(0, MAX_AUDIT_ARGS)}…[truncated]`)
-    : text;
 }

@@ -1,18 +1,13 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { ConfigError } from "../errors.js";
-import { GENESIS_HASH, hashAuditRow } from "../guard/audit.js";
-import type { Decision } from "../guard/decision.js";
-import { withBusyRetry } from "./busy.js";
-import { MIGRATIONS } from "./migrations.js";
-import { type ApprovalTable, prepareApprovalTable } from "./sqlite-approvals.js";
-import { type KeyStatements, prepareKeyStatements } from "./sqlite-keys.js";
-import { prepareUsageTotals, type UsageTotals } from "./sqlite-usage.js";
+import { GENESIS_HASH, hashAuditRow } from "../../audit/chain.js";
+import { ConfigError } from "../../errors.js";
 import type {
   Admission,
   AdmissionFilter,
   AdmissionRequest,
+  AdmitCheck,
   AdmitResult,
   ApiKeyRecord,
   ApprovalDecision,
@@ -25,6 +20,7 @@ import type {
   AuditFilter,
   AuditRecord,
   AuditWhen,
+  Refusal,
   Report,
   ReportCallsRow,
   ReportDenialRow,
@@ -40,7 +36,12 @@ import type {
   TransitionResult,
   UsageQuery,
   UsageSnapshot,
-} from "./store.js";
+} from "../store.js";
+import { type ApprovalTable, prepareApprovalTable } from "./approvals.js";
+import { withBusyRetry } from "./busy.js";
+import { type KeyStatements, prepareKeyStatements } from "./keys.js";
+import { MIGRATIONS } from "./migrations.js";
+import { prepareUsageTotals, type UsageTotals } from "./usage.js";
 
 export const DATABASE_FILE = "spendguard.db";
 
@@ -111,9 +112,9 @@ export class SqliteStore implements Store {
   private readonly admitTxn: Database.Transaction<
     (
       request: AdmissionRequest,
-      check: (usage: UsageSnapshot) => Decision,
-      approval: ApprovalUse | undefined,
-    ) => AdmitResult
+      check: AdmitCheck<Refusal>,
+      approval: ApprovalUse<Refusal> | undefined,
+    ) => AdmitResult<Refusal>
   >;
   private readonly requestApprovalTxn: Database.Transaction<
     (request: ApprovalRequest) => { approval: ApprovalRecord; created: boolean }
@@ -154,9 +155,9 @@ export class SqliteStore implements Store {
     this.admitTxn = this.db.transaction(
       (
         request: AdmissionRequest,
-        check: (usage: UsageSnapshot) => Decision,
-        approval: ApprovalUse | undefined,
-      ): AdmitResult => {
+        check: AdmitCheck<Refusal>,
+        approval: ApprovalUse<Refusal> | undefined,
+      ): AdmitResult<Refusal> => {
         const usage = totals.read({ ...request, at: request.created_at });
         const decision = check(usage);
         if (decision.outcome === "deny") return { admitted: false, decision, usage };
@@ -242,16 +243,17 @@ export class SqliteStore implements Store {
     );
   }
 
-  admit(
+  admit<R extends Refusal>(
     request: AdmissionRequest,
-    check: (usage: UsageSnapshot) => Decision,
-    approval?: ApprovalUse,
-  ): AdmitResult {
+    check: AdmitCheck<R>,
+    approval?: ApprovalUse<R>,
+  ): AdmitResult<R> {
     // IMMEDIATE takes the write lock before reading, so the snapshot cannot go stale.
     const atStake = request.amount_cap > 0 || request.cancellation || approval !== undefined;
+    // The transaction hands back whichever refusal `check` or `approval` made: an R.
     return this.committed(atStake, () =>
       withBusyRetry(() => this.admitTxn.immediate(request, check, approval)),
-    );
+    ) as AdmitResult<R>;
   }
 
   /**
