@@ -12,8 +12,8 @@ export interface Environment {
   home: string;
   /** `SPENDGUARD_STRIPE_BASE_URL`: Stripe API base URL override. */
   stripeBaseUrl: string | undefined;
-  /** `SPENDGUARD_LOG_LEVEL`: pino level. */
-  logLevel: string;
+  /** `SPENDGUARD_LOG_LEVEL`: pino level; unset, each command picks its own default. */
+  logLevel: string | undefined;
   /** `SPENDGUARD_STRIPE_TIMEOUT_MS`: per-request Stripe timeout (default: the client's 20 s). */
   stripeTimeoutMs: number | undefined;
 }
@@ -24,7 +24,7 @@ export function readEnvironment(env: NodeJS.ProcessEnv): Environment {
     policyFile: env.SPENDGUARD_POLICY || undefined,
     home: resolve(env.SPENDGUARD_HOME || join(homedir(), ".spendguard")),
     stripeBaseUrl: env.SPENDGUARD_STRIPE_BASE_URL || undefined,
-    logLevel: env.SPENDGUARD_LOG_LEVEL || "info",
+    logLevel: env.SPENDGUARD_LOG_LEVEL || undefined,
     stripeTimeoutMs: positiveMs("SPENDGUARD_STRIPE_TIMEOUT_MS", env.SPENDGUARD_STRIPE_TIMEOUT_MS),
   };
 }

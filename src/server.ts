@@ -1,6 +1,6 @@
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
+import { Protocol } from "@modelcontextprotocol/sdk/shared/protocol.js";
 import {
-  CallToolRequestSchema,
   type CallToolResult,
   ListToolsRequestSchema,
   type Tool,
@@ -34,20 +34,40 @@ export function createServer(guard: Guard): Server {
     return { tools: listing };
   });
 
-  server.setRequestHandler(
-    CallToolRequestSchema,
-    async (request, extra): Promise<CallToolResult> => {
-      // Calls that need a person's approval ask the user in-band when the client can.
-      const askHuman = canAskHuman(server)
-        ? askThroughClient(server, { requestId: extra.requestId, signal: extra.signal })
-        : undefined;
-      return resultOf(
-        await guard.call(request.params.name, request.params.arguments ?? {}, { askHuman }),
-      );
-    },
-  );
+  // Registered past Server's own tools/call check, which would refuse `arguments` that are
+  // not an object (null, an array, a string) before the guard could audit them, and copy
+  // the arguments so that a `__proto__` member vanished. The guard checks them as sent.
+  const setRawHandler = Protocol.prototype.setRequestHandler as (
+    this: Server,
+    schema: typeof RawCallToolRequestSchema,
+    handler: (
+      request: z.infer<typeof RawCallToolRequestSchema>,
+      extra: Parameters<Parameters<Server["setRequestHandler"]>[1]>[1],
+    ) => Promise<CallToolResult>,
+  ) => void;
+  setRawHandler.call(server, RawCallToolRequestSchema, async (request, extra) => {
+    // Calls that need a person's approval ask the user in-band when the client can.
+    const askHuman = canAskHuman(server)
+      ? askThroughClient(server, { requestId: extra.requestId, signal: extra.signal })
+      : undefined;
+    const { name, arguments: args } = request.params ?? {};
+    return resultOf(await guard.call(toolNameOf(name), args, { askHuman }));
+  });
 
   return server;
+}
+
+/**
+ * A tools/call as it came off the wire: `arguments` kept exactly as parsed, and a missing
+ * or non-string `name` left for the guard to refuse (and audit) as an unknown tool.
+ */
+const RawCallToolRequestSchema = z.object({
+  method: z.literal("tools/call"),
+  params: z.looseObject({ name: z.unknown(), arguments: z.unknown() }).optional(),
+});
+
+function toolNameOf(name: unknown): string {
+  return typeof name === "string" ? name : (JSON.stringify(name) ?? "");
 }
 
 function resultOf(outcome: CallOutcome): CallToolResult {

@@ -10,7 +10,8 @@ export function canonicalJson(value: unknown): string {
 function sortKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortKeys);
   if (value !== null && typeof value === "object" && !(value instanceof Date)) {
-    const sorted: Record<string, unknown> = {};
+    // No prototype: an agent's `__proto__` key stays a key instead of becoming one.
+    const sorted = Object.create(null) as Record<string, unknown>;
     for (const key of Object.keys(value).sort()) {
       const inner = (value as Record<string, unknown>)[key];
       if (inner !== undefined) sorted[key] = sortKeys(inner);

@@ -80,6 +80,32 @@ export function describeInvalidArguments(
   return `Invalid arguments for ${tool}: ${problems.join("; ")}.`;
 }
 
+/**
+ * Argument names that JavaScript objects treat as more than a name: `__proto__` is
+ * dropped (or sets the prototype) when an object is copied, so `{charge, __proto__:
+ * {amount}}` could lose its amount and become a full refund. Refused at any depth.
+ */
+const FORBIDDEN_NAMES = new Set(["__proto__", "constructor", "prototype"]);
+
+/** The first forbidden argument name anywhere in the arguments as sent, if any. */
+export function forbiddenArgumentName(rawArgs: unknown): string | undefined {
+  // A loop, not recursion: the body may nest as deep as its size allows.
+  const pending: unknown[] = [rawArgs];
+  while (pending.length > 0) {
+    const value = pending.pop();
+    if (value === null || typeof value !== "object") continue;
+    if (Array.isArray(value)) {
+      for (const item of value) pending.push(item);
+      continue;
+    }
+    for (const name of Object.keys(value)) {
+      if (FORBIDDEN_NAMES.has(name)) return name;
+      pending.push((value as Record<string, unknown>)[name]);
+    }
+  }
+  return undefined;
+}
+
 const MAX_NAMES_SHOWN = 5;
 const MAX_NAME_CHARS = 40;
 

@@ -34,6 +34,7 @@ import {
   agentInputSchema,
   agentOutputSchema,
   describeInvalidArguments,
+  forbiddenArgumentName,
   quoteName,
   type SpendguardBlock,
 } from "./agent-schemas.js";
@@ -210,6 +211,19 @@ export class Guard {
           "unknown_tool",
           `Unknown tool ${quoteName(trail.tool)}.`,
           `Tools available in this session: ${names.join(", ")}.`,
+        ),
+      );
+    }
+    const forbidden = forbiddenArgumentName(rawArgs);
+    if (forbidden !== undefined) {
+      return this.refuse(
+        trail,
+        "error",
+        "invalid",
+        new SpendguardError(
+          "invalid_input",
+          `Invalid arguments for ${tool.name}: an argument may not be named ${quoteName(forbidden)}.`,
+          "Nothing was done. Fix the arguments and call again.",
         ),
       );
     }

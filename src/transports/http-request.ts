@@ -21,6 +21,8 @@ export type HttpRefusalCode =
   | "missing_session"
   | "session_not_found"
   | "session_key_mismatch"
+  | "session_wrong_transport"
+  | "batch_not_supported"
   | "session_open_failed"
   | "shutting_down";
 
@@ -28,6 +30,7 @@ export type HttpRefusalCode =
 const RPC_CODE: Partial<Record<HttpRefusalCode, number>> = {
   invalid_json: -32700,
   missing_session: -32600,
+  batch_not_supported: -32600,
   unsupported_media_type: -32600,
   session_not_found: -32001,
   session_open_failed: -32603,

@@ -30,6 +30,8 @@ export interface HttpOptions {
   allowedOrigins: readonly string[];
   /** A session with no request for this long is ended. */
   idleTimeoutMs: number;
+  /** The same for a session that has made no tool call yet (a spare or abandoned one). */
+  emptyIdleTimeoutMs: number;
   /** Requests per second per key (bursts of twice as many). */
   rateLimit: number;
   /** Checks a request's bearer token. */
@@ -54,12 +56,23 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 /** How long a shutdown waits for tool calls under way to settle their reservations. */
 const SHUTDOWN_GRACE_MS = 10_000;
 
+/** The first protocol revision without JSON-RPC batches. */
+const NO_BATCHES_FROM = "2025-06-18";
+
+type LiveTransport =
+  | { kind: "streamable"; transport: StreamableHTTPServerTransport }
+  | { kind: "sse"; transport: SSEServerTransport };
+
 interface LiveSession {
   /** What the wire names it: `Mcp-Session-Id`, or the SSE transport's `sessionId`. */
   wireId: string;
   keyId: string;
   session: McpSession;
-  transport: StreamableHTTPServerTransport | SSEServerTransport;
+  wire: LiveTransport;
+  /** The revision the client asked for at initialize (negotiated down by the SDK). */
+  protocolVersion: string | undefined;
+  /** Whether a tools/call has come through: sessions that never call idle out sooner. */
+  calledTool: boolean;
   lastSeen: number;
 }
 
@@ -151,19 +164,50 @@ export async function serveHttp(options: HttpOptions): Promise<HttpService> {
         return;
       }
       body = read.body;
+      // Each message counts against the rate, however many one POST carries.
+      const extra = Array.isArray(body) ? body.length - 1 : 0;
+      const more = extra > 0 ? limiter.take(key.id, extra) : { allowed: true as const };
+      if (!more.allowed) {
+        refuse(
+          res,
+          429,
+          "rate_limited",
+          `Too many messages for this key (this batch holds ${extra + 1}); retry in ${more.retryAfterSeconds} s.`,
+          { "Retry-After": String(more.retryAfterSeconds) },
+        );
+        return;
+      }
     }
     if (url.pathname === "/mcp") await streamable(req, res, key, body);
     else if (url.pathname === "/sse") await openSse(res, key);
     else await sseMessage(req, res, key, url, body);
   };
 
-  /** The session a request names, if it is the requesting key's; refuses the request otherwise. */
+  /**
+   * The session a request names, if it is the requesting key's and of this endpoint's
+   * transport; refuses the request otherwise. Also refuses a batch where the session's
+   * revision has none, and notes a tool call.
+   */
   const sessionFor = (
+    req: IncomingMessage,
     res: ServerResponse,
     wireId: string,
     key: ApiKeyRecord,
+    kind: LiveTransport["kind"],
+    body: unknown,
   ): LiveSession | undefined => {
     const entry = live.get(wireId);
+    if (entry && entry.wire.kind !== kind) {
+      refuse(
+        res,
+        404,
+        "session_wrong_transport",
+        kind === "streamable"
+          ? "This is an HTTP+SSE session id: send its messages to /messages?sessionId=…, or open a Streamable HTTP session on /mcp."
+          : "This is a Streamable HTTP session id: send it as Mcp-Session-Id to /mcp, or open an SSE session on /sse.",
+      );
+      return undefined;
+    }
     if (!entry) {
       refuse(
         res,
@@ -182,6 +226,13 @@ export async function serveHttp(options: HttpOptions): Promise<HttpService> {
       return undefined;
     }
     entry.lastSeen = Date.now();
+    const version = headerVersion(req) ?? entry.protocolVersion;
+    if (Array.isArray(body) && !batchesAllowed(version)) {
+      refuse(res, 400, "batch_not_supported", batchRefusal(version));
+      return undefined;
+    }
+    entry.protocolVersion ??= initializeVersion(body);
+    if (messagesOf(body).some((m) => m.method === "tools/call")) entry.calledTool = true;
     return entry;
   };
 
@@ -203,12 +254,17 @@ export async function serveHttp(options: HttpOptions): Promise<HttpService> {
   ) => {
     const wireId = req.headers["mcp-session-id"];
     if (typeof wireId === "string") {
-      const entry = sessionFor(res, wireId, key);
-      if (entry)
-        await (entry.transport as StreamableHTTPServerTransport).handleRequest(req, res, body);
+      const entry = sessionFor(req, res, wireId, key, "streamable", body);
+      if (entry?.wire.kind === "streamable")
+        await entry.wire.transport.handleRequest(req, res, body);
       return;
     }
-    if (req.method !== "POST" || !isInitializeRequest(body)) {
+    const opening = messagesOf(body);
+    if (Array.isArray(body) && !batchesAllowed(initializeVersion(body))) {
+      refuse(res, 400, "batch_not_supported", batchRefusal(initializeVersion(body)));
+      return;
+    }
+    if (req.method !== "POST" || !opening.some((m) => isInitializeRequest(m))) {
       refuse(
         res,
         400,
@@ -226,7 +282,9 @@ export async function serveHttp(options: HttpOptions): Promise<HttpService> {
           wireId: id,
           keyId: key.id,
           session,
-          transport,
+          wire: { kind: "streamable", transport },
+          protocolVersion: initializeVersion(body),
+          calledTool: false,
           lastSeen: Date.now(),
         };
         live.set(id, entry);
@@ -254,7 +312,9 @@ export async function serveHttp(options: HttpOptions): Promise<HttpService> {
       wireId: transport.sessionId,
       keyId: key.id,
       session,
-      transport,
+      wire: { kind: "sse", transport },
+      protocolVersion: undefined,
+      calledTool: false,
       lastSeen: Date.now(),
     };
     live.set(entry.wireId, entry);
@@ -269,8 +329,9 @@ export async function serveHttp(options: HttpOptions): Promise<HttpService> {
     url: URL,
     body: unknown,
   ) => {
-    const entry = sessionFor(res, url.searchParams.get("sessionId") ?? "", key);
-    if (entry) await (entry.transport as SSEServerTransport).handlePostMessage(req, res, body);
+    const wireId = url.searchParams.get("sessionId") ?? "";
+    const entry = sessionFor(req, res, wireId, key, "sse", body);
+    if (entry?.wire.kind === "sse") await entry.wire.transport.handlePostMessage(req, res, body);
   };
 
   const server = createServer((req, res) => {
@@ -304,12 +365,15 @@ export async function serveHttp(options: HttpOptions): Promise<HttpService> {
     () => {
       const now = Date.now();
       for (const entry of [...live.values()]) {
-        if (now - entry.lastSeen >= options.idleTimeoutMs) retire(entry, "idle timeout");
-        else if (!options.keyUsable(entry.keyId)) retire(entry, "agent key revoked or expired");
+        const sooner = !entry.calledTool && options.emptyIdleTimeoutMs < options.idleTimeoutMs;
+        const idleMs = sooner ? options.emptyIdleTimeoutMs : options.idleTimeoutMs;
+        if (now - entry.lastSeen >= idleMs) {
+          retire(entry, sooner ? "idle timeout (no tool call)" : "idle timeout");
+        } else if (!options.keyUsable(entry.keyId)) retire(entry, "agent key revoked or expired");
       }
       limiter.prune();
     },
-    Math.max(100, Math.min(options.idleTimeoutMs / 4, 30_000)),
+    Math.max(100, Math.min(options.idleTimeoutMs / 4, options.emptyIdleTimeoutMs / 4, 30_000)),
   );
   sweeper.unref();
 
@@ -348,6 +412,36 @@ export async function serveHttp(options: HttpOptions): Promise<HttpService> {
   };
 
   return { url, port, close };
+}
+
+/** The messages of a body: a batch's members, or the one message. */
+function messagesOf(body: unknown): { method?: unknown; params?: unknown }[] {
+  const all = Array.isArray(body) ? body : [body];
+  return all.filter((m): m is { method?: unknown } => m !== null && typeof m === "object");
+}
+
+/** The revision an initialize message in the body asks for. */
+function initializeVersion(body: unknown): string | undefined {
+  for (const message of messagesOf(body)) {
+    if (message.method !== "initialize") continue;
+    const version = (message.params as { protocolVersion?: unknown } | undefined)?.protocolVersion;
+    if (typeof version === "string") return version;
+  }
+  return undefined;
+}
+
+function headerVersion(req: IncomingMessage): string | undefined {
+  const header = req.headers["mcp-protocol-version"];
+  return typeof header === "string" ? header : undefined;
+}
+
+/** Batches exist up to 2025-03-26; a client naming no revision is taken to be on that one. */
+function batchesAllowed(version: string | undefined): boolean {
+  return version === undefined || version < NO_BATCHES_FROM;
+}
+
+function batchRefusal(version: string | undefined): string {
+  return `Protocol revision ${version} has no JSON-RPC batches: send one message per request.`;
 }
 
 function sleep(ms: number): Promise<void> {

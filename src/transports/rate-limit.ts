@@ -15,8 +15,11 @@ export class RateLimiter {
     }
   }
 
-  /** Takes one token; when there is none, the seconds until there is one (at least 1). */
-  take(key: string): { allowed: true } | { allowed: false; retryAfterSeconds: number } {
+  /**
+   * Takes `count` tokens (one per message); when there are too few, none are taken and
+   * the answer is the seconds until there are enough (at least 1).
+   */
+  take(key: string, count = 1): { allowed: true } | { allowed: false; retryAfterSeconds: number } {
     const now = this.clock();
     const bucket = this.buckets.get(key) ?? { tokens: this.burst, at: now };
     bucket.tokens = Math.min(
@@ -25,13 +28,13 @@ export class RateLimiter {
     );
     bucket.at = now;
     this.buckets.set(key, bucket);
-    if (bucket.tokens >= 1) {
-      bucket.tokens -= 1;
+    if (bucket.tokens >= count) {
+      bucket.tokens -= count;
       return { allowed: true };
     }
     return {
       allowed: false,
-      retryAfterSeconds: Math.max(1, Math.ceil((1 - bucket.tokens) / this.perSecond)),
+      retryAfterSeconds: Math.max(1, Math.ceil((count - bucket.tokens) / this.perSecond)),
     };
   }
 

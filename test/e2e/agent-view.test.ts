@@ -158,3 +158,21 @@ describe("mcp.json, spawned exactly as a client would", () => {
     expect(charge.id).toBe(DEMO.charges.acmeLarge);
   });
 });
+
+it("stdio logs only warnings by default; SPENDGUARD_LOG_LEVEL=info shows the session's life", async () => {
+  const policy = `${ROOT}/policies/support-refunds.yaml`;
+  const quiet = await connectStdio({
+    policy,
+    home: home.dir,
+    sandbox,
+    key: supportKey(),
+    env: { SPENDGUARD_LOG_LEVEL: "" },
+  });
+  okOf(await call(quiet.client, "session_status"));
+  await quiet.close();
+  const loud = await connectStdio({ policy, home: home.dir, sandbox, key: supportKey() });
+  okOf(await call(loud.client, "session_status"));
+  await loud.close();
+  expect(quiet.stderr()).toBe("");
+  expect(loud.stderr()).toContain('"msg":"session started"');
+});

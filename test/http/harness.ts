@@ -177,3 +177,79 @@ export const INITIALIZE = {
 };
 
 export const MCP_ACCEPT = "application/json, text/event-stream";
+
+/** A JSON-RPC answer as raw requests read it: from a JSON body or an SSE stream's events. */
+export interface RpcExchange {
+  status: number;
+  headers: Headers;
+  /** Every JSON-RPC message in the answer. */
+  messages: { id?: unknown; result?: Record<string, unknown>; error?: RpcError }[];
+  /** The refusal's JSON-RPC error, when the server refused the request itself. */
+  error: RpcError | undefined;
+}
+
+interface RpcError {
+  code: number;
+  message: string;
+  data?: { code?: string };
+}
+
+/** POSTs raw JSON-RPC (one message or a batch) to `path` and collects what comes back. */
+export async function rpc(
+  url: string,
+  path: string,
+  key: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<RpcExchange> {
+  const response = await fetch(new URL(path, url), {
+    method: "POST",
+    headers: {
+      "Content-Type": "application/json",
+      Accept: MCP_ACCEPT,
+      Authorization: `Bearer ${key}`,
+      ...headers,
+    },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+  const text = await response.text();
+  const type = response.headers.get("content-type") ?? "";
+  const payloads = type.startsWith("text/event-stream")
+    ? text
+        .split("\n")
+        .filter((line) => line.startsWith("data:"))
+        .map((line) => line.slice(5).trim())
+        .filter((data) => data.length > 0)
+    : text.length > 0
+      ? [text]
+      : [];
+  const messages = payloads.flatMap((payload) => {
+    try {
+      const parsed = JSON.parse(payload) as
+        | RpcExchange["messages"][number]
+        | RpcExchange["messages"];
+      return Array.isArray(parsed) ? parsed : [parsed];
+    } catch {
+      return [];
+    }
+  });
+  const refusal = messages.find((m) => m.id === null || m.id === undefined)?.error;
+  return { status: response.status, headers: response.headers, messages, error: refusal };
+}
+
+/** A Streamable HTTP session opened by hand: its id and a raw POST into it. */
+export async function rawSession(
+  url: string,
+  key: string,
+  protocolVersion = "2025-06-18",
+): Promise<{ id: string; post(body: unknown): Promise<RpcExchange> }> {
+  const opened = await rpc(url, "/mcp", key, {
+    ...INITIALIZE,
+    params: { ...INITIALIZE.params, protocolVersion },
+  });
+  const id = opened.headers.get("mcp-session-id");
+  if (opened.status !== 200 || !id) throw new Error(`initialize failed: ${opened.status}`);
+  const headers = { "Mcp-Session-Id": id, "MCP-Protocol-Version": protocolVersion };
+  await rpc(url, "/mcp", key, { jsonrpc: "2.0", method: "notifications/initialized" }, headers);
+  return { id, post: (body) => rpc(url, "/mcp", key, body, headers) };
+}

@@ -49,7 +49,12 @@ HTTP options:
   --allow-host HOST[:PORT]  a Host header allowed besides this server's own address,
                           e.g. the name a reverse proxy forwards (repeatable)
   --idle-timeout DURATION end a session after this long without a request (default 30m)
+  --empty-idle-timeout DURATION  the same for a session that has made no tool call yet,
+                          such as the spare session some clients open (default 1m)
   --rate-limit N          requests per second per key, in bursts of up to 2N (default 20)
+
+Logs go to stderr as JSON lines: warnings and errors only over stdio, info and up over
+HTTP. SPENDGUARD_LOG_LEVEL=info (or debug) shows more, e.g. each session opened.
 
 Environment: STRIPE_API_KEY, SPENDGUARD_POLICY, SPENDGUARD_HOME,
 SPENDGUARD_STRIPE_BASE_URL, SPENDGUARD_STRIPE_TIMEOUT_MS, SPENDGUARD_LOG_LEVEL.
@@ -73,10 +78,13 @@ export const serveCommand: CliCommand = {
       "allow-origin": { type: "string", multiple: true },
       "allow-host": { type: "string", multiple: true },
       "idle-timeout": { type: "string" },
+      "empty-idle-timeout": { type: "string" },
       "rate-limit": { type: "string" },
     });
     const env = readEnvironment(io.env);
-    const logger = createLogger(env.logLevel);
+    // stdio: the MCP client shows stderr in its own window (the Inspector in every
+    // terminal), so only warnings and errors by default. HTTP is a service: info.
+    const logger = createLogger(env.logLevel ?? (values.http ? "info" : "warn"));
     const given = (names: readonly (keyof typeof values)[]) =>
       names.filter((name) => values[name] !== undefined).map((name) => `--${name}`);
     const httpOnly = given([
@@ -85,6 +93,7 @@ export const serveCommand: CliCommand = {
       "allow-origin",
       "allow-host",
       "idle-timeout",
+      "empty-idle-timeout",
       "rate-limit",
     ]);
 
@@ -113,6 +122,10 @@ export const serveCommand: CliCommand = {
         allowedOrigins: values["allow-origin"] ?? [],
         allowedHosts: values["allow-host"] ?? [],
         idleTimeoutMs: durationFlag("idle-timeout", values["idle-timeout"] ?? "30m"),
+        emptyIdleTimeoutMs: durationFlag(
+          "empty-idle-timeout",
+          values["empty-idle-timeout"] ?? "1m",
+        ),
         rateLimit:
           values["rate-limit"] === undefined ? 20 : positive("rate-limit", values["rate-limit"]),
         sandbox: values.sandbox ?? false,
@@ -205,6 +218,7 @@ interface HttpFlags {
   allowedOrigins: string[];
   allowedHosts: string[];
   idleTimeoutMs: number;
+  emptyIdleTimeoutMs: number;
   rateLimit: number;
   sandbox: boolean;
   readOnly: boolean;
@@ -231,6 +245,7 @@ async function serveOverHttp(env: Environment, logger: Logger, flags: HttpFlags)
       allowedOrigins: flags.allowedOrigins,
       allowedHosts: flags.allowedHosts,
       idleTimeoutMs: flags.idleTimeoutMs,
+      emptyIdleTimeoutMs: flags.emptyIdleTimeoutMs,
       rateLimit: flags.rateLimit,
       checkKey: (token) => checkApiKey(store, token, Date.now()),
       keyUsable: (keyId) => {

@@ -13,7 +13,7 @@ import { formatTime, money, styleFor, table, tolerateClosedPipe } from "../forma
 const STATES = ["active", "killed", "expired", "ended"] as const;
 
 const USAGE = `Usage: spendguard sessions [--state active|killed|expired|ended] [--agent NAME]
-                           [--limit N] [--policy FILE]… [--json] [--home DIR]
+                           [--empty] [--limit N] [--policy FILE]… [--json] [--home DIR]
 
 Lists guard sessions, newest first: id, agent, policy, state, when it started, calls
 and denials, money counted against its caps (settled + reserved + unknown, in the cap
@@ -23,10 +23,14 @@ LEFT needs the policy the session ran under: spendguard finds it by its hash amo
 files given with --policy, SPENDGUARD_POLICY and the ready policies in policies/.
 A session whose policy file has changed since it started (or is not found) shows "?".
 
+Sessions that never made a tool call (a client that connected and left, or opened a
+spare session) are not listed unless --empty is given.
+
 Options:
   --state STATE   only sessions in this state (a session past its session_ttl that has
                   made no call since still reads active in the database; shown expired)
   --agent NAME    only this agent's sessions
+  --empty         also list sessions that never made a tool call
   --limit N       at most N sessions (default 50; 0 for all)
   --policy FILE   a policy file to compute LEFT from (repeatable)
   --json          one JSON array; money in minor units of cap_currency
@@ -71,7 +75,9 @@ export const sessionsCommand: CliCommand = {
       limit: { type: "string" },
       policy: { type: "string", multiple: true },
       json: { type: "boolean" },
+      empty: { type: "boolean" },
     });
+    const withEmpty = values.empty ?? false;
     const state = values.state === undefined ? undefined : oneOf("state", values.state, STATES);
     const limit = values.limit === undefined ? 50 : parseCount("limit", values.limit);
     const policies = knownPolicies([
@@ -80,30 +86,39 @@ export const sessionsCommand: CliCommand = {
     ]);
     const now = Date.now();
     const home = homeOf(values.home, io.env);
-    const views = await withStore(home, (store) => {
+    const { views, hidden } = await withStore(home, (store) => {
       // "expired" is decided on the session's next call; show it as it is now.
       // A limit can go to the query unless some rows may be set aside after it.
-      const exact = state === "killed" || state === "ended" || state === undefined;
+      const exact = withEmpty && (state === "killed" || state === "ended" || state === undefined);
       const rows = store.sessionSummaries({
         ...(state && state !== "expired" ? { state } : {}),
         ...(values.agent ? { agent: values.agent } : {}),
         ...(exact && limit > 0 ? { limit } : {}),
       });
-      return rows
+      const matching = rows
         .map((row) => view(row, policies, now))
-        .filter((v) => state === undefined || v.state === state)
-        .slice(0, limit === 0 ? undefined : limit);
+        .filter((v) => state === undefined || v.state === state);
+      const shown = withEmpty ? matching : matching.filter((v) => v.calls > 0);
+      return {
+        views: shown.slice(0, limit === 0 ? undefined : limit),
+        hidden: matching.length - shown.length,
+      };
     });
+    const hiddenNote =
+      hidden > 0
+        ? `(${hidden} session(s) that never made a tool call not shown; --empty shows them)`
+        : undefined;
 
     if (values.json) {
       io.stdout.write(`${JSON.stringify(views, null, 2)}\n`);
       return 0;
     }
+    const style = styleFor(io.stdout, io.env);
     if (views.length === 0) {
       io.stdout.write(`No sessions${state ? ` in state ${state}` : ""} in ${home}.\n`);
+      if (hiddenNote) io.stdout.write(`${style.dim(hiddenNote)}\n`);
       return 0;
     }
-    const style = styleFor(io.stdout, io.env);
     const paintState = (s: SessionState) =>
       s === "active" ? style.green(s) : s === "killed" ? style.red(s) : style.dim(s);
     const rows = views.map((v) => [
@@ -148,6 +163,7 @@ export const sessionsCommand: CliCommand = {
         `${style.dim("? = the policy file this session ran under was not found (or has changed since); pass it with --policy FILE.")}\n`,
       );
     }
+    if (hiddenNote) io.stdout.write(`${style.dim(hiddenNote)}\n`);
     if (limit !== 0 && views.length === limit) {
       io.stdout.write(`${style.dim(`(the ${limit} newest; --limit 0 shows all)`)}\n`);
     }
