@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
 import { accountDenied, authenticate, permissionDenied } from "./auth.js";
+import type { SandboxClock } from "./clock.js";
 import { errorEnvelope, invalidRequest, StripeHttpError, unrecognizedUrl } from "./errors.js";
 import { applyExpansions, checkExpansions } from "./expand.js";
 import { type FaultList, type FaultRule, faultError } from "./faults.js";
@@ -39,7 +40,7 @@ export interface SandboxState {
   ledger: IdempotencyLedger;
   faults: FaultList;
   log: SandboxRequest[];
-  clock: () => number;
+  clock: SandboxClock;
   /** Aborted when the sandbox closes, so no injected delay outlives it. */
   shutdown: AbortSignal;
 }
@@ -71,7 +72,7 @@ export async function handleApiRequest(
     method,
     path,
     status: 0,
-    at: state.clock(),
+    at: state.clock.now(),
     ...(idempotencyKey !== undefined ? { idempotencyKey } : {}),
     ...(account !== undefined ? { account } : {}),
   };
@@ -94,7 +95,7 @@ export async function handleApiRequest(
   };
   const errorReply = (error: StripeHttpError): Reply => ({
     status: error.status,
-    body: pretty(errorEnvelope(error, requestId, Math.floor(state.clock() / 1000))),
+    body: pretty(errorEnvelope(error, requestId, state.clock.seconds())),
     headers: error.detail.headers ?? {},
   });
 
@@ -216,7 +217,7 @@ async function answer(incoming: Incoming): Promise<Reply> {
     run = route.validate({
       store,
       account,
-      now: Math.floor(state.clock() / 1000),
+      now: state.clock.seconds(),
       newId: randomId,
       id,
       params,
@@ -236,10 +237,9 @@ async function answer(incoming: Incoming): Promise<Reply> {
       claim?.release();
       throw error;
     }
-    const now = Math.floor(state.clock() / 1000);
     recorded = {
       status: error.status,
-      body: pretty(errorEnvelope(error, requestId, now)),
+      body: pretty(errorEnvelope(error, requestId, state.clock.seconds())),
       requestId,
     };
   }

@@ -1,19 +1,21 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { ZodError } from "zod";
 import type { SandboxState } from "./api.js";
+import { ClockMoveError } from "./clock.js";
 import type { FaultRule } from "./faults.js";
 
 /** Where the sandbox's own endpoints live; Stripe has nothing under it. */
 export const CONTROL_PREFIX = "/_sandbox/";
 
-const MAX_RULE_BYTES = 64 * 1024;
+const MAX_BODY_BYTES = 64 * 1024;
 const LOOPBACK = new Set(["127.0.0.1", "::1", "::ffff:127.0.0.1"]);
 
 /**
  * The test harness's handle on a running sandbox, over HTTP and without a Stripe key:
  * `POST /_sandbox/faults` (a fault rule as JSON), `DELETE /_sandbox/faults`,
- * `GET /_sandbox/faults`, `GET /_sandbox/requests`. Only clients on this machine may use
- * it, even when the sandbox listens on another interface.
+ * `GET /_sandbox/faults`, `GET /_sandbox/requests`, `GET /_sandbox/clock` and
+ * `POST /_sandbox/clock` (`{"advance_ms": N}` or `{"now": ms}`, never backwards). Only
+ * clients on this machine may use it, even when the sandbox listens on another interface.
  */
 export async function handleControlRequest(
   state: SandboxState,
@@ -28,14 +30,23 @@ export async function handleControlRequest(
   const route = `${req.method} ${path}`;
   if (!LOOPBACK.has(req.socket.remoteAddress ?? "")) {
     req.resume();
-    return reply(404, {
-      error: { type: "invalid_request_error", message: `Unrecognized request URL (${route}).` },
-    });
+    return reply(404, invalid(`Unrecognized request URL (${route}).`));
   }
   if (route === "GET /_sandbox/requests") {
     return reply(200, { count: state.log.length, requests: state.log });
   }
   if (route === "GET /_sandbox/faults") return reply(200, { faults: state.faults.list() });
+  if (route === "GET /_sandbox/clock") return reply(200, clockView(state));
+  if (route === "POST /_sandbox/clock") {
+    let move: unknown;
+    try {
+      move = JSON.parse(await readText(req));
+    } catch {
+      return reply(400, invalid(CLOCK_BODY));
+    }
+    const problem = moveClock(state, move);
+    return problem === undefined ? reply(200, clockView(state)) : reply(400, invalid(problem));
+  }
   if (route === "DELETE /_sandbox/faults") {
     state.faults.clear();
     return reply(200, { faults: [] });
@@ -45,9 +56,7 @@ export async function handleControlRequest(
     try {
       rule = JSON.parse(await readText(req));
     } catch {
-      return reply(400, {
-        error: { type: "invalid_request_error", message: "The body must be a fault rule as JSON." },
-      });
+      return reply(400, invalid("The body must be a fault rule as JSON."));
     }
     try {
       state.faults.add(rule as FaultRule);
@@ -56,16 +65,40 @@ export async function handleControlRequest(
       const message = error.issues
         .map((i) => `${i.path.join(".") || "rule"}: ${i.message}`)
         .join("; ");
-      return reply(400, {
-        error: { type: "invalid_request_error", message: `Invalid fault rule: ${message}` },
-      });
+      return reply(400, invalid(`Invalid fault rule: ${message}`));
     }
     return reply(200, { faults: state.faults.list() });
   }
   req.resume();
-  reply(404, {
-    error: { type: "invalid_request_error", message: `Unrecognized request URL (${route}).` },
-  });
+  reply(404, invalid(`Unrecognized request URL (${route}).`));
+}
+
+const CLOCK_BODY =
+  'The body must be JSON with one field: {"advance_ms": N} (N > 0) or {"now": ms since the epoch}.';
+
+/** Applies `{"advance_ms": N}` or `{"now": ms}`; returns what is wrong with it, if anything. */
+function moveClock(state: SandboxState, move: unknown): string | undefined {
+  const fields = move !== null && typeof move === "object" ? Object.entries(move) : [];
+  const [field, value] = fields[0] ?? [];
+  if (fields.length !== 1 || typeof value !== "number") return CLOCK_BODY;
+  try {
+    if (field === "advance_ms") state.clock.advance(value);
+    else if (field === "now") state.clock.set(value);
+    else return CLOCK_BODY;
+  } catch (error) {
+    if (!(error instanceof ClockMoveError)) throw error;
+    return error.message;
+  }
+  return undefined;
+}
+
+function invalid(message: string) {
+  return { error: { type: "invalid_request_error", message } };
+}
+
+function clockView(state: SandboxState) {
+  const now = state.clock.now();
+  return { now, iso: new Date(now).toISOString(), offset_ms: state.clock.offsetMs };
 }
 
 function readText(req: IncomingMessage): Promise<string> {
@@ -74,10 +107,10 @@ function readText(req: IncomingMessage): Promise<string> {
     req.setEncoding("utf8");
     req.on("data", (chunk: string) => {
       // Past the limit the rest is drained, not kept.
-      if (text.length <= MAX_RULE_BYTES) text += chunk;
+      if (text.length <= MAX_BODY_BYTES) text += chunk;
     });
     req.on("end", () =>
-      text.length > MAX_RULE_BYTES ? reject(new Error("fault rule too large")) : resolve(text),
+      text.length > MAX_BODY_BYTES ? reject(new Error("body too large")) : resolve(text),
     );
     req.on("error", reject);
   });

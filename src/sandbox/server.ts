@@ -2,6 +2,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { handleApiRequest, type SandboxRequest, type SandboxState } from "./api.js";
 import { grantsOf, type SandboxKey } from "./auth.js";
+import { SandboxClock } from "./clock.js";
 import { CONTROL_PREFIX, handleControlRequest } from "./control.js";
 import { type FaultController, FaultList } from "./faults.js";
 import { IdempotencyLedger } from "./idempotency.js";
@@ -19,7 +20,11 @@ export interface SandboxOptions {
   seed?: SeedName;
   /** Keys accepted besides the demo ones (a key listed here replaces a demo key of the same text). */
   keys?: SandboxKey[];
-  /** Milliseconds since the epoch; default Date.now. Drives `created`, idempotency expiry and the request log. */
+  /**
+   * The time source, in milliseconds since the epoch; default Date.now. The sandbox's clock
+   * is this plus what it has been moved forward (`advanceClock`, `POST /_sandbox/clock`); it
+   * drives `created`, idempotency-key expiry and the request log.
+   */
   clock?: () => number;
 }
 
@@ -32,16 +37,22 @@ export interface Sandbox {
   faults: FaultController;
   /** Every request received, faulted ones included, in arrival order (control requests excepted). */
   requests: ReadonlyArray<SandboxRequest>;
+  /** The sandbox's now, in milliseconds since the epoch. */
+  now(): number;
+  /** Moves the sandbox's clock `ms` forward (at most 366 days at once); returns the new now. */
+  advanceClock(ms: number): number;
+  /** Sets the sandbox's clock to `ms` since the epoch, never earlier than now; returns it. */
+  setClock(ms: number): number;
   /** Stops listening and closes every connection, hanging requests included. */
   close(): Promise<void>;
 }
 
 /** Starts a Stripe sandbox on Node's http server; resolves once it listens. */
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
-  const clock = options.clock ?? Date.now;
+  const clock = new SandboxClock(options.clock ?? Date.now);
   const seed = options.seed ?? "demo";
   const store = new Store(PLATFORM_ACCOUNT, seed === "demo" ? [DEMO.accounts.connected] : []);
-  if (seed === "demo") seedDemo(store, Math.floor(clock() / 1000));
+  if (seed === "demo") seedDemo(store, clock.seconds());
 
   const keys = new Map<string, Grants>([
     [ADMIN_KEY, "all"],
@@ -53,7 +64,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const state: SandboxState = {
     store,
     keys,
-    ledger: new IdempotencyLedger(clock),
+    ledger: new IdempotencyLedger(() => clock.now()),
     faults,
     log: [],
     clock,
@@ -93,6 +104,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     },
     faults,
     requests: state.log,
+    now: () => clock.now(),
+    advanceClock: (ms) => clock.advance(ms),
+    setClock: (ms) => clock.set(ms),
     close() {
       closing ??= new Promise<void>((resolve) => {
         shutdown.abort();

@@ -156,7 +156,8 @@ export const paymentIntentRoutes: Route[] = [
       "currency",
       "customer",
       "payment_method",
-      "payment_method_types",
+      // The pinned API version's name for what older versions called payment_method_types.
+      "allowed_payment_method_types",
       "confirm",
       "capture_method",
       "description",
@@ -170,14 +171,14 @@ export const paymentIntentRoutes: Route[] = [
       const paymentMethod = params.string("payment_method") ?? null;
       const confirmNow = params.boolean("confirm") ?? false;
       if (confirmNow && paymentMethod === null) throw parameterMissing("payment_method");
-      const types = params.list("payment_method_types");
+      const types = params.list("allowed_payment_method_types");
       const unsupported = types.find((type) => type !== "card");
       if (unsupported !== undefined) {
         throw invalidRequest(
           `The payment method type "${unsupported}" is invalid. This sandbox supports: card.`,
           {
             code: "payment_intent_invalid_parameter",
-            param: "payment_method_types",
+            param: "allowed_payment_method_types",
           },
         );
       }
