@@ -7,6 +7,12 @@ import { redactSecrets } from "../audit/redact.js";
 import type { KeyCheck } from "../keys/api-keys.js";
 import type { Logger } from "../logger.js";
 import type { ApiKeyRecord } from "../store/store.js";
+import {
+  answerOAuthDiscovery,
+  bearerChallenge,
+  isOAuthDiscoveryPath,
+  KEY_MESSAGES,
+} from "./http-auth.js";
 import { isLoopback, originChecker } from "./http-origin.js";
 import { bearerToken, readJsonBody, refuse } from "./http-request.js";
 import { type McpSession, SessionOpenError } from "./mcp-sessions.js";
@@ -111,6 +117,10 @@ export async function serveHttp(options: HttpOptions): Promise<HttpService> {
       return;
     }
     const url = new URL(req.url ?? "/", "http://spendguard.invalid");
+    if (isOAuthDiscoveryPath(url.pathname)) {
+      answerOAuthDiscovery(req, res, options.checkKey);
+      return;
+    }
     const route = ROUTES[url.pathname];
     if (!route) {
       refuse(
@@ -132,7 +142,7 @@ export async function serveHttp(options: HttpOptions): Promise<HttpService> {
       // A key that stopped working ends the sessions it opened, not just this request.
       if (check.key) retireKey(check.key.id, `agent key ${check.refusal.replace("key_", "")}`);
       refuse(res, 401, check.refusal, KEY_MESSAGES[check.refusal], {
-        "WWW-Authenticate": `Bearer realm="spendguard", error="invalid_token"`,
+        "WWW-Authenticate": bearerChallenge(check.refusal),
       });
       return;
     }
@@ -453,11 +463,4 @@ const ROUTES: Record<string, readonly string[]> = {
   "/mcp": ["POST", "GET", "DELETE"],
   "/sse": ["GET"],
   "/messages": ["POST"],
-};
-
-const KEY_MESSAGES: Record<Exclude<KeyCheck, { ok: true }>["refusal"], string> = {
-  key_missing: "No key: send Authorization: Bearer sg_agent_… (or sg_op_… for an operator).",
-  key_invalid: "This key is not valid.",
-  key_expired: "This key has expired; ask the operator for a new one.",
-  key_revoked: "This key was revoked.",
 };
