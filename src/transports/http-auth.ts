@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { KeyCheck, KeyRefusal } from "../guard/agent-keys.js";
+import type { KeyCheck, KeyRefusal } from "../keys/api-keys.js";
 import { bearerToken } from "./http-request.js";
 
 /**
