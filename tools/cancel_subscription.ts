@@ -1,7 +1,8 @@
+import type Stripe from "stripe";
 import { z } from "zod";
 import { customerFacts } from "./customer-facts.js";
 import { ids } from "./schemas.js";
-import { defineTool } from "./tool.js";
+import { defineTool, requestIdOf, stampedBy, stampOf, type ToolResult } from "./tool.js";
 import { money, monthlyRevenue, subscriptionView, viewSubscription } from "./views.js";
 
 export const cancelSubscription = defineTool({
@@ -46,21 +47,64 @@ export const cancelSubscription = defineTool({
   },
   async handle(ctx, args) {
     const options = { ...ctx.requestOptions, idempotencyKey: ctx.idempotencyKey };
-    const subscription = args.at_period_end
-      ? await ctx.stripe.subscriptions.update(
-          args.subscription,
-          { cancel_at_period_end: true },
-          options,
-        )
-      : await ctx.stripe.subscriptions.cancel(args.subscription, {}, options);
-    const view = viewSubscription(subscription);
-    const revenueAtRisk = money(monthlyRevenue(subscription), subscription.currency);
+    if (args.at_period_end) {
+      const subscription = await ctx.stripe.subscriptions.update(
+        args.subscription,
+        { cancel_at_period_end: true, metadata: stampOf(ctx) },
+        options,
+      );
+      return cancelResult(subscription, true);
+    }
+    // Cancelling now takes no metadata: the subscription is stamped first.
+    await ctx.stripe.subscriptions.update(
+      args.subscription,
+      { metadata: stampOf(ctx) },
+      {
+        ...ctx.requestOptions,
+        idempotencyKey: ctx.idempotencyKey && `${ctx.idempotencyKey}.stamp`,
+      },
+    );
+    return cancelResult(
+      await ctx.stripe.subscriptions.cancel(args.subscription, {}, options),
+      false,
+    );
+  },
+  async findOutcome(ctx, args, admission) {
+    const subscription = await ctx.stripe.subscriptions.retrieve(
+      args.subscription,
+      {},
+      ctx.requestOptions,
+    );
+    const done = args.at_period_end
+      ? subscription.cancel_at_period_end || subscription.status === "canceled"
+      : subscription.status === "canceled";
+    if (!done) {
+      return {
+        applied: "no",
+        why: `subscription ${subscription.id} is ${subscription.status}, not cancelled`,
+      };
+    }
+    if (stampedBy(subscription, admission)) {
+      return { applied: "yes", result: cancelResult(subscription, args.at_period_end) };
+    }
     return {
-      output: { ...view, revenue_at_risk: revenueAtRisk },
-      text: args.at_period_end
-        ? `Subscription ${view.id} will cancel at period end (${view.current_period_end ?? "unknown"}); ${revenueAtRisk.display} a month at risk.`
-        : `Subscription ${view.id} is canceled now; ${revenueAtRisk.display} a month at risk.`,
-      stripeRequestId: subscription.lastResponse.requestId,
+      applied: "unknown",
+      why: `subscription ${subscription.id} is cancelled, but not stamped by this admission`,
     };
   },
 });
+
+function cancelResult(
+  subscription: Stripe.Subscription,
+  atPeriodEnd: boolean,
+): ToolResult<ReturnType<typeof viewSubscription> & { revenue_at_risk: ReturnType<typeof money> }> {
+  const view = viewSubscription(subscription);
+  const revenueAtRisk = money(monthlyRevenue(subscription), subscription.currency);
+  return {
+    output: { ...view, revenue_at_risk: revenueAtRisk },
+    text: atPeriodEnd
+      ? `Subscription ${view.id} will cancel at period end (${view.current_period_end ?? "unknown"}); ${revenueAtRisk.display} a month at risk.`
+      : `Subscription ${view.id} is canceled now; ${revenueAtRisk.display} a month at risk.`,
+    stripeRequestId: requestIdOf(subscription),
+  };
+}

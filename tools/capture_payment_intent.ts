@@ -1,7 +1,8 @@
+import type Stripe from "stripe";
 import { z } from "zod";
 import { customerFacts } from "./customer-facts.js";
 import { ids, minorAmount } from "./schemas.js";
-import { defineTool } from "./tool.js";
+import { defineTool, requestIdOf, stampedBy, stampOf, type ToolResult } from "./tool.js";
 import { paymentIntentView, viewPaymentIntent } from "./views.js";
 
 export const capturePaymentIntent = defineTool({
@@ -44,15 +45,42 @@ export const capturePaymentIntent = defineTool({
   async handle(ctx, args) {
     const intent = await ctx.stripe.paymentIntents.capture(
       args.payment_intent,
-      args.amount_to_capture ? { amount_to_capture: args.amount_to_capture } : {},
+      {
+        ...(args.amount_to_capture ? { amount_to_capture: args.amount_to_capture } : {}),
+        metadata: stampOf(ctx),
+      },
       { ...ctx.requestOptions, idempotencyKey: ctx.idempotencyKey },
     );
-    const output = viewPaymentIntent(intent);
+    return captureResult(intent);
+  },
+  async findOutcome(ctx, args, admission) {
+    const intent = await ctx.stripe.paymentIntents.retrieve(
+      args.payment_intent,
+      {},
+      ctx.requestOptions,
+    );
+    if (intent.status === "requires_capture" || intent.status === "canceled") {
+      return {
+        applied: "no",
+        why: `payment intent ${intent.id} is ${intent.status}, not captured`,
+      };
+    }
+    if (stampedBy(intent, admission)) return { applied: "yes", result: captureResult(intent) };
     return {
-      output,
-      text: `Captured ${output.amount_received.display} on payment intent ${output.id} (${output.status}).`,
-      moved: { amount: intent.amount_received, currency: intent.currency },
-      stripeRequestId: intent.lastResponse.requestId,
+      applied: "unknown",
+      why: `payment intent ${intent.id} is ${intent.status}, but not by this admission's request`,
     };
   },
 });
+
+function captureResult(
+  intent: Stripe.PaymentIntent,
+): ToolResult<ReturnType<typeof viewPaymentIntent>> {
+  const output = viewPaymentIntent(intent);
+  return {
+    output,
+    text: `Captured ${output.amount_received.display} on payment intent ${output.id} (${output.status}).`,
+    moved: { amount: intent.amount_received, currency: intent.currency },
+    stripeRequestId: requestIdOf(intent),
+  };
+}

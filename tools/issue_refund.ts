@@ -2,7 +2,14 @@ import type Stripe from "stripe";
 import { z } from "zod";
 import { customerFacts } from "./customer-facts.js";
 import { ids, minorAmount } from "./schemas.js";
-import { defineTool, SpendguardError } from "./tool.js";
+import {
+  defineTool,
+  requestIdOf,
+  SpendguardError,
+  stampedBy,
+  stampOf,
+  type ToolResult,
+} from "./tool.js";
 import { refundableAmount, refundView, viewRefund } from "./views.js";
 
 export const issueRefund = defineTool({
@@ -53,16 +60,35 @@ export const issueRefund = defineTool({
         ...(args.charge ? { charge: args.charge } : { payment_intent: args.payment_intent }),
         ...(args.amount ? { amount: args.amount } : {}),
         ...(args.reason ? { reason: args.reason } : {}),
+        metadata: stampOf(ctx),
       },
       { ...ctx.requestOptions, idempotencyKey: ctx.idempotencyKey },
     );
-    const output = viewRefund(refund);
-    return {
-      output,
-      text: `Refunded ${output.amount.display} of charge ${output.charge ?? args.payment_intent} (refund ${output.id}, ${output.status}).`,
-      moved: { amount: refund.amount, currency: refund.currency },
-      stripeRequestId: refund.lastResponse.requestId,
-    };
+    return refundResult(refund, args.payment_intent);
+  },
+  async findOutcome(ctx, args, admission) {
+    // A charge's refund list is complete and current: a refund that is not on it was never made.
+    const charge =
+      args.charge ??
+      (await latestChargeOf(ctx.stripe, args.payment_intent ?? "", ctx.requestOptions)).id;
+    let startingAfter: string | undefined;
+    for (;;) {
+      const page = await ctx.stripe.refunds.list(
+        { charge, limit: 100, ...(startingAfter ? { starting_after: startingAfter } : {}) },
+        ctx.requestOptions,
+      );
+      const refund = page.data.find((r) => stampedBy(r, admission));
+      if (refund?.status === "failed" || refund?.status === "canceled") {
+        return { applied: "no", why: `its refund ${refund.id} ${refund.status}: no money moved` };
+      }
+      if (refund) {
+        const result = refundResult(refund, args.payment_intent);
+        return { applied: "yes", result: { ...result, stripeRequestId: requestIdOf(page) } };
+      }
+      startingAfter = page.data.at(-1)?.id;
+      if (!page.has_more || startingAfter === undefined) break;
+    }
+    return { applied: "no", why: `no refund on charge ${charge} carries its stamp` };
   },
 });
 
@@ -85,4 +111,17 @@ async function latestChargeOf(
     );
   }
   return charge;
+}
+
+function refundResult(
+  refund: Stripe.Refund,
+  paymentIntent: string | undefined,
+): ToolResult<ReturnType<typeof viewRefund>> {
+  const output = viewRefund(refund);
+  return {
+    output,
+    text: `Refunded ${output.amount.display} of charge ${output.charge ?? paymentIntent} (refund ${output.id}, ${output.status}).`,
+    moved: { amount: refund.amount, currency: refund.currency },
+    stripeRequestId: requestIdOf(refund),
+  };
 }

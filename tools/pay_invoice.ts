@@ -1,7 +1,8 @@
+import type Stripe from "stripe";
 import { z } from "zod";
 import { customerFacts } from "./customer-facts.js";
 import { ids } from "./schemas.js";
-import { defineTool } from "./tool.js";
+import { defineTool, requestIdOf, stampedBy, stampOf, type ToolResult } from "./tool.js";
 import { invoiceView, viewInvoice } from "./views.js";
 
 export const payInvoice = defineTool({
@@ -34,18 +35,44 @@ export const payInvoice = defineTool({
     };
   },
   async handle(ctx, args) {
+    // Paying takes no metadata: the invoice is stamped first, so the payment can be told apart.
+    await ctx.stripe.invoices.update(
+      args.invoice,
+      { metadata: stampOf(ctx) },
+      { ...ctx.requestOptions, idempotencyKey: stampKey(ctx.idempotencyKey) },
+    );
     const invoice = await ctx.stripe.invoices.pay(
       args.invoice,
       {},
       { ...ctx.requestOptions, idempotencyKey: ctx.idempotencyKey },
     );
-    const output = viewInvoice(invoice);
+    return invoiceResult(invoice);
+  },
+  async findOutcome(ctx, args, admission) {
+    const invoice = await ctx.stripe.invoices.retrieve(args.invoice, {}, ctx.requestOptions);
+    if (invoice.status !== "paid") {
+      return { applied: "no", why: `invoice ${invoice.id} is ${invoice.status}, not paid` };
+    }
+    if (stampedBy(invoice, admission)) return { applied: "yes", result: invoiceResult(invoice) };
     return {
-      output,
-      text: `Invoice ${output.id} is ${output.status}: ${output.amount_paid.display} paid, ${output.amount_remaining.display} remaining.`,
-      // Over-counting is safe, under-counting is not: a replay after an earlier partial payment reports the total paid.
-      moved: { amount: invoice.amount_paid, currency: invoice.currency },
-      stripeRequestId: invoice.lastResponse.requestId,
+      applied: "unknown",
+      why: `invoice ${invoice.id} is paid, but not stamped by this admission`,
     };
   },
 });
+
+function invoiceResult(invoice: Stripe.Invoice): ToolResult<ReturnType<typeof viewInvoice>> {
+  const output = viewInvoice(invoice);
+  return {
+    output,
+    text: `Invoice ${output.id} is ${output.status}: ${output.amount_paid.display} paid, ${output.amount_remaining.display} remaining.`,
+    // Over-counting is safe, under-counting is not: a replay after an earlier partial payment reports the total paid.
+    moved: { amount: invoice.amount_paid, currency: invoice.currency },
+    stripeRequestId: requestIdOf(invoice),
+  };
+}
+
+/** The stamping request's own key: a key belongs to one endpoint. */
+function stampKey(key: string | undefined): string | undefined {
+  return key && `${key}.stamp`;
+}

@@ -2,7 +2,14 @@ import type Stripe from "stripe";
 import { z } from "zod";
 import { customerFacts } from "./customer-facts.js";
 import { ids } from "./schemas.js";
-import { defineTool } from "./tool.js";
+import {
+  ADMISSION_METADATA_KEY,
+  defineTool,
+  requestIdOf,
+  stampedBy,
+  stampOf,
+  type ToolResult,
+} from "./tool.js";
 import { disputeView, viewDispute } from "./views.js";
 
 const text = (what: string) => z.string().max(5000).optional().describe(what);
@@ -69,16 +76,37 @@ export const submitDisputeEvidence = defineTool({
   async handle(ctx, args) {
     const dispute = await ctx.stripe.disputes.update(
       args.dispute,
-      { evidence: args.evidence, submit: args.submit },
+      { evidence: args.evidence, submit: args.submit, metadata: stampOf(ctx) },
       { ...ctx.requestOptions, idempotencyKey: ctx.idempotencyKey },
     );
-    const output = viewDispute(dispute);
+    return evidenceResult(dispute, args.submit);
+  },
+  async findOutcome(ctx, args, admission) {
+    const dispute = await ctx.stripe.disputes.retrieve(args.dispute, {}, ctx.requestOptions);
+    if (stampedBy(dispute, admission)) {
+      return { applied: "yes", result: evidenceResult(dispute, args.submit) };
+    }
+    // Another write of ours may have stamped it since; only no stamp at all proves nothing applied.
+    if (dispute.metadata?.[ADMISSION_METADATA_KEY] === undefined) {
+      return { applied: "no", why: `dispute ${dispute.id} carries no spendguard stamp` };
+    }
     return {
-      output,
-      text: args.submit
-        ? `Evidence submitted for dispute ${output.id}; status ${output.status}.`
-        : `Evidence saved (not submitted) for dispute ${output.id}; status ${output.status}.`,
-      stripeRequestId: dispute.lastResponse.requestId,
+      applied: "unknown",
+      why: `dispute ${dispute.id} was last changed by another admission`,
     };
   },
 });
+
+function evidenceResult(
+  dispute: Stripe.Dispute,
+  submit: boolean,
+): ToolResult<ReturnType<typeof viewDispute>> {
+  const output = viewDispute(dispute);
+  return {
+    output,
+    text: submit
+      ? `Evidence submitted for dispute ${output.id}; status ${output.status}.`
+      : `Evidence saved (not submitted) for dispute ${output.id}; status ${output.status}.`,
+    stripeRequestId: requestIdOf(dispute),
+  };
+}

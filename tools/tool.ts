@@ -51,6 +51,11 @@ export interface ToolContext {
   requestOptions: Stripe.RequestOptions;
   /** Present on money-moving and other write calls: derived from session, tool and arguments. */
   idempotencyKey?: string;
+  /**
+   * Present on write calls: the admission the write belongs to. Every write stamps it on
+   * what it changes (`stampOf`), so its outcome can later be found by reading Stripe.
+   */
+  admission?: string;
   /** `mask` unless the policy says `pii: reveal`. */
   pii: "mask" | "reveal";
 }
@@ -64,6 +69,38 @@ export interface ToolResult<Output> {
   /** Stripe's request id of the write, for the audit. */
   stripeRequestId?: string;
 }
+
+/** The metadata key that names, on a Stripe object, the admission of the write that made it. */
+export const ADMISSION_METADATA_KEY = "spendguard_admission";
+
+/** `metadata` naming the write's admission, for a Stripe request that accepts metadata. */
+export function stampOf(ctx: ToolContext): Record<string, string> {
+  return ctx.admission ? { [ADMISSION_METADATA_KEY]: ctx.admission } : {};
+}
+
+/** Whether a Stripe object carries the stamp of this admission. */
+export function stampedBy(
+  object: { metadata?: Stripe.Metadata | null },
+  admission: string,
+): boolean {
+  return object.metadata?.[ADMISSION_METADATA_KEY] === admission;
+}
+
+/** Stripe's request id behind an object the SDK returned (none for an item of a list). */
+export function requestIdOf(object: object): string | undefined {
+  return "lastResponse" in object
+    ? (object as Stripe.Response<unknown>).lastResponse.requestId
+    : undefined;
+}
+
+/**
+ * What reading Stripe proves about an earlier write whose answer was lost: it applied (with
+ * the result as the handler would have returned it), it surely did not, or it cannot tell.
+ */
+export type FoundOutcome<Output> =
+  | { applied: "yes"; result: ToolResult<Output> }
+  | { applied: "no"; why: string }
+  | { applied: "unknown"; why: string };
 
 export interface ToolAnnotations {
   readOnlyHint: boolean;
@@ -134,6 +171,17 @@ export interface StripeTool<Input extends z.ZodObject, Output extends z.ZodObjec
     resolved: Resolution<Data>,
     inScope: ScopeFilter,
   ): Promise<ToolResult<z.output<Output>>>;
+  /**
+   * Write tools: finds out, by reading Stripe only, what became of the write stamped with
+   * `admission` (see `stampOf`). Used once Stripe may have forgotten the idempotency key,
+   * or when a replay is not allowed any more. Say `no` only when Stripe's state proves the
+   * write did not happen; anything less certain is `unknown`, and an operator decides.
+   */
+  findOutcome?(
+    ctx: ToolContext,
+    args: z.output<Input>,
+    admission: string,
+  ): Promise<FoundOutcome<z.output<Output>>>;
 }
 
 /** What a session tool may see and do; implemented by the guard. */

@@ -25,6 +25,8 @@ export class CallTrail {
   readonly started = performance.now();
   readonly args: string;
   customer: string | null = null;
+  /** The call a write is (see `idempotencyKey`); what finds its repeats. */
+  callKey: string | null = null;
   idempotencyKey: string | null = null;
   charge: CallCharge | null = null;
   stripeRequestId: string | null = null;

@@ -4,6 +4,7 @@ import type {
   AnySessionTool,
   AnyStripeTool,
   AnyTool,
+  FoundOutcome,
   Resolution,
   ToolContext,
   ToolResult,
@@ -14,7 +15,7 @@ import { redactValue } from "../audit/redact.js";
 import { redactError } from "../audit/redact-error.js";
 import { type ErrorCode, SpendguardError } from "../errors.js";
 import { type Logger, silentLogger } from "../logger.js";
-import { type CallCharge, settledCap } from "../money/charge.js";
+import { type CallCharge, noCharge, settledCap } from "../money/charge.js";
 import { capsLeftLine } from "../policy/caps-left.js";
 import type { Denial } from "../policy/decision.js";
 import type { LoadedPolicy } from "../policy/load.js";
@@ -48,10 +49,16 @@ import {
   type SessionFacts,
 } from "./decide.js";
 import { type CallFailure, failureOf } from "./failures.js";
-import { idempotencyKey } from "./idempotency.js";
+import { attemptKey, idempotencyKey, KEY_LIFE_MS } from "./idempotency.js";
 import { type KillFlag, readKillFlag } from "./kill.js";
 import { ownerIsGone } from "./owner.js";
-import { type ReconcileReport, reconcileAdmissions } from "./reconcile.js";
+import {
+  learnOutcome,
+  type ReconcileReport,
+  ReconciliationEntries,
+  reconcileAdmissions,
+} from "./reconcile.js";
+import { recordedResult, recordResult } from "./recorded.js";
 import { sessionControl } from "./session-control.js";
 
 export type { ReconcileReport } from "./reconcile.js";
@@ -102,6 +109,7 @@ export class Guard {
   private readonly outputSchemas = new Map<string, z.ZodObject>();
   private readonly identity: CallIdentity;
   private readonly approvals: ApprovalGate;
+  private readonly reconciliation: ReconciliationEntries;
 
   constructor(options: GuardOptions) {
     this.policy = options.policy;
@@ -127,6 +135,7 @@ export class Guard {
       agent: this.agent,
       capCurrency: this.policy.caps.currency,
     };
+    this.reconciliation = new ReconciliationEntries(this.policy.caps.currency, this.clock);
     this.approvals = new ApprovalGate({
       store: this.store,
       policy: this.policy,
@@ -188,6 +197,7 @@ export class Guard {
       home: this.home,
       agent: this.agent,
       tools: this.registry,
+      readOnly: this.readOnly,
       clock: this.clock,
       logger: this.logger,
     });
@@ -304,6 +314,17 @@ export class Guard {
     const charge = after.charge;
     trail.charge = charge;
 
+    if (tool.kind === "write") {
+      const callKey = idempotencyKey(this.sessionId, tool.name, facts.account, facts.args);
+      const history = this.store.findCall(callKey);
+      if (history.standing) {
+        const answer = await this.repeat(trail, tool, facts, ctx, resolution, history.standing);
+        if (answer) return answer;
+      }
+      trail.callKey = callKey;
+      trail.idempotencyKey = attemptKey(callKey, this.store.findCall(callKey).attempts);
+    }
+
     // A person's yes before anything else is counted or sent; the caps still apply after it.
     let approval: GrantedApproval | null = null;
     if (after.approval) {
@@ -324,27 +345,16 @@ export class Guard {
       trail.approval = gate.granted.id;
     }
 
-    if (tool.kind === "write") {
-      trail.idempotencyKey = idempotencyKey(this.sessionId, tool.name, facts.account, facts.args);
-      const earlier = this.store.findByIdempotencyKey(trail.idempotencyKey);
-      if (earlier) return this.replay(trail, tool, facts, ctx, resolution, earlier, approval);
-    }
-
     const request: AdmissionRequest = {
-      session: this.sessionId,
-      agent: this.agent,
-      tool: tool.name,
-      customer: trail.customer,
+      ...this.admissionBase(trail, tool, facts, replayArgs),
+      call_key: trail.callKey,
       idempotency_key: trail.idempotencyKey,
+      repeat_of: null,
       amount: charge.moves?.amount ?? 0,
       currency: charge.moves?.currency ?? null,
       amount_cap: charge.amountCap,
       revenue_at_risk_cap: charge.revenueAtRiskCap,
       cancellation: charge.cancellation,
-      args: canonicalJson(redactValue(replayArgs)),
-      account: facts.account,
-      owner_pid: process.pid,
-      created_at: trail.now,
     };
     const admitted = this.store.admit<Denial>(
       request,
@@ -357,19 +367,14 @@ export class Guard {
 
     if (tool.kind === "write") {
       // The last moment to stop it: a kill that landed while Stripe was being read.
-      const killed = this.sessionDenial();
-      if (killed) {
-        this.store.release(
-          admission.id,
-          trail.entry("deny", "denied", killed.code, killed.rule, killed.reason),
-        );
-        trail.closed();
-        return { ok: false, code: killed.code, message: killed.reason };
-      }
+      const killed = this.killedBeforeSending(trail, admission);
+      if (killed) return killed;
     }
 
-    const handleCtx =
-      tool.kind === "write" ? { ...ctx, idempotencyKey: trail.idempotencyKey ?? undefined } : ctx;
+    const handleCtx: ToolContext =
+      tool.kind === "write"
+        ? { ...ctx, idempotencyKey: trail.idempotencyKey ?? undefined, admission: admission.id }
+        : ctx;
     let result: ToolResult<Record<string, unknown>>;
     trail.sent = true;
     try {
@@ -379,7 +384,7 @@ export class Guard {
     } catch (err) {
       return this.handleFailed(trail, tool, admission, err);
     }
-    const settlement = this.settlementOf(result, charge);
+    const settlement = this.settlementOf(result, charge, tool.kind === "write");
     trail.settled(settlement, result.stripeRequestId);
     this.store.settle(
       admission.id,
@@ -397,30 +402,121 @@ export class Guard {
   }
 
   /**
-   * The same write again (same session, tool, arguments). Nothing is reserved twice:
-   * the tool runs with the same idempotency key and Stripe answers with the first result
-   * (or completes the first request if it never got there).
+   * The same write again (same session, tool, account, arguments). A repeat is a call, so
+   * it counts against the call limits, but it moves nothing: it is answered from what was
+   * recorded of the first call; or, while Stripe still keeps the idempotency key (23 h
+   * taken as its life), by sending the first request again, which Stripe answers with the
+   * first result; or, past the key's life, by reading Stripe for the first request's
+   * stamp — never by sending it again. `null`: it cannot be shown to be the same call (an
+   * older call with nothing recorded, or one that surely did not apply), so it is a new call.
    */
-  private async replay(
+  private async repeat(
     trail: CallTrail,
     tool: AnyStripeTool,
     facts: CallFacts,
     ctx: ToolContext,
     resolution: Resolution<unknown>,
     earlier: Admission,
-    approval: GrantedApproval | null,
-  ): Promise<CallOutcome> {
+  ): Promise<CallOutcome | null> {
+    const recorded = earlier.state === "settled" ? recordedResult(earlier.result) : null;
+    const keyAlive = trail.now - earlier.created_at < KEY_LIFE_MS;
     // An earlier call whose outcome nobody is waiting for becomes this call's to settle.
-    const adopt = earlier.state === "unknown" || ownerIsGone(earlier, trail.now);
-    const killed = this.sessionDenial();
-    if (killed) return this.denied(trail, killed);
-    if (approval && !this.store.useApproval(approval.record.id, this.clock(), earlier.id)) {
-      return this.denied(trail, this.approvals.use(approval.call, approval.record).unusable());
+    const adopt =
+      earlier.state === "unknown" ||
+      (earlier.state === "reserved" && ownerIsGone(earlier, trail.now));
+    let found: FoundOutcome<Record<string, unknown>> | null = null;
+    if (!recorded && !keyAlive) {
+      if (earlier.state === "settled") return null;
+      found = await learnOutcome(tool, ctx, facts.args, earlier);
+      if (found.applied === "no") {
+        this.store.release(
+          earlier.id,
+          this.reconciliation.entry(
+            earlier,
+            "reconciled",
+            null,
+            `Read Stripe: ${found.why}. Released.`,
+          ),
+          "if-applied",
+        );
+        return null;
+      }
     }
+
+    const counted = this.store.admit<Denial>(
+      {
+        ...this.admissionBase(trail, tool, facts, {}),
+        args: earlier.args,
+        call_key: null,
+        idempotency_key: null,
+        repeat_of: earlier.id,
+        amount: 0,
+        currency: null,
+        amount_cap: 0,
+        revenue_at_risk_cap: null,
+        cancellation: false,
+      },
+      (usage) =>
+        decideCaps(facts, noCharge(this.policy.caps.currency), resolution.customer !== null, usage),
+    );
+    if (!counted.admitted) return this.denied(trail, counted.decision);
+    trail.admission = counted.admission;
+    trail.idempotencyKey = earlier.idempotency_key;
+    const repeatOf = `repeat of ${earlier.id}`;
+
+    if (recorded) {
+      return this.answerRepeat(
+        trail,
+        tool,
+        counted.admission,
+        recorded,
+        `${repeatOf}, answered from its record`,
+      );
+    }
+    if (found) {
+      if (found.applied === "yes") {
+        const settlement = this.settlementOf(found.result, trail.charge, true);
+        this.store.settle(
+          earlier.id,
+          settlement,
+          this.reconciliation.entry(
+            earlier,
+            "reconciled",
+            null,
+            "Read Stripe: it applied. Settled with what Stripe holds.",
+            settlement,
+          ),
+          "if-applied",
+        );
+        return this.answerRepeat(
+          trail,
+          tool,
+          counted.admission,
+          found.result,
+          `${repeatOf}, found by reading Stripe`,
+        );
+      }
+      const error = new SpendguardError(
+        "outcome_unknown",
+        `The earlier identical call (${earlier.id}) may or may not have gone through, and Stripe no longer remembers its request: ${found.why}. It keeps counting against the caps until an operator resolves it.`,
+        "Do not retry: an operator will confirm it (spendguard admissions).",
+      );
+      this.store.settle(
+        counted.admission.id,
+        ZERO_SETTLEMENT,
+        trail.entry("allow", "unknown", error.code, "idempotency", error.message),
+      );
+      trail.closed();
+      return errorOutcome(error);
+    }
+
+    // Inside the key's life: Stripe answers the same request with the first result.
+    const killed = this.killedBeforeSending(trail, counted.admission);
+    if (killed) return killed;
     let result: ToolResult<Record<string, unknown>>;
     try {
       result = await tool.handle(
-        { ...ctx, idempotencyKey: earlier.idempotency_key ?? undefined },
+        { ...ctx, idempotencyKey: earlier.idempotency_key ?? undefined, admission: earlier.id },
         facts.args,
         resolution,
         (customer) => inScope(this.policy.policy.customers, customer),
@@ -429,24 +525,105 @@ export class Guard {
       const failure = failureOf(err, "write");
       if (failure.unexpected) this.logFailure(trail, err);
       trail.stripeRequestId = failure.stripeRequestId;
-      const entry = this.failureEntry(trail, failure);
       if (adopt && failure.conclusive && failure.applied === "no") {
-        this.store.release(earlier.id, entry);
+        this.store.release(
+          earlier.id,
+          this.reconciliation.entry(
+            earlier,
+            "reconciled",
+            failure.error.code,
+            `Stripe refused the same request inside the key's life, so the first did not apply: released. ${failure.error.message}`,
+          ),
+        );
       } else if (adopt && earlier.state === "reserved" && failure.applied === "unknown") {
-        this.store.markUnknown(earlier.id, entry);
-      } else {
-        this.append(trail, entry);
+        this.store.markUnknown(
+          earlier.id,
+          this.reconciliation.entry(
+            earlier,
+            "unknown",
+            failure.error.code,
+            `Sent again, but Stripe's answer is still unclear: kept counting as unknown. ${failure.error.message}`,
+          ),
+        );
       }
+      this.store.release(counted.admission.id, this.failureEntry(trail, failure));
       trail.closed();
       return errorOutcome(failure.error);
     }
-    const settlement = this.settlementOf(result, trail.charge);
-    trail.settled(settlement, result.stripeRequestId);
-    const entry = trail.entry("allow", "replayed", null, "idempotency", `repeat of ${earlier.id}`);
-    if (adopt) this.store.settle(earlier.id, settlement, entry);
-    else this.append(trail, entry);
+    if (adopt || earlier.state === "settled") {
+      const settlement = this.settlementOf(result, trail.charge, true);
+      this.store.settle(
+        earlier.id,
+        settlement,
+        this.reconciliation.entry(
+          earlier,
+          "reconciled",
+          null,
+          "Stripe answered the same request with its first result: settled.",
+          settlement,
+        ),
+        "if-applied",
+      );
+    }
+    return this.answerRepeat(
+      trail,
+      tool,
+      counted.admission,
+      result,
+      `${repeatOf}: Stripe answered with the first result`,
+    );
+  }
+
+  /** A repeat's answer: its counting admission settled at nothing, its one audit row. */
+  private answerRepeat(
+    trail: CallTrail,
+    tool: AnyStripeTool,
+    counted: Admission,
+    result: ToolResult<Record<string, unknown>>,
+    reason: string,
+  ): CallOutcome {
+    if (result.stripeRequestId) trail.stripeRequestId = result.stripeRequestId;
+    this.store.settle(
+      counted.id,
+      ZERO_SETTLEMENT,
+      trail.entry("allow", "replayed", null, "idempotency", reason),
+    );
     trail.closed();
     return this.succeeded(trail, tool, result, true);
+  }
+
+  /** A kill that landed while Stripe was being read: the admission is released, nothing sent. */
+  private killedBeforeSending(trail: CallTrail, admission: Admission): CallOutcome | null {
+    const killed = this.sessionDenial();
+    if (!killed) return null;
+    this.store.release(
+      admission.id,
+      trail.entry("deny", "denied", killed.code, killed.rule, killed.reason),
+    );
+    trail.closed();
+    return { ok: false, code: killed.code, message: killed.reason };
+  }
+
+  /** What every admission of this call shares. */
+  private admissionBase(
+    trail: CallTrail,
+    tool: AnyStripeTool,
+    facts: CallFacts,
+    replayArgs: Record<string, unknown>,
+  ): Pick<
+    AdmissionRequest,
+    "session" | "agent" | "tool" | "customer" | "args" | "account" | "owner_pid" | "created_at"
+  > {
+    return {
+      session: this.sessionId,
+      agent: this.agent,
+      tool: tool.name,
+      customer: trail.customer,
+      args: canonicalJson(redactValue(replayArgs)),
+      account: facts.account,
+      owner_pid: process.pid,
+      created_at: trail.now,
+    };
   }
 
   private handleFailed(
@@ -476,7 +653,12 @@ export class Guard {
     );
   }
 
-  private settlementOf(result: ToolResult<unknown>, charge: CallCharge | null): Settlement {
+  /** `record`: keep the result, so a repeat can be answered from it (writes). */
+  private settlementOf(
+    result: ToolResult<Record<string, unknown>>,
+    charge: CallCharge | null,
+    record: boolean,
+  ): Settlement {
     const moved = result.moved ?? charge?.moves ?? null;
     const reservedCap = charge?.amountCap ?? 0;
     const amountCap = moved ? settledCap(moved, reservedCap, this.policy.caps.fx) : 0;
@@ -490,6 +672,7 @@ export class Guard {
       amount: moved?.amount ?? 0,
       amount_cap: amountCap,
       stripe_request_id: result.stripeRequestId ?? null,
+      result: record ? recordResult(result) : null,
     };
   }
 
@@ -629,6 +812,14 @@ export class Guard {
     );
   }
 }
+
+/** A counted repeat moves nothing. */
+const ZERO_SETTLEMENT: Settlement = {
+  amount: 0,
+  amount_cap: 0,
+  stripe_request_id: null,
+  result: null,
+};
 
 /** A call's approval, ready to be used up by its admission. */
 interface GrantedApproval {

@@ -1,22 +1,33 @@
 import { performance } from "node:perf_hooks";
 import type { pino } from "pino";
 import type Stripe from "stripe";
-import type { AnyTool, ToolContext, ToolResult } from "../../tools/tool.js";
+import type {
+  AnyStripeTool,
+  AnyTool,
+  FoundOutcome,
+  ToolContext,
+  ToolResult,
+} from "../../tools/tool.js";
 import { redactError } from "../audit/redact-error.js";
+import { keyStatus } from "../keys/api-keys.js";
 import { settledCap } from "../money/charge.js";
 import type { LoadedPolicy } from "../policy/load.js";
 import { inScope } from "../policy/scope.js";
-import type { Admission, AuditEntry, AuditOutcome, Store } from "../store/store.js";
+import type { Admission, AuditEntry, AuditOutcome, Settlement, Store } from "../store/store.js";
 import { failureOf } from "./failures.js";
+import { KEY_LIFE_MS } from "./idempotency.js";
 import { readKillFlag } from "./kill.js";
 import { ownerIsGone } from "./owner.js";
+import { recordResult } from "./recorded.js";
 
 /**
  * Finds out what happened to writes whose outcome is not known — `unknown` ones, and
- * `reserved` ones whose process is gone — by replaying each with its stored tool,
- * arguments, account and idempotency key: Stripe answers with the first result if the
- * request got there, or does it now. Then the admission is settled with what Stripe
- * reports, or released if Stripe refuses; anything still unclear stays counted.
+ * `reserved` ones whose process is gone. Inside the idempotency key's life, and only if
+ * the write would pass every gate now (tool offered, not read-only, session and key
+ * valid, no kill, customer in scope), it is sent again with its key and stamp: Stripe
+ * answers with the first result if the request got there, or does it now. Otherwise it
+ * only reads Stripe for the write's stamp (`metadata[spendguard_admission]`). What neither
+ * proves stays counted as `unknown`, for an operator to resolve (`spendguard admissions`).
  */
 
 export type ReconcileResult = "settled" | "released" | "unresolved" | "skipped";
@@ -35,7 +46,7 @@ export interface ReconcileReport {
   released: number;
   /** Still `unknown` (or `reserved`): they keep counting against the caps. */
   unresolved: number;
-  /** Not replayed on purpose (killed session, tool not in this build): left for an operator. */
+  /** Resolved by someone else meanwhile, or not this process's to look at. */
   skipped: number;
   items: ReconcileItem[];
 }
@@ -48,8 +59,86 @@ export interface ReconcileContext {
   /** Only this agent's admissions: another agent may use another Stripe key or account. */
   agent: string;
   tools: ReadonlyMap<string, AnyTool>;
+  /** `serve --read-only`: nothing is sent again, whatever else holds. */
+  readOnly: boolean;
   clock: () => number;
   logger: pino.Logger;
+}
+
+/** Audit rows of reconciliation (rule `reconcile`): what became of an earlier call, not a call. */
+export class ReconciliationEntries {
+  constructor(
+    private readonly capCurrency: string,
+    private readonly clock: () => number,
+  ) {}
+
+  entry(
+    admission: Admission,
+    outcome: AuditOutcome,
+    code: string | null,
+    reason: string,
+    settlement?: Settlement,
+    started = performance.now(),
+  ): AuditEntry {
+    return {
+      at: new Date(this.clock()).toISOString(),
+      session: admission.session,
+      agent: admission.agent,
+      tool: admission.tool,
+      args: admission.args,
+      decision: "allow",
+      code,
+      rule: "reconcile",
+      reason,
+      stripe_request_id: settlement?.stripe_request_id ?? null,
+      idempotency_key: admission.idempotency_key,
+      amount: settlement?.amount ?? admission.amount,
+      currency: admission.currency,
+      amount_cap: settlement?.amount_cap ?? admission.amount_cap,
+      cap_currency: admission.currency === null ? null : this.capCurrency,
+      revenue_at_risk_cap: admission.revenue_at_risk_cap,
+      customer: admission.customer,
+      outcome,
+      duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
+    };
+  }
+}
+
+/** The admission's stamp looked up in Stripe by the tool; any failure to read is `unknown`. */
+export async function learnOutcome(
+  tool: AnyStripeTool,
+  ctx: ToolContext,
+  args: unknown,
+  admission: Admission,
+): Promise<FoundOutcome<Record<string, unknown>>> {
+  if (!tool.findOutcome) {
+    return { applied: "unknown", why: `${tool.name} cannot look its writes up in Stripe` };
+  }
+  try {
+    return await tool.findOutcome(ctx, args, admission.id);
+  } catch (err) {
+    return {
+      applied: "unknown",
+      why: `reading Stripe failed: ${failureOf(err, "read").error.message}`,
+    };
+  }
+}
+
+/** What Stripe reports moved, as a settlement (the reserved figure where it reports none). */
+export function settlementFrom(
+  admission: Admission,
+  result: ToolResult<Record<string, unknown>>,
+  policy: LoadedPolicy,
+): Settlement {
+  const moved =
+    result.moved ??
+    (admission.currency ? { amount: admission.amount, currency: admission.currency } : null);
+  return {
+    amount: moved?.amount ?? 0,
+    amount_cap: moved ? settledCap(moved, admission.amount_cap, policy.caps.fx) : 0,
+    stripe_request_id: result.stripeRequestId ?? null,
+    result: recordResult(result),
+  };
 }
 
 export async function reconcileAdmissions(ctx: ReconcileContext): Promise<ReconcileReport> {
@@ -57,6 +146,7 @@ export async function reconcileAdmissions(ctx: ReconcileContext): Promise<Reconc
   const pending = ctx.store
     .listAdmissions({ states: ["unknown", "reserved"], agent: ctx.agent })
     .filter((admission) => admission.state === "unknown" || ownerIsGone(admission, now));
+  const entries = new ReconciliationEntries(ctx.policy.caps.currency, ctx.clock);
   const items: ReconcileItem[] = [];
   for (const admission of pending) {
     const item = (result: ReconcileResult, detail: string): ReconcileItem => ({
@@ -67,7 +157,7 @@ export async function reconcileAdmissions(ctx: ReconcileContext): Promise<Reconc
       detail,
     });
     try {
-      items.push(await reconcileOne(ctx, admission, item));
+      items.push(await reconcileOne(ctx, entries, admission, item));
     } catch (err) {
       ctx.logger.error({ err: redactError(err), admission: admission.id }, "reconciliation failed");
       items.push(item("unresolved", "reconciliation failed unexpectedly; see the log"));
@@ -86,79 +176,158 @@ export async function reconcileAdmissions(ctx: ReconcileContext): Promise<Reconc
 
 async function reconcileOne(
   ctx: ReconcileContext,
+  entries: ReconciliationEntries,
   admission: Admission,
   item: (result: ReconcileResult, detail: string) => ReconcileItem,
 ): Promise<ReconcileItem> {
   const started = performance.now();
-  const audit = (
-    outcome: AuditOutcome,
-    code: string | null,
-    reason: string,
-    result?: { amount: number; amount_cap: number; stripe_request_id: string | null },
-  ): AuditEntry => ({
-    at: new Date(ctx.clock()).toISOString(),
-    session: admission.session,
-    agent: admission.agent,
-    tool: admission.tool,
-    args: admission.args,
-    decision: "allow",
-    code,
-    rule: "reconcile",
-    reason,
-    stripe_request_id: result?.stripe_request_id ?? null,
-    idempotency_key: admission.idempotency_key,
-    amount: result?.amount ?? admission.amount,
-    currency: admission.currency,
-    amount_cap: result?.amount_cap ?? admission.amount_cap,
-    cap_currency: admission.currency === null ? null : ctx.policy.caps.currency,
-    revenue_at_risk_cap: admission.revenue_at_risk_cap,
-    customer: admission.customer,
-    outcome,
-    duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
-  });
-
+  const { store } = ctx;
   if (admission.idempotency_key === null) {
-    // A read cut short by a crash: nothing reached Stripe that needs confirming.
-    const { applied } = ctx.store.release(
+    // A read (or a counted repeat) cut short by a crash: nothing reached Stripe that needs confirming.
+    const { applied } = store.release(
       admission.id,
-      audit("reconciled", null, "A read interrupted before it finished; nothing to confirm."),
+      entries.entry(
+        admission,
+        "reconciled",
+        null,
+        "A call interrupted before it finished; nothing to confirm.",
+        undefined,
+        started,
+      ),
       "if-applied",
     );
-    return item(applied ? "released" : "skipped", "an interrupted read");
+    return item(applied ? "released" : "skipped", "an interrupted call that sent nothing");
   }
   const tool = ctx.tools.get(admission.tool);
   if (tool?.kind !== "write") {
-    return item("skipped", `no write tool named ${admission.tool} in this build`);
-  }
-  // A replay can perform a write that never reached Stripe: not for a stopped session.
-  const session = ctx.store.getSession(admission.session);
-  if (session?.state === "killed" || readKillFlag(ctx.home, admission.session)) {
-    return item("skipped", "its session was killed; an operator must resolve it");
+    return item(
+      "unresolved",
+      `no write tool named ${admission.tool} in this build; an operator must resolve it`,
+    );
   }
   const parsed = tool.input.safeParse(JSON.parse(admission.args));
-  if (!parsed.success) return item("skipped", "its stored arguments no longer parse");
-
+  if (!parsed.success) {
+    return item("unresolved", "its stored arguments no longer parse; an operator must resolve it");
+  }
   const toolCtx: ToolContext = {
     stripe: ctx.stripe,
     requestOptions: admission.account ? { stripeAccount: admission.account } : {},
     idempotencyKey: admission.idempotency_key,
+    admission: admission.id,
     pii: ctx.policy.policy.pii,
   };
-  let result: ToolResult<unknown>;
+
+  const refusal = await sendRefusal(ctx, tool, toolCtx, parsed.data, admission);
+  if (refusal === null)
+    return replay(ctx, entries, tool, toolCtx, parsed.data, admission, item, started);
+
+  // Not sent again: only reading Stripe can tell what happened.
+  const found = await learnOutcome(tool, toolCtx, parsed.data, admission);
+  if (found.applied === "yes") {
+    const settlement = settlementFrom(admission, found.result, ctx.policy);
+    const { applied } = store.settle(
+      admission.id,
+      settlement,
+      entries.entry(
+        admission,
+        "reconciled",
+        null,
+        `Not sent again (${refusal}). Read Stripe: it applied; settled with what Stripe holds.`,
+        settlement,
+        started,
+      ),
+      "if-applied",
+    );
+    return applied ? item("settled", found.result.text) : item("skipped", "resolved meanwhile");
+  }
+  if (found.applied === "no") {
+    const { applied } = store.release(
+      admission.id,
+      entries.entry(
+        admission,
+        "reconciled",
+        null,
+        `Not sent again (${refusal}). Read Stripe: ${found.why}; released.`,
+        undefined,
+        started,
+      ),
+      "if-applied",
+    );
+    return applied ? item("released", found.why) : item("skipped", "resolved meanwhile");
+  }
+  return item(
+    "unresolved",
+    `not sent again (${refusal}); ${found.why}; an operator must resolve it`,
+  );
+}
+
+/**
+ * Why the write may not be sent again now, or `null` when it may: inside the key's life,
+ * and passing every gate a live call would pass.
+ */
+async function sendRefusal(
+  ctx: ReconcileContext,
+  tool: AnyStripeTool,
+  toolCtx: ToolContext,
+  args: unknown,
+  admission: Admission,
+): Promise<string | null> {
+  const now = ctx.clock();
+  if (now - admission.created_at >= KEY_LIFE_MS)
+    return "Stripe may have forgotten its idempotency key";
+  if (ctx.readOnly) return "the server is read-only";
+  if (!(tool.name in ctx.policy.policy.tools)) return `the policy no longer offers ${tool.name}`;
+  const session = ctx.store.getSession(admission.session);
+  if (session?.state !== "active") return `its session is ${session?.state ?? "gone"}`;
+  if (session.expires_at !== null && now >= session.expires_at) return "its session has expired";
+  if (readKillFlag(ctx.home, admission.session)) return "a kill flag stops its session";
+  const keyId = ctx.store.sessionKey(admission.session);
+  if (keyId !== undefined) {
+    const key = ctx.store.getApiKey(keyId);
+    const status = key ? keyStatus(key, now) : "revoked";
+    if (status !== "active") return `the key that opened its session is ${status}`;
+  }
   try {
-    const resolution = await tool.resolve(toolCtx, parsed.data);
-    result = await tool.handle(toolCtx, parsed.data, resolution, (customer) =>
+    const resolution = await tool.resolve(toolCtx, args);
+    if (!inScope(ctx.policy.policy.customers, resolution.customer)) {
+      return "its customer is out of the policy's scope";
+    }
+  } catch (err) {
+    return `its object could not be read (${failureOf(err, "read").error.message})`;
+  }
+  return null;
+}
+
+async function replay(
+  ctx: ReconcileContext,
+  entries: ReconciliationEntries,
+  tool: AnyStripeTool,
+  toolCtx: ToolContext,
+  args: unknown,
+  admission: Admission,
+  item: (result: ReconcileResult, detail: string) => ReconcileItem,
+  started: number,
+): Promise<ReconcileItem> {
+  const { store } = ctx;
+  let result: ToolResult<Record<string, unknown>>;
+  try {
+    const resolution = await tool.resolve(toolCtx, args);
+    result = await tool.handle(toolCtx, args, resolution, (customer) =>
       inScope(ctx.policy.policy.customers, customer),
     );
   } catch (err) {
     const failure = failureOf(err, "write");
+    // Inside the key's life, Stripe would have answered with the first result had it applied.
     if (failure.applied === "no" && failure.conclusive) {
-      const { applied } = ctx.store.release(
+      const { applied } = store.release(
         admission.id,
-        audit(
+        entries.entry(
+          admission,
           "reconciled",
           failure.error.code,
-          `Stripe refused the replay, so the first request did not apply: released. ${failure.error.message}`,
+          `Stripe refused the same request inside the key's life, so the first did not apply: released. ${failure.error.message}`,
+          undefined,
+          started,
         ),
         "if-applied",
       );
@@ -168,34 +337,32 @@ async function reconcileOne(
     }
     if (admission.state === "reserved" && failure.applied === "unknown") {
       // It has been sent now, so it is no longer merely reserved.
-      ctx.store.markUnknown(
+      store.markUnknown(
         admission.id,
-        audit(
+        entries.entry(
+          admission,
           "unknown",
           failure.error.code,
-          `Replayed, but Stripe's answer is still unclear: kept counting as unknown. ${failure.error.message}`,
+          `Sent again, but Stripe's answer is still unclear: kept counting as unknown. ${failure.error.message}`,
+          undefined,
+          started,
         ),
         "if-applied",
       );
     }
     return item("unresolved", failure.error.message);
   }
-  const moved =
-    result.moved ??
-    (admission.currency ? { amount: admission.amount, currency: admission.currency } : null);
-  const settlement = {
-    amount: moved?.amount ?? 0,
-    amount_cap: moved ? settledCap(moved, admission.amount_cap, ctx.policy.caps.fx) : 0,
-    stripe_request_id: result.stripeRequestId ?? null,
-  };
-  const { applied } = ctx.store.settle(
+  const settlement = settlementFrom(admission, result, ctx.policy);
+  const { applied } = store.settle(
     admission.id,
     settlement,
-    audit(
+    entries.entry(
+      admission,
       "reconciled",
       null,
       "Stripe confirmed the request: settled with what it reports.",
       settlement,
+      started,
     ),
     "if-applied",
   );

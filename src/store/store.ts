@@ -25,7 +25,12 @@ export interface AdmissionRequest {
   agent: string;
   tool: string;
   customer: string | null;
+  /** The call (session, tool, account, arguments) a write is, whatever key an attempt sent. */
+  call_key: string | null;
+  /** The `Idempotency-Key` this attempt sends; `null` for reads and counted repeats. */
   idempotency_key: string | null;
+  /** For an admission that only counts a repeat of an earlier write: that write. */
+  repeat_of: string | null;
   /** Money the call moves in its own currency's minor unit; 0 for reads. */
   amount: number;
   currency: string | null;
@@ -50,6 +55,8 @@ export interface Admission extends AdmissionRequest {
   reserved_amount_cap: number;
   resolved_at: number | null;
   stripe_request_id: string | null;
+  /** What the guard recorded of a settled write (JSON), to answer its repeats. */
+  result: string | null;
 }
 
 /** Everything the cap and limit checks need, read inside the admitting transaction. */
@@ -93,6 +100,16 @@ export interface Settlement {
   amount: number;
   amount_cap: number;
   stripe_request_id: string | null;
+  /** What the guard records of the call's result (JSON), to answer a repeat; `null` for none. */
+  result: string | null;
+}
+
+/** The admissions of one call (`call_key`): the one that stands, and how many were made. */
+export interface CallHistory {
+  /** The latest that was not released (a release means "never happened"). */
+  standing: Admission | undefined;
+  /** Every attempt, released ones included: what numbers the next attempt's key. */
+  attempts: number;
 }
 
 /** Result of a ledger transition; `applied` is false when the admission was already resolved. */
@@ -351,8 +368,8 @@ export interface Store {
   settle(id: string, settlement: Settlement, audit: AuditEntry, when?: AuditWhen): TransitionResult;
   release(id: string, audit: AuditEntry, when?: AuditWhen): TransitionResult;
   markUnknown(id: string, audit: AuditEntry, when?: AuditWhen): TransitionResult;
-  /** The latest admission with this key that was not released (a release means "never happened"). */
-  findByIdempotencyKey(key: string): Admission | undefined;
+  /** The admissions made for one call (see `CallHistory`). */
+  findCall(callKey: string): CallHistory;
   getAdmission(id: string): Admission | undefined;
   listAdmissions(filter: AdmissionFilter): Admission[];
   /** Usage outside any admission, for status views and "what is left" lines. */

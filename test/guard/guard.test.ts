@@ -428,7 +428,11 @@ describe("Stripe failures", () => {
     const again = ok(await h.guard.call("issue_refund", refund()));
     expect(again.output.spendguard).toMatchObject({ replayed: true, session_left: 20_000 });
     expect(again.text).toContain("nothing was done twice");
-    expect(admissions(h)).toMatchObject([{ state: "settled" }]); // no second reservation
+    // No second reservation: the repeat is counted as a call that moves nothing.
+    expect(admissions(h).map((a) => [a.state, a.amount_cap, a.repeat_of])).toEqual([
+      ["settled", 5_000, null],
+      ["settled", 0, admissions(h)[0]?.id],
+    ]);
     expect(lastAudit(h)).toMatchObject({ outcome: "replayed", decision: "allow" });
     const keys = h.world.writesOf("issue_refund").map((c) => c.idempotencyKey);
     expect(keys).toHaveLength(2);
@@ -517,13 +521,16 @@ describe("idempotency", () => {
     const h = harness();
     ok(await h.guard.call("issue_refund", refund()));
     const again = ok(await h.guard.call("issue_refund", { reason: "duplicate", charge: "ch_usd" }));
+    // Answered from what was recorded of the first: Stripe is not asked again.
     expect(again.output).toMatchObject({
-      refund: "re_2",
+      refund: "re_1",
       spendguard: { replayed: true, session_left: 20_000 },
     });
-    expect(admissions(h)).toHaveLength(1);
-    const [a, b] = h.world.writesOf("issue_refund");
-    expect(a?.idempotencyKey).toBe(b?.idempotencyKey);
+    expect(admissions(h).map((a) => [a.amount_cap, a.repeat_of])).toEqual([
+      [5_000, null],
+      [0, admissions(h)[0]?.id],
+    ]);
+    expect(h.world.writesOf("issue_refund")).toHaveLength(1);
     expect(audit(h).map((r) => r.outcome)).toEqual(["ok", "replayed"]);
   });
 
@@ -565,7 +572,14 @@ describe("idempotency", () => {
     const outcome = ok(await h.guard.call("issue_refund", refund()));
     expect(outcome.output.spendguard).toMatchObject({ replayed: true });
     expect(h.store.getAdmission(inFlight.admission.id)?.state).toBe("reserved"); // its owner settles it
-    expect(admissions(h).filter((a) => a.tool === "issue_refund")).toHaveLength(1);
+    // Inside the key's life it is sent again with the same key; the repeat reserves nothing.
+    expect(
+      admissions(h)
+        .filter((a) => a.tool === "issue_refund")
+        .map((a) => a.amount_cap),
+    ).toEqual([5_000, 0]);
+    const [sent] = h.world.writesOf("issue_refund");
+    expect(sent?.idempotencyKey).toBe(key);
   });
 
   it("a request whose process died is adopted and settled", async () => {
@@ -591,7 +605,9 @@ function inFlightRequest(h: Harness, key: string, pid: number): AdmissionRequest
     agent: h.session.agent,
     tool: "issue_refund",
     customer: "cus_acme1",
+    call_key: key,
     idempotency_key: key,
+    repeat_of: null,
     amount: 5_000,
     currency: "usd",
     amount_cap: 5_000,
@@ -693,9 +709,12 @@ describe("reconcile", () => {
     expect(unclear.admitted && h.store.getAdmission(unclear.admission.id)?.state).toBe("unknown");
 
     killSession(h.store, h.session.id, { by: "cli", reason: "stop" });
+    // A killed session's write is never sent again: only reading Stripe may settle it.
+    const writes = h.world.writesOf("issue_refund").length;
     const afterKill = await h.guard.reconcile();
-    expect(afterKill).toMatchObject({ checked: 1, skipped: 1 });
-    expect(afterKill.items[0]?.detail).toContain("killed");
+    expect(afterKill).toMatchObject({ checked: 1, released: 1 });
+    expect(afterKill.items[0]?.detail).toContain("no refund carries its stamp");
+    expect(h.world.writesOf("issue_refund")).toHaveLength(writes);
   });
 });
 

@@ -31,6 +31,11 @@ export async function refundsOn(admin: Stripe, charge: string): Promise<Stripe.R
   return refunds;
 }
 
+/** Admissions that reserve money, leaving out those that only count a repeat as a call. */
+export function firstCalls(admissions: readonly Admission[]): Admission[] {
+  return admissions.filter((admission) => admission.repeat_of === null);
+}
+
 export interface Books {
   admissions: Admission[];
   audit: AuditRecord[];

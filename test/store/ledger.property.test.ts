@@ -158,7 +158,9 @@ function reserve(
       agent: "agent",
       tool: "issue_refund",
       customer,
+      call_key: null,
       idempotency_key: null,
+      repeat_of: null,
       amount,
       currency: "usd",
       amount_cap: amount,
@@ -234,7 +236,7 @@ describe("the ledger", () => {
                     const amount = Math.floor((target.amount * op.percent) / 100);
                     store.settle(
                       target.id,
-                      { amount, amount_cap: amount, stripe_request_id: null },
+                      { amount, amount_cap: amount, stripe_request_id: null, result: null },
                       audit,
                     );
                     target.amount = amount;

@@ -19,7 +19,9 @@ const request = (overrides: Partial<AdmissionRequest> = {}): AdmissionRequest =>
   agent: "agent-1",
   tool: "issue_refund",
   customer: "cus_1",
+  call_key: null,
   idempotency_key: null,
+  repeat_of: null,
   amount: 1_000,
   currency: "usd",
   amount_cap: 1_000,
@@ -135,7 +137,11 @@ describe("admissions", () => {
     const b = admitted(store, { amount_cap: 200 });
     const c = admitted(store, { amount_cap: 400 });
     admitted(store, { amount_cap: 800 });
-    store.settle(a.id, { amount: 100, amount_cap: 100, stripe_request_id: "req_1" }, entry());
+    store.settle(
+      a.id,
+      { amount: 100, amount_cap: 100, stripe_request_id: "req_1", result: null },
+      entry(),
+    );
     store.release(b.id, entry({ outcome: "failed" }));
     store.markUnknown(c.id, entry({ outcome: "unknown" }));
     expect(usageAt(store, T0)).toMatchObject({
@@ -156,7 +162,11 @@ describe("admissions", () => {
   it("settle with what Stripe reports, keeping what was reserved", () => {
     const store = openSqliteStore(tempHome());
     const a = admitted(store, { amount: 5_000, amount_cap: 5_000 });
-    store.settle(a.id, { amount: 3_000, amount_cap: 3_000, stripe_request_id: null }, entry());
+    store.settle(
+      a.id,
+      { amount: 3_000, amount_cap: 3_000, stripe_request_id: null, result: null },
+      entry(),
+    );
     expect(store.getAdmission(a.id)).toMatchObject({
       amount: 3_000,
       amount_cap: 3_000,
@@ -168,7 +178,11 @@ describe("admissions", () => {
   it("rolling 24 h: settled spend leaves the window exactly 24 h after it was admitted", () => {
     const store = openSqliteStore(tempHome());
     const a = admitted(store, { amount_cap: 700 });
-    store.settle(a.id, { amount: 700, amount_cap: 700, stripe_request_id: null }, entry());
+    store.settle(
+      a.id,
+      { amount: 700, amount_cap: 700, stripe_request_id: null, result: null },
+      entry(),
+    );
     expect(usageAt(store, T0 + DAY - 1)).toMatchObject({ daySpend: 700, customerDaySpend: 700 });
     expect(usageAt(store, T0 + DAY)).toMatchObject({
       daySpend: 0,
@@ -183,7 +197,11 @@ describe("admissions", () => {
     const unknown = admitted(store, { amount_cap: 200 });
     store.markUnknown(unknown.id, entry({ outcome: "unknown" }));
     expect(usageAt(store, T0 + 3 * DAY)).toMatchObject({ daySpend: 300, customerDaySpend: 300 });
-    store.settle(unknown.id, { amount: 200, amount_cap: 200, stripe_request_id: null }, entry());
+    store.settle(
+      unknown.id,
+      { amount: 200, amount_cap: 200, stripe_request_id: null, result: null },
+      entry(),
+    );
     store.release(reserved.id, entry());
     expect(usageAt(store, T0 + 3 * DAY)).toMatchObject({ daySpend: 0 });
   });
@@ -233,7 +251,7 @@ describe("admissions", () => {
     expect(store.release(a.id, entry()).applied).toBe(true);
     const again = store.settle(
       a.id,
-      { amount: 1, amount_cap: 1, stripe_request_id: null },
+      { amount: 1, amount_cap: 1, stripe_request_id: null, result: null },
       entry(),
       "if-applied",
     );
@@ -242,13 +260,27 @@ describe("admissions", () => {
     expect(store.getAdmission(a.id)?.state).toBe("released");
   });
 
-  it("find the latest admission by idempotency key, ignoring released ones", () => {
+  it("find a call's standing admission, ignoring released ones, and count its attempts", () => {
     const store = openSqliteStore(tempHome());
-    const first = admitted(store, { idempotency_key: "sg_k" });
+    expect(store.findCall("sg_k")).toEqual({ standing: undefined, attempts: 0 });
+    const first = admitted(store, { call_key: "sg_k", idempotency_key: "sg_k" });
     store.release(first.id, entry());
-    expect(store.findByIdempotencyKey("sg_k")).toBeUndefined();
-    const second = admitted(store, { idempotency_key: "sg_k", created_at: T0 + 1 });
-    expect(store.findByIdempotencyKey("sg_k")?.id).toBe(second.id);
+    expect(store.findCall("sg_k")).toEqual({ standing: undefined, attempts: 1 });
+    const second = admitted(store, {
+      call_key: "sg_k",
+      idempotency_key: "sg_k_1",
+      created_at: T0 + 1,
+    });
+    const settled = {
+      amount: 1_000,
+      amount_cap: 1_000,
+      stripe_request_id: null,
+      result: '{"x":1}',
+    };
+    store.settle(second.id, settled, entry());
+    const found = store.findCall("sg_k");
+    expect(found.attempts).toBe(2);
+    expect([found.standing?.id, found.standing?.result]).toEqual([second.id, '{"x":1}']);
   });
 
   it("list by state, session and agent; calls per tool in a session", () => {
@@ -256,7 +288,11 @@ describe("admissions", () => {
     const a = admitted(store, { amount_cap: 100 });
     admitted(store, { amount_cap: 200, tool: "pay_invoice" });
     const c = admitted(store, { amount_cap: 400, agent: "agent-2" });
-    store.settle(a.id, { amount: 100, amount_cap: 100, stripe_request_id: null }, entry());
+    store.settle(
+      a.id,
+      { amount: 100, amount_cap: 100, stripe_request_id: null, result: null },
+      entry(),
+    );
     store.markUnknown(c.id, entry());
     expect(
       store.listAdmissions({ states: ["reserved", "unknown"] }).map((x) => x.amount_cap),

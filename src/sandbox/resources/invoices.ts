@@ -1,6 +1,7 @@
 import { invalidRequest } from "../errors.js";
 import type { JsonObject } from "../json.js";
 import { LIST_PARAMS, listObject, listPage, readPage } from "../list.js";
+import { applyMetadata } from "../params.js";
 import type { OperationContext, Route } from "../route.js";
 import type { CardRecord, InvoiceRecord, InvoiceStatus, Metadata, Store } from "../store.js";
 import { cardDeclined, paymentMethodFor } from "./cards.js";
@@ -285,6 +286,30 @@ export const invoiceRoutes: Route[] = [
     params: [],
     validate: (req) => () =>
       renderInvoice(req.store, req.store.invoices.require(req.account, req.id)),
+  },
+  {
+    method: "POST",
+    path: "/v1/invoices/:id",
+    permission: { resource: "invoices", access: "write" },
+    returns: "invoice",
+    params: ["description", "metadata"],
+    validate(req) {
+      const description = req.params.nullableString("description");
+      const metadata = req.params.metadata();
+      return () => {
+        const invoice = req.store.invoices.require(req.account, req.id);
+        // Stripe lets metadata change on an invoice of any status; the rest only on drafts.
+        if (description !== undefined && invoice.status !== "draft") {
+          throw invalidRequest(
+            `You can only update the description of a draft invoice. This invoice is ${invoice.status}.`,
+            { code: "invoice_not_editable", param: "description" },
+          );
+        }
+        if (description !== undefined) invoice.description = description;
+        invoice.metadata = applyMetadata(invoice.metadata, metadata);
+        return renderInvoice(req.store, invoice);
+      };
+    },
   },
   {
     method: "POST",

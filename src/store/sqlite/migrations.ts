@@ -190,4 +190,17 @@ export const MIGRATIONS: readonly string[] = [
   ) STRICT, WITHOUT ROWID;
   CREATE INDEX session_keys_key ON session_keys (key_id);
   `,
+  /* 4 */ `
+  -- Repeats and Stripe's 24-hour key life. call_key names the call (session, tool, account,
+  -- arguments) whatever idempotency key an attempt sent: an attempt after one that surely
+  -- applied nothing sends a fresh key. result is what the guard recorded of a settled
+  -- write, so a repeat is answered from it instead of being sent again. repeat_of marks an
+  -- admission that only counts a repeat (a call, moving nothing).
+  ALTER TABLE admissions ADD COLUMN call_key TEXT;
+  ALTER TABLE admissions ADD COLUMN repeat_of TEXT;
+  ALTER TABLE admissions ADD COLUMN result TEXT;
+  UPDATE admissions SET call_key = idempotency_key WHERE idempotency_key IS NOT NULL;
+  DROP INDEX admissions_key;
+  CREATE INDEX admissions_call ON admissions (call_key) WHERE call_key IS NOT NULL;
+  `,
 ];

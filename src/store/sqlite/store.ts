@@ -20,6 +20,7 @@ import type {
   AuditFilter,
   AuditRecord,
   AuditWhen,
+  CallHistory,
   Refusal,
   Report,
   ReportCallsRow,
@@ -171,6 +172,7 @@ export class SqliteStore implements Store {
           reserved_amount_cap: request.amount_cap,
           resolved_at: null,
           stripe_request_id: null,
+          result: null,
         };
         const { lastInsertRowid } = s.insertAdmission.run({
           ...fields,
@@ -287,9 +289,10 @@ export class SqliteStore implements Store {
     return this.transition(id, { to: "unknown" }, audit, when);
   }
 
-  findByIdempotencyKey(key: string): Admission | undefined {
-    const row = this.statements.byKey.get(key) as AdmissionRow | undefined;
-    return row && toAdmission(row);
+  findCall(callKey: string): CallHistory {
+    const row = this.statements.standingCall.get(callKey) as AdmissionRow | undefined;
+    const { attempts } = this.statements.callAttempts.get(callKey) as { attempts: number };
+    return { standing: row && toAdmission(row), attempts };
   }
 
   getAdmission(id: string): Admission | undefined {
@@ -595,15 +598,17 @@ function prepareStatements(db: Database.Database) {
   const prepare = <Row = unknown>(sql: string) => db.prepare(sql) as unknown as RowStatement<Row>;
   return {
     insertAdmission: prepare(`
-      INSERT INTO admissions (session, agent, tool, customer, idempotency_key, amount,
-        currency, amount_cap, reserved_amount_cap, revenue_at_risk_cap, cancellation, state,
-        owner_pid, args, account, created_at, resolved_at, stripe_request_id)
-      VALUES (@session, @agent, @tool, @customer, @idempotency_key, @amount, @currency,
-        @amount_cap, @reserved_amount_cap, @revenue_at_risk_cap, @cancellation, @state,
-        @owner_pid, @args, @account, @created_at, @resolved_at, @stripe_request_id)`),
+      INSERT INTO admissions (session, agent, tool, customer, call_key, idempotency_key,
+        repeat_of, amount, currency, amount_cap, reserved_amount_cap, revenue_at_risk_cap,
+        cancellation, state, owner_pid, args, account, created_at, resolved_at,
+        stripe_request_id, result)
+      VALUES (@session, @agent, @tool, @customer, @call_key, @idempotency_key, @repeat_of,
+        @amount, @currency, @amount_cap, @reserved_amount_cap, @revenue_at_risk_cap,
+        @cancellation, @state, @owner_pid, @args, @account, @created_at, @resolved_at,
+        @stripe_request_id, @result)`),
     settle: prepare(`
       UPDATE admissions SET state = 'settled', amount = @amount, amount_cap = @amount_cap,
-        stripe_request_id = @stripe_request_id, resolved_at = @resolved_at
+        stripe_request_id = @stripe_request_id, result = @result, resolved_at = @resolved_at
       WHERE id = @id AND state IN ('reserved', 'unknown')`),
     release: prepare(`
       UPDATE admissions SET state = 'released', resolved_at = @resolved_at
@@ -612,9 +617,10 @@ function prepareStatements(db: Database.Database) {
       `UPDATE admissions SET state = 'unknown' WHERE id = @id AND state = 'reserved'`,
     ),
     linkApproval: prepare(`UPDATE approvals SET admission = @admission WHERE id = @id`),
-    byKey: prepare<AdmissionRow>(`
-      SELECT * FROM admissions WHERE idempotency_key = ? AND state != 'released'
+    standingCall: prepare<AdmissionRow>(`
+      SELECT * FROM admissions WHERE call_key = ? AND state != 'released'
       ORDER BY id DESC LIMIT 1`),
+    callAttempts: prepare(`SELECT COUNT(*) AS attempts FROM admissions WHERE call_key = ?`),
     admission: prepare<AdmissionRow>(`SELECT * FROM admissions WHERE id = ?`),
     listAdmissions: prepare<AdmissionRow>(`
       SELECT * FROM admissions
