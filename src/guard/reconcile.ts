@@ -65,11 +65,15 @@ export interface ReconcileContext {
   logger: pino.Logger;
 }
 
-/** Audit rows of reconciliation (rule `reconcile`): what became of an earlier call, not a call. */
+/**
+ * Audit rows of reconciliation (rule `reconcile`, or `operator` for a person's ruling):
+ * what became of an earlier call, not a call of its own.
+ */
 export class ReconciliationEntries {
   constructor(
-    private readonly capCurrency: string,
+    private readonly capCurrency: string | null,
     private readonly clock: () => number,
+    private readonly rule = "reconcile",
   ) {}
 
   entry(
@@ -88,7 +92,7 @@ export class ReconciliationEntries {
       args: admission.args,
       decision: "allow",
       code,
-      rule: "reconcile",
+      rule: this.rule,
       reason,
       stripe_request_id: settlement?.stripe_request_id ?? null,
       idempotency_key: admission.idempotency_key,

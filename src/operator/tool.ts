@@ -51,6 +51,8 @@ export type OperatorErrorCode =
   | "approval_decided"
   | "approval_expired"
   | "session_not_active"
+  | "unknown_admission"
+  | "admission_resolved"
   | "internal_error";
 
 /** A refusal an operator tool reports as a tool error (`{ error: { code, message } }`). */
@@ -80,7 +82,7 @@ export const STOPS_SESSIONS = {
   openWorldHint: false,
 } as const satisfies ToolAnnotations;
 
-/** Annotations of approve / reject: a decision changes state once; a second one is refused. */
+/** Annotations of approve / reject / resolve: a decision changes state once; a second one is refused. */
 export const DECIDES_APPROVAL = {
   readOnlyHint: false,
   destructiveHint: false,

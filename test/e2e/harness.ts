@@ -34,6 +34,8 @@ export interface ServerOptions {
   key: string;
   args?: string[];
   env?: Record<string, string>;
+  /** Options for node itself, before the CLI (a `--import` preload, say). */
+  nodeArgs?: string[];
   /** The test's own client (one that declares elicitation, say); a plain one by default. */
   client?: Client;
 }
@@ -47,7 +49,14 @@ export async function connectStdio(options: ServerOptions): Promise<{
 }> {
   const transport = new StdioClientTransport({
     command: process.execPath,
-    args: [CLI, "serve", "--policy", options.policy, ...(options.args ?? [])],
+    args: [
+      ...(options.nodeArgs ?? []),
+      CLI,
+      "serve",
+      "--policy",
+      options.policy,
+      ...(options.args ?? []),
+    ],
     env: {
       PATH: process.env.PATH ?? "",
       STRIPE_API_KEY: options.key,

@@ -1,4 +1,5 @@
 import type { CliCommand } from "../command.js";
+import { admissionsCommand, resolveCommand } from "./admissions.js";
 import { approvalsCommand, approveCommand, rejectCommand } from "./approve.js";
 import { auditCommand } from "./audit.js";
 import { demoCommand } from "./demo.js";
@@ -25,6 +26,8 @@ export const COMMANDS: readonly CliCommand[] = [
   approvalsCommand,
   approveCommand,
   rejectCommand,
+  admissionsCommand,
+  resolveCommand,
   scopesCommand,
   doctorCommand,
   policyCommand,

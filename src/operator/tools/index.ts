@@ -5,7 +5,9 @@ import { killAll } from "./kill_all.js";
 import { killSession } from "./kill_session.js";
 import { listPendingApprovals } from "./list_pending_approvals.js";
 import { listSessions } from "./list_sessions.js";
+import { listUnresolved } from "./list_unresolved.js";
 import { reject } from "./reject.js";
+import { resolveAdmissionTool } from "./resolve_admission.js";
 import { spendSummary } from "./spend_summary.js";
 
 /** Every operator tool, in the order `tools/list` shows them. */
@@ -18,4 +20,6 @@ export const OPERATOR_TOOLS: readonly AnyOperatorTool[] = [
   listPendingApprovals,
   approve,
   reject,
+  listUnresolved,
+  resolveAdmissionTool,
 ];

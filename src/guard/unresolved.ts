@@ -1,0 +1,122 @@
+import { cleanReason } from "../audit/text.js";
+import type { Admission, AuditRecord, Store } from "../store/store.js";
+import { KEY_LIFE_MS } from "./idempotency.js";
+import { ownerIsGone } from "./owner.js";
+import { ReconciliationEntries } from "./reconcile.js";
+
+/**
+ * Writes whose outcome nobody could prove — `unknown`, or `reserved` by a process that is
+ * gone — as the operator sees them (`spendguard admissions`, the `list_unresolved` tool,
+ * the console), and the operator's ruling on one: it applied (settled at what was
+ * reserved) or it did not (released), with a reason, as an audit row.
+ */
+
+export interface UnresolvedAdmission {
+  id: string;
+  session: string;
+  agent: string;
+  tool: string;
+  customer: string | null;
+  /** The arguments as the audit keeps them (redacted, canonical JSON). */
+  args: string;
+  account: string | null;
+  /** Money it would move, in its own currency's minor unit. */
+  amount: number;
+  currency: string | null;
+  /** What it counts against the caps meanwhile, in the cap currency's minor unit. */
+  amount_cap: number;
+  state: "unknown" | "reserved";
+  created_at: string;
+  /** Whether Stripe may still hold its idempotency key (so a repeat could still be sent). */
+  key_alive: boolean;
+}
+
+export function unresolvedAdmissions(
+  store: Store,
+  now: number,
+  filter: { agent?: string } = {},
+): UnresolvedAdmission[] {
+  return store
+    .listAdmissions({ states: ["unknown", "reserved"], ...filter })
+    .filter((a) => a.state === "unknown" || ownerIsGone(a, now))
+    .map((a) => view(a, now));
+}
+
+function view(a: Admission, now: number): UnresolvedAdmission {
+  return {
+    id: a.id,
+    session: a.session,
+    agent: a.agent,
+    tool: a.tool,
+    customer: a.customer,
+    args: a.args,
+    account: a.account,
+    amount: a.amount,
+    currency: a.currency,
+    amount_cap: a.amount_cap,
+    state: a.state === "unknown" ? "unknown" : "reserved",
+    created_at: new Date(a.created_at).toISOString(),
+    key_alive: now - a.created_at < KEY_LIFE_MS,
+  };
+}
+
+export interface Ruling {
+  id: string;
+  applied: boolean;
+  reason: string;
+  /** Who decides: `cli`, `operator:<name>`, `console:<name>`. */
+  by: string;
+  now: number;
+}
+
+export type RulingOutcome =
+  | { resolved: true; admission: UnresolvedAdmission; record: AuditRecord }
+  /** No such admission, or it is not unresolved (settled, released, or still in flight). */
+  | { resolved: false; problem: "unknown" | "not_unresolved"; state?: string };
+
+export function resolveAdmission(store: Store, ruling: Ruling): RulingOutcome {
+  const admission = store.getAdmission(ruling.id);
+  if (!admission) return { resolved: false, problem: "unknown" };
+  const open =
+    admission.state === "unknown" ||
+    (admission.state === "reserved" && ownerIsGone(admission, ruling.now));
+  if (!open) return { resolved: false, problem: "not_unresolved", state: admission.state };
+  const entries = new ReconciliationEntries(
+    capCurrencyOf(store, admission),
+    () => ruling.now,
+    "operator",
+  );
+  const reason = `${ruling.by} ruled it ${ruling.applied ? "applied" : "not applied"}: ${cleanReason(ruling.reason)}`;
+  const result = ruling.applied
+    ? store.settle(
+        admission.id,
+        {
+          amount: admission.amount,
+          amount_cap: admission.amount_cap,
+          stripe_request_id: null,
+          result: null,
+        },
+        entries.entry(admission, "reconciled", null, reason),
+        "if-applied",
+      )
+    : store.release(
+        admission.id,
+        entries.entry(admission, "reconciled", null, reason),
+        "if-applied",
+      );
+  if (!result.applied || !result.record) {
+    return {
+      resolved: false,
+      problem: "not_unresolved",
+      state: store.getAdmission(admission.id)?.state,
+    };
+  }
+  return { resolved: true, admission: view(admission, ruling.now), record: result.record };
+}
+
+/** The cap currency the admission's own call was audited in. */
+function capCurrencyOf(store: Store, admission: Admission): string | null {
+  const rows = store.queryAudit({ session: admission.session, tool: admission.tool });
+  const own = rows.find((row) => row.idempotency_key === admission.idempotency_key);
+  return own?.cap_currency ?? rows.find((row) => row.cap_currency !== null)?.cap_currency ?? null;
+}
