@@ -40,6 +40,8 @@ describe("serve --operator (stdio)", () => {
       "list_pending_approvals",
       "approve",
       "reject",
+      "list_unresolved",
+      "resolve_admission",
     ]);
     await expect(JSON.stringify(tools, null, 2)).toMatchFileSnapshot(
       "__snapshots__/operator-tools.json",

@@ -31,6 +31,7 @@ const STRIPE_PARAMS: Record<string, string> = {
   "DELETE /v1/subscriptions/:id": "Subscriptions.SubscriptionCancelParams",
   "GET /v1/invoices": "Invoices.InvoiceListParams",
   "GET /v1/invoices/:id": "Invoices.InvoiceRetrieveParams",
+  "POST /v1/invoices/:id": "Invoices.InvoiceUpdateParams",
   "POST /v1/invoices/:id/pay": "Invoices.InvoicePayParams",
   "GET /v1/disputes": "Disputes.DisputeListParams",
   "GET /v1/disputes/:id": "Disputes.DisputeRetrieveParams",
