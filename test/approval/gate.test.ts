@@ -95,10 +95,11 @@ describe("out-of-band approval", () => {
       admission: admission?.id,
     });
 
-    // The approval covered one call: the same call again needs a new one.
-    const third = await h.guard.call("issue_refund", big());
-    expect(requestId(third)).not.toBe(id);
+    // The same call again is a repeat: answered from the record, it moves nothing and needs no yes.
+    const third = ok(await h.guard.call("issue_refund", big()));
+    expect(third.output.spendguard).toMatchObject({ replayed: true });
     expect(h.world.writesOf("issue_refund")).toHaveLength(1);
+    expect(h.store.listApprovals({})).toHaveLength(1);
 
     const rows = h.store.queryAudit({});
     expect(rows.map((r) => [r.decision, r.outcome, r.code, r.rule])).toEqual([
@@ -106,7 +107,7 @@ describe("out-of-band approval", () => {
       ["deny", "denied", "approval_required", "require_approval_over"],
       ["allow", "approved", null, "approval"],
       ["allow", "ok", null, "policy"],
-      ["deny", "denied", "approval_required", "require_approval_over"],
+      ["allow", "replayed", null, "idempotency"],
     ]);
     expect(rows[2]).toMatchObject({
       tool: "issue_refund",
@@ -118,7 +119,7 @@ describe("out-of-band approval", () => {
     expect(rows[3]?.reason).toBe(`allowed with approval ${id}`);
     expect(verifyAudit(h.store)).toEqual({ ok: true, rows: 5 });
     // A decision is not a call: the session's counts leave it out.
-    expect(h.store.sessionSummaries({})[0]).toMatchObject({ calls: 4, denied: 3 });
+    expect(h.store.sessionSummaries({})[0]).toMatchObject({ calls: 4, denied: 2 });
   });
 
   it("covers exactly that call: another amount, another charge, another session need their own", async () => {

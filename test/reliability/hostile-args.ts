@@ -446,8 +446,24 @@ export function callArbitrary(schema: JsonSchema): fc.Arbitrary<HostileCall> {
  * never reaches spendguard, so it can be neither refused nor used; nested ones arrive).
  */
 export function overTheWire(args: Record<string, unknown>): unknown {
-  const parsed = JSON.parse(JSON.stringify(args)) as Record<string, unknown>;
-  return Object.fromEntries(Object.entries(parsed).filter(([key]) => key !== "__proto__"));
+  const parsed: unknown = JSON.parse(JSON.stringify(args));
+  // `__proto__`, `constructor` and `prototype` are refused as names, at any depth.
+  return hasObjectMagicName(parsed) ? REFUSED : parsed;
+}
+
+/** What no tool schema accepts: the oracle's stand-in for arguments the guard must refuse. */
+const REFUSED = Symbol("refused");
+
+function hasObjectMagicName(value: unknown): boolean {
+  if (value === null || typeof value !== "object") return false;
+  if (Array.isArray(value)) return value.some(hasObjectMagicName);
+  return Object.entries(value).some(
+    ([name, inner]) =>
+      name === "__proto__" ||
+      name === "constructor" ||
+      name === "prototype" ||
+      hasObjectMagicName(inner),
+  );
 }
 
 /**

@@ -133,6 +133,8 @@ const PARAMS: Record<string, (value: string) => boolean> = {
   status: (v) => /^[a-z_]{1,40}$/.test(v),
   submit: (v) => v === "true" || v === "false",
   cancel_at_period_end: (v) => v === "true" || v === "false",
+  // The stamp every write carries: the admission it belongs to, nothing the agent wrote.
+  "metadata[spendguard_admission]": (v) => /^adm_[0-9]+$/.test(v),
 };
 
 /**

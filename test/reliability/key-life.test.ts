@@ -155,7 +155,7 @@ describe("reconciling an unknown refund after the key's life", () => {
 
     expect(refundPosts(w.sandbox)).toHaveLength(posts);
     const refunds = await refundsOn(w.admin, CHARGE);
-    expect(refunds.map((r) => [r.amount, r.metadata.spendguard_admission])).toEqual([
+    expect(refunds.map((r) => [r.amount, r.metadata?.spendguard_admission])).toEqual([
       [2_000, "adm_1"],
     ]);
     const books = readBooks(w.home);
