@@ -299,7 +299,7 @@ describe("what cannot be proven", () => {
     });
     expect(JSON.parse((await runCli(["admissions", "--json"], { env })).stdout)).toEqual([]);
     expect(books.chain.ok).toBe(true);
-  });
+  }, 90_000);
 });
 
 describe("a refusal that surely applied nothing", () => {
