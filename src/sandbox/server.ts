@@ -9,6 +9,13 @@ import { IdempotencyLedger } from "./idempotency.js";
 import { ADMIN_KEY, type DemoRole, ROLE_KEYS } from "./keys.js";
 import type { Grants } from "./permissions.js";
 import { DEMO, PLATFORM_ACCOUNT, type SeedName, seedDemo } from "./seed.js";
+import {
+  lockStateFile,
+  readStateFile,
+  restoreStore,
+  snapshot,
+  writeStateFile,
+} from "./state-file.js";
 import { Store } from "./store.js";
 
 export interface SandboxOptions {
@@ -26,6 +33,12 @@ export interface SandboxOptions {
    * drives `created`, idempotency-key expiry and the request log.
    */
   clock?: () => number;
+  /**
+   * Keeps the state (objects, idempotency keys, the clock's offset) in this JSON file:
+   * loaded at start when it exists (the seed is then not used), written after every
+   * change, before the answer leaves. One running sandbox per file. Default: in memory.
+   */
+  stateFile?: string;
 }
 
 export interface Sandbox {
@@ -43,16 +56,69 @@ export interface Sandbox {
   advanceClock(ms: number): number;
   /** Sets the sandbox's clock to `ms` since the epoch, never earlier than now; returns it. */
   setClock(ms: number): number;
+  /** Where the state is kept; undefined when in memory. */
+  stateFile: string | undefined;
+  /** True when the state was read back from `stateFile` rather than seeded. */
+  restored: boolean;
   /** Stops listening and closes every connection, hanging requests included. */
   close(): Promise<void>;
 }
 
 /** Starts a Stripe sandbox on Node's http server; resolves once it listens. */
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
-  const clock = new SandboxClock(options.clock ?? Date.now);
+  const file = options.stateFile;
+  const release = file === undefined ? () => {} : lockStateFile(file);
+  try {
+    return await listen(options, release);
+  } catch (error) {
+    release();
+    throw error;
+  }
+}
+
+/** The state as saved in the file, or freshly seeded. */
+function openState(options: SandboxOptions) {
+  const source = options.clock ?? Date.now;
+  const saved = options.stateFile === undefined ? undefined : readStateFile(options.stateFile);
+  if (saved) {
+    const clock = new SandboxClock(source, saved.clock_offset_ms);
+    const ledger = new IdempotencyLedger(() => clock.now());
+    ledger.restore(saved.idempotency);
+    return { store: restoreStore(saved), ledger, clock, seed: saved.seed, restored: true };
+  }
+  const clock = new SandboxClock(source);
   const seed = options.seed ?? "demo";
   const store = new Store(PLATFORM_ACCOUNT, seed === "demo" ? [DEMO.accounts.connected] : []);
   if (seed === "demo") seedDemo(store, clock.seconds());
+  return { store, ledger: new IdempotencyLedger(() => clock.now()), clock, seed, restored: false };
+}
+
+async function listen(options: SandboxOptions, release: () => void): Promise<Sandbox> {
+  const { store, ledger, clock, seed, restored } = openState(options);
+  const file = options.stateFile;
+  // After a failed save every request tries again first, and fails while it cannot: a
+  // client is never answered from a state that a restart would not bring back.
+  let behind = false;
+  const save = () => {
+    if (file === undefined) return;
+    try {
+      const keys = ledger.saved();
+      const offset = clock.offsetMs;
+      writeStateFile(
+        file,
+        snapshot({ store, keys, seed, clockOffsetMs: offset, now: clock.now() }),
+      );
+      behind = false;
+    } catch (error) {
+      behind = true;
+      throw error;
+    }
+  };
+  const catchUp = () => {
+    if (behind) save();
+  };
+  // A fresh state is on disk at once, so the file says where the state lives.
+  if (!restored) save();
 
   const keys = new Map<string, Grants>([
     [ADMIN_KEY, "all"],
@@ -64,10 +130,12 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const state: SandboxState = {
     store,
     keys,
-    ledger: new IdempotencyLedger(() => clock.now()),
+    ledger,
     faults,
     log: [],
     clock,
+    save,
+    catchUp,
     shutdown: shutdown.signal,
   };
 
@@ -105,12 +173,25 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     faults,
     requests: state.log,
     now: () => clock.now(),
-    advanceClock: (ms) => clock.advance(ms),
-    setClock: (ms) => clock.set(ms),
+    advanceClock: (ms) => {
+      const now = clock.advance(ms);
+      save();
+      return now;
+    },
+    setClock: (ms) => {
+      const now = clock.set(ms);
+      save();
+      return now;
+    },
+    stateFile: file,
+    restored,
     close() {
       closing ??= new Promise<void>((resolve) => {
         shutdown.abort();
-        server.close(() => resolve());
+        server.close(() => {
+          release();
+          resolve();
+        });
         // Hanging requests and idle keep-alive sockets would otherwise hold close() forever.
         server.closeAllConnections();
       });
