@@ -50,6 +50,21 @@ export class SandboxStateError extends Error {
   }
 }
 
+/** The state file is another running sandbox's. */
+export class StateInUseError extends SandboxStateError {
+  override name = "StateInUseError";
+  constructor(
+    file: string,
+    /** The pid of the sandbox that holds it. */
+    readonly holder: number,
+  ) {
+    super(
+      file,
+      `the sandbox state ${file} is in use by another running sandbox (process ${holder}). Stop that one first, or give this one another state file.`,
+    );
+  }
+}
+
 const stored = z.looseObject({
   id: z.string().min(1),
   account: z.string().min(1),
@@ -248,10 +263,7 @@ export function lockStateFile(file: string): () => void {
     if (holder === undefined) continue; // released meanwhile
     const ours = holder === process.pid && heldHere.has(file);
     if (ours || (holder !== process.pid && running(holder))) {
-      throw new SandboxStateError(
-        file,
-        `the sandbox state ${file} is in use by another running sandbox (process ${holder}). Stop that one first, or give this one another state file.`,
-      );
+      throw new StateInUseError(file, holder);
     }
     rmSync(lock, { force: true });
   }
