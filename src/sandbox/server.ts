@@ -1,5 +1,6 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
 import { handleApiRequest, type SandboxRequest, type SandboxState } from "./api.js";
 import { grantsOf, type SandboxKey } from "./auth.js";
 import { SandboxClock } from "./clock.js";
@@ -13,6 +14,7 @@ import {
   lockStateFile,
   readStateFile,
   restoreStore,
+  StateInUseError,
   snapshot,
   writeStateFile,
 } from "./state-file.js";
@@ -39,6 +41,11 @@ export interface SandboxOptions {
    * change, before the answer leaves. One running sandbox per file. Default: in memory.
    */
   stateFile?: string;
+  /**
+   * How long to wait for another sandbox to let go of `stateFile` (a server restarting
+   * while its predecessor is still closing) before refusing with StateInUseError. Default 0.
+   */
+  stateLockWaitMs?: number;
 }
 
 export interface Sandbox {
@@ -67,12 +74,25 @@ export interface Sandbox {
 /** Starts a Stripe sandbox on Node's http server; resolves once it listens. */
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
   const file = options.stateFile;
-  const release = file === undefined ? () => {} : lockStateFile(file);
+  const release =
+    file === undefined ? () => {} : await lockWithin(file, options.stateLockWaitMs ?? 0);
   try {
     return await listen(options, release);
   } catch (error) {
     release();
     throw error;
+  }
+}
+
+async function lockWithin(file: string, waitMs: number): Promise<() => void> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      return lockStateFile(file);
+    } catch (error) {
+      if (!(error instanceof StateInUseError) || Date.now() >= deadline) throw error;
+      await sleep(100);
+    }
   }
 }
 

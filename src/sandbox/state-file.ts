@@ -161,7 +161,7 @@ export function readStateFile(file: string): SavedState | undefined {
   if (head.format !== FORMAT) {
     throw new SandboxStateError(
       file,
-      `${file} is not a spendguard sandbox state file (it has no "format": "${FORMAT}"). Name another file, or ${startOver.toLowerCase()}`,
+      `${file} is not a spendguard sandbox state file (it has no "format": "${FORMAT}"). ${startOver}`,
     );
   }
   if (head.version !== VERSION) {

@@ -139,6 +139,18 @@ describe("the sandbox's state file", () => {
     await expect(start(file)).resolves.toMatchObject({ restored: true });
   });
 
+  it("waits up to stateLockWaitMs for the file, as a restarting server needs", async () => {
+    const file = stateFile();
+    const box = await start(file);
+    const refused = await startSandbox({ stateFile: file, stateLockWaitMs: 200 }).catch(
+      (e: unknown) => e,
+    );
+    expect(refused).toBeInstanceOf(SandboxStateError);
+    const next = start(file, { stateLockWaitMs: 5_000 });
+    setTimeout(() => void box.close(), 300);
+    await expect(next).resolves.toMatchObject({ restored: true });
+  });
+
   it("takes over a lock left by a process that no longer runs", async () => {
     const file = stateFile();
     const gone = spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"]);

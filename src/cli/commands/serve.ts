@@ -295,6 +295,8 @@ async function startHomeSandbox(home: string, logger: Logger): Promise<Sandbox> 
       port: 0,
       seed: "demo",
       stateFile: sandboxStateFile(home),
+      // An MCP client restarting the server may start the new one before the old has exited.
+      stateLockWaitMs: 5_000,
     });
     logger.info({ state: sandbox.stateFile, restored: sandbox.restored }, "sandbox state");
     return sandbox;
