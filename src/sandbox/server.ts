@@ -3,22 +3,13 @@ import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { handleApiRequest, type SandboxRequest, type SandboxState } from "./api.js";
 import { grantsOf, type SandboxKey } from "./auth.js";
-import { SandboxClock } from "./clock.js";
 import { CONTROL_PREFIX, handleControlRequest } from "./control.js";
 import { type FaultController, FaultList } from "./faults.js";
-import { IdempotencyLedger } from "./idempotency.js";
 import { ADMIN_KEY, type DemoRole, ROLE_KEYS } from "./keys.js";
 import type { Grants } from "./permissions.js";
-import { DEMO, PLATFORM_ACCOUNT, type SeedName, seedDemo } from "./seed.js";
-import {
-  lockStateFile,
-  readStateFile,
-  restoreStore,
-  StateInUseError,
-  snapshot,
-  writeStateFile,
-} from "./state-file.js";
-import { Store } from "./store.js";
+import { openState } from "./saved-state.js";
+import type { SeedName } from "./seed.js";
+import { lockStateFile, StateInUseError } from "./state-file.js";
 
 export interface SandboxOptions {
   /** 0 (the default) picks a free port. */
@@ -96,49 +87,9 @@ async function lockWithin(file: string, waitMs: number): Promise<() => void> {
   }
 }
 
-/** The state as saved in the file, or freshly seeded. */
-function openState(options: SandboxOptions) {
-  const source = options.clock ?? Date.now;
-  const saved = options.stateFile === undefined ? undefined : readStateFile(options.stateFile);
-  if (saved) {
-    const clock = new SandboxClock(source, saved.clock_offset_ms);
-    const ledger = new IdempotencyLedger(() => clock.now());
-    ledger.restore(saved.idempotency);
-    return { store: restoreStore(saved), ledger, clock, seed: saved.seed, restored: true };
-  }
-  const clock = new SandboxClock(source);
-  const seed = options.seed ?? "demo";
-  const store = new Store(PLATFORM_ACCOUNT, seed === "demo" ? [DEMO.accounts.connected] : []);
-  if (seed === "demo") seedDemo(store, clock.seconds());
-  return { store, ledger: new IdempotencyLedger(() => clock.now()), clock, seed, restored: false };
-}
-
+/** Everything after the lock: the state, the server, the handle. */
 async function listen(options: SandboxOptions, release: () => void): Promise<Sandbox> {
-  const { store, ledger, clock, seed, restored } = openState(options);
-  const file = options.stateFile;
-  // After a failed save every request tries again first, and fails while it cannot: a
-  // client is never answered from a state that a restart would not bring back.
-  let behind = false;
-  const save = () => {
-    if (file === undefined) return;
-    try {
-      const keys = ledger.saved();
-      const offset = clock.offsetMs;
-      writeStateFile(
-        file,
-        snapshot({ store, keys, seed, clockOffsetMs: offset, now: clock.now() }),
-      );
-      behind = false;
-    } catch (error) {
-      behind = true;
-      throw error;
-    }
-  };
-  const catchUp = () => {
-    if (behind) save();
-  };
-  // A fresh state is on disk at once, so the file says where the state lives.
-  if (!restored) save();
+  const { store, ledger, clock, save, catchUp, restored } = openState(options);
 
   const keys = new Map<string, Grants>([
     [ADMIN_KEY, "all"],
@@ -203,7 +154,7 @@ async function listen(options: SandboxOptions, release: () => void): Promise<San
       save();
       return now;
     },
-    stateFile: file,
+    stateFile: options.stateFile,
     restored,
     close() {
       closing ??= new Promise<void>((resolve) => {
