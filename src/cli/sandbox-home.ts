@@ -1,6 +1,5 @@
 import { appendFileSync, existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { ConfigError } from "../errors.js";
 import {
   lockStateFile,
   readStateFile,
@@ -76,17 +75,48 @@ export type ResetPlan =
  * real money, and its audit is evidence).
  */
 export function planReset(home: string): ResetPlan {
+  const release = lockHome(home);
+  if (typeof release === "string") return { kind: "refused", reason: release };
+  try {
+    return inspect(home);
+  } finally {
+    release();
+  }
+}
+
+/**
+ * Deletes what a reset deletes, if the data directory is still as `planReset` found it:
+ * checked again under the sandbox's lock, so no sandbox starts on it meanwhile.
+ */
+export function resetHome(home: string): ResetPlan {
+  const release = lockHome(home);
+  if (typeof release === "string") return { kind: "refused", reason: release };
+  try {
+    const plan = inspect(home);
+    if (plan.kind === "ready") for (const file of plan.files) rmSync(file, { force: true });
+    return plan;
+  } finally {
+    release();
+  }
+}
+
+/** The sandbox's lock on this home, or why it cannot be had. */
+function lockHome(home: string): (() => void) | string {
+  if (!existsSync(home)) return () => {};
+  try {
+    return lockStateFile(sandboxStateFile(home));
+  } catch (error) {
+    if (!(error instanceof StateInUseError)) throw error;
+    return `a sandbox is running on ${home} (process ${error.holder}: a \`serve --sandbox\` or \`spendguard sandbox\` using it). Stop it first.`;
+  }
+}
+
+function inspect(home: string): ResetPlan {
   const state = sandboxStateFile(home);
   const sessionsFile = join(home, SESSIONS_FILE);
   const database = join(home, DATABASE_FILE);
   const present = [state, sessionsFile, database].filter((file) => existsSync(file));
   if (present.length === 0) return { kind: "empty" };
-  try {
-    lockStateFile(state)();
-  } catch (error) {
-    if (!(error instanceof StateInUseError)) throw error;
-    return { kind: "refused", reason: runningSandbox(home, error.holder) };
-  }
   if (!existsSync(state) && !existsSync(sessionsFile)) {
     return {
       kind: "refused",
@@ -132,10 +162,6 @@ export function planReset(home: string): ResetPlan {
   return { kind: "ready", lines, files };
 }
 
-function runningSandbox(home: string, pid: number): string {
-  return `a sandbox is running on ${home} (process ${pid}: a \`serve --sandbox\` or \`spendguard sandbox\` using it). Stop it first.`;
-}
-
 function describeState(file: string): string {
   if (!existsSync(file)) return "no sandbox state";
   let saved: SavedState | undefined;
@@ -148,23 +174,4 @@ function describeState(file: string): string {
   if (!saved) return "no sandbox state";
   const { refunds, charges, customers } = saved.objects;
   return `the sandbox's Stripe data (seed ${saved.seed}), ${customers.length} customer(s), ${charges.length} charge(s), ${refunds.length} refund(s)`;
-}
-
-/**
- * Deletes the files of a ready plan, holding the sandbox's lock so no sandbox starts on
- * them meanwhile; a ConfigError if a sandbox started on this home since the plan.
- */
-export function resetHome(home: string, plan: ResetPlan & { kind: "ready" }): void {
-  let release: () => void;
-  try {
-    release = lockStateFile(sandboxStateFile(home));
-  } catch (error) {
-    if (!(error instanceof StateInUseError)) throw error;
-    throw new ConfigError(runningSandbox(home, error.holder));
-  }
-  try {
-    for (const file of plan.files) rmSync(file, { force: true });
-  } finally {
-    release();
-  }
 }

@@ -293,7 +293,11 @@ export async function runSandboxReset(
       return 1;
     }
   }
-  resetHome(home, plan);
+  const done = resetHome(home);
+  if (done.kind === "refused") {
+    io.stderr.write(`spendguard sandbox reset: ${done.reason}\nNothing was deleted.\n`);
+    return 1;
+  }
   io.stdout.write(
     `Reset ${home}: the sandbox's Stripe data and the ledger are gone together; the next start begins from the seed.\n`,
   );
