@@ -160,7 +160,7 @@ function stopChild(child) {
  */
 export async function startSandboxProcess({ charges = 200 } = {}) {
   const child = track(
-    spawn(process.execPath, [CLI, "sandbox", "--port", "0", "--seed", "demo"], {
+    spawn(process.execPath, [CLI, "sandbox", "--port", "0", "--seed", "demo", "--in-memory"], {
       env: { PATH: process.env.PATH ?? "" },
       stdio: ["ignore", "pipe", "pipe"],
     }),

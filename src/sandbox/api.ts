@@ -14,6 +14,7 @@ import { Params } from "./params.js";
 import { allows, type Grants } from "./permissions.js";
 import { matchRoute } from "./route.js";
 import { ROUTES } from "./routes.js";
+import { SandboxStateError } from "./state-file.js";
 import type { Store } from "./store.js";
 
 /** Bodies above this are refused (Stripe's own limit is in the same range). */
@@ -41,6 +42,10 @@ export interface SandboxState {
   faults: FaultList;
   log: SandboxRequest[];
   clock: SandboxClock;
+  /** Writes the state to its file, if it has one; called after every change. */
+  save: () => void;
+  /** Saves again if the last save failed (and throws while it still fails). */
+  catchUp: () => void;
   /** Aborted when the sandbox closes, so no injected delay outlives it. */
   shutdown: AbortSignal;
 }
@@ -138,7 +143,8 @@ export async function handleApiRequest(
         ? error
         : new StripeHttpError(500, "api_error", "An unknown error occurred"),
     );
-    if (!(error instanceof StripeHttpError))
+    if (error instanceof SandboxStateError) console.error(`spendguard sandbox: ${error.message}`);
+    else if (!(error instanceof StripeHttpError))
       console.error("spendguard sandbox: internal error", error);
   }
   try {
@@ -184,6 +190,7 @@ interface Incoming {
 async function answer(incoming: Incoming): Promise<Reply> {
   const { state, req, method, path, requestId } = incoming;
   const { store } = state;
+  state.catchUp();
   const { key, grants } = authenticate(req.headers, state.keys);
   const account = incoming.account ?? store.platformAccount;
   if (!store.accounts.has(account)) throw accountDenied(key, account);
@@ -244,6 +251,8 @@ async function answer(incoming: Incoming): Promise<Reply> {
     };
   }
   claim?.record(recorded);
+  // Saved before the answer leaves: what a client is told happened survives a restart.
+  if (method !== "GET") state.save();
   return {
     status: recorded.status,
     body: recorded.body,

@@ -3,6 +3,7 @@ import { ZodError } from "zod";
 import type { SandboxState } from "./api.js";
 import { ClockMoveError } from "./clock.js";
 import type { FaultRule } from "./faults.js";
+import { SandboxStateError } from "./state-file.js";
 
 /** Where the sandbox's own endpoints live; Stripe has nothing under it. */
 export const CONTROL_PREFIX = "/_sandbox/";
@@ -45,7 +46,14 @@ export async function handleControlRequest(
       return reply(400, invalid(CLOCK_BODY));
     }
     const problem = moveClock(state, move);
-    return problem === undefined ? reply(200, clockView(state)) : reply(400, invalid(problem));
+    if (problem !== undefined) return reply(400, invalid(problem));
+    try {
+      state.save();
+    } catch (error) {
+      if (!(error instanceof SandboxStateError)) throw error;
+      return reply(500, { error: { type: "api_error", message: error.message } });
+    }
+    return reply(200, clockView(state));
   }
   if (route === "DELETE /_sandbox/faults") {
     state.faults.clear();

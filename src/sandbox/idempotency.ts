@@ -9,6 +9,8 @@ export interface RecordedResponse {
 }
 
 interface Entry {
+  account: string;
+  key: string;
   /** `POST /v1/refunds`: a key belongs to one endpoint. */
   endpoint: string;
   fingerprint: string;
@@ -16,6 +18,9 @@ interface Entry {
   /** null while the first request is still being handled. */
   response: RecordedResponse | null;
 }
+
+/** A key whose first request has finished, as the state file keeps it. */
+export type SavedKey = Omit<Entry, "response"> & { response: RecordedResponse };
 
 export type Claim =
   | { kind: "replay"; response: RecordedResponse }
@@ -50,10 +55,10 @@ export class IdempotencyLedger {
     }
     const now = this.clock();
     this.forgetExpired(now);
-    const id = `${account}\u0000${key}`;
+    const id = entryId(account, key);
     const entry = this.entries.get(id);
     if (entry === undefined) {
-      const fresh: Entry = { endpoint, fingerprint, createdAt: now, response: null };
+      const fresh: Entry = { account, key, endpoint, fingerprint, createdAt: now, response: null };
       this.entries.set(id, fresh);
       return {
         kind: "first",
@@ -84,6 +89,24 @@ export class IdempotencyLedger {
     return { kind: "replay", response: entry.response };
   }
 
+  /**
+   * The keys to keep across a restart: those whose first request finished and that have
+   * not expired. One still running is left out: it never answered, so nothing promised it.
+   */
+  saved(): SavedKey[] {
+    this.forgetExpired(this.clock());
+    const done: SavedKey[] = [];
+    for (const entry of this.entries.values()) {
+      if (entry.response !== null) done.push({ ...entry, response: entry.response });
+    }
+    return done;
+  }
+
+  /** Puts back keys saved by `saved()`, oldest first. */
+  restore(keys: readonly SavedKey[]): void {
+    for (const entry of keys) this.entries.set(entryId(entry.account, entry.key), { ...entry });
+  }
+
   /** Entries are kept in creation order, so expired ones are at the front. */
   private forgetExpired(now: number): void {
     for (const [id, entry] of this.entries) {
@@ -91,6 +114,11 @@ export class IdempotencyLedger {
       this.entries.delete(id);
     }
   }
+}
+
+/** A key belongs to one account: two accounts may use the same key for different requests. */
+function entryId(account: string, key: string): string {
+  return `${account}\u0000${key}`;
 }
 
 function mismatch(message: string): StripeHttpError {

@@ -13,3 +13,10 @@ export {
 export { ENDPOINT_PERMISSIONS, type EndpointPermission } from "./routes.js";
 export { DEMO, PLATFORM_ACCOUNT, type SeedName } from "./seed.js";
 export { type Sandbox, type SandboxOptions, startSandbox } from "./server.js";
+export {
+  lockStateFile,
+  readStateFile,
+  SandboxStateError,
+  type SavedState,
+  StateInUseError,
+} from "./state-file.js";

@@ -1,15 +1,15 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
 import { handleApiRequest, type SandboxRequest, type SandboxState } from "./api.js";
 import { grantsOf, type SandboxKey } from "./auth.js";
-import { SandboxClock } from "./clock.js";
 import { CONTROL_PREFIX, handleControlRequest } from "./control.js";
 import { type FaultController, FaultList } from "./faults.js";
-import { IdempotencyLedger } from "./idempotency.js";
 import { ADMIN_KEY, type DemoRole, ROLE_KEYS } from "./keys.js";
 import type { Grants } from "./permissions.js";
-import { DEMO, PLATFORM_ACCOUNT, type SeedName, seedDemo } from "./seed.js";
-import { Store } from "./store.js";
+import { openState } from "./saved-state.js";
+import type { SeedName } from "./seed.js";
+import { lockStateFile, StateInUseError } from "./state-file.js";
 
 export interface SandboxOptions {
   /** 0 (the default) picks a free port. */
@@ -26,6 +26,17 @@ export interface SandboxOptions {
    * drives `created`, idempotency-key expiry and the request log.
    */
   clock?: () => number;
+  /**
+   * Keeps the state (objects, idempotency keys, the clock's offset) in this JSON file:
+   * loaded at start when it exists (the seed is then not used), written after every
+   * change, before the answer leaves. One running sandbox per file. Default: in memory.
+   */
+  stateFile?: string;
+  /**
+   * How long to wait for another sandbox to let go of `stateFile` (a server restarting
+   * while its predecessor is still closing) before refusing with StateInUseError. Default 0.
+   */
+  stateLockWaitMs?: number;
 }
 
 export interface Sandbox {
@@ -43,16 +54,42 @@ export interface Sandbox {
   advanceClock(ms: number): number;
   /** Sets the sandbox's clock to `ms` since the epoch, never earlier than now; returns it. */
   setClock(ms: number): number;
+  /** Where the state is kept; undefined when in memory. */
+  stateFile: string | undefined;
+  /** True when the state was read back from `stateFile` rather than seeded. */
+  restored: boolean;
   /** Stops listening and closes every connection, hanging requests included. */
   close(): Promise<void>;
 }
 
 /** Starts a Stripe sandbox on Node's http server; resolves once it listens. */
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
-  const clock = new SandboxClock(options.clock ?? Date.now);
-  const seed = options.seed ?? "demo";
-  const store = new Store(PLATFORM_ACCOUNT, seed === "demo" ? [DEMO.accounts.connected] : []);
-  if (seed === "demo") seedDemo(store, clock.seconds());
+  const file = options.stateFile;
+  const release =
+    file === undefined ? () => {} : await lockWithin(file, options.stateLockWaitMs ?? 0);
+  try {
+    return await listen(options, release);
+  } catch (error) {
+    release();
+    throw error;
+  }
+}
+
+async function lockWithin(file: string, waitMs: number): Promise<() => void> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      return lockStateFile(file);
+    } catch (error) {
+      if (!(error instanceof StateInUseError) || Date.now() >= deadline) throw error;
+      await sleep(100);
+    }
+  }
+}
+
+/** Everything after the lock: the state, the server, the handle. */
+async function listen(options: SandboxOptions, release: () => void): Promise<Sandbox> {
+  const { store, ledger, clock, save, catchUp, restored } = openState(options);
 
   const keys = new Map<string, Grants>([
     [ADMIN_KEY, "all"],
@@ -64,10 +101,12 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const state: SandboxState = {
     store,
     keys,
-    ledger: new IdempotencyLedger(() => clock.now()),
+    ledger,
     faults,
     log: [],
     clock,
+    save,
+    catchUp,
     shutdown: shutdown.signal,
   };
 
@@ -105,12 +144,25 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     faults,
     requests: state.log,
     now: () => clock.now(),
-    advanceClock: (ms) => clock.advance(ms),
-    setClock: (ms) => clock.set(ms),
+    advanceClock: (ms) => {
+      const now = clock.advance(ms);
+      save();
+      return now;
+    },
+    setClock: (ms) => {
+      const now = clock.set(ms);
+      save();
+      return now;
+    },
+    stateFile: options.stateFile,
+    restored,
     close() {
       closing ??= new Promise<void>((resolve) => {
         shutdown.abort();
-        server.close(() => resolve());
+        server.close(() => {
+          release();
+          resolve();
+        });
         // Hanging requests and idle keep-alive sockets would otherwise hold close() forever.
         server.closeAllConnections();
       });

@@ -249,6 +249,16 @@ export class Collection<T extends Stored> {
   all(account: string): T[] {
     return [...this.byId.values()].filter((r) => r.account === account).sort(newestFirst);
   }
+
+  /** Every object of every account, as stored (for saving the state). */
+  records(): T[] {
+    return [...this.byId.values()];
+  }
+
+  /** Puts back objects saved by `records()`, `seq` included. */
+  restore(records: readonly T[]): void {
+    for (const record of records) this.byId.set(record.id, record);
+  }
 }
 
 export function newestFirst(a: Stored, b: Stored): number {
@@ -256,7 +266,8 @@ export function newestFirst(a: Stored, b: Stored): number {
 }
 
 export class Store {
-  private seq = 0;
+  /** The last `seq` given out; saved with the state so restored objects keep their order. */
+  seq = 0;
   private readonly next = () => ++this.seq;
   /** The account a request without `Stripe-Account` acts on, then its connected accounts. */
   readonly accounts: Set<string>;
@@ -279,4 +290,33 @@ export class Store {
   ) {
     this.accounts = new Set([platformAccount, ...connectedAccounts]);
   }
+
+  /** Every collection by name: what the state file holds. */
+  collections(): Record<CollectionName, SavedCollection> {
+    const all = {} as Record<CollectionName, SavedCollection>;
+    for (const name of COLLECTION_NAMES) all[name] = this[name];
+    return all;
+  }
 }
+
+/** What saving and restoring the state needs of a collection. */
+export interface SavedCollection {
+  records(): Stored[];
+  restore(records: readonly Stored[]): void;
+}
+
+export const COLLECTION_NAMES = [
+  "customers",
+  "sources",
+  "paymentMethods",
+  "charges",
+  "paymentIntents",
+  "refunds",
+  "products",
+  "prices",
+  "subscriptions",
+  "invoices",
+  "disputes",
+] as const;
+
+export type CollectionName = (typeof COLLECTION_NAMES)[number];

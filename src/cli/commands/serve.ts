@@ -1,12 +1,13 @@
 import { TOOLS } from "../../../tools/index.js";
 import { type Environment, readEnvironment } from "../../config.js";
+import { ConfigError } from "../../errors.js";
 import { Guard } from "../../guard/guard.js";
 import { endSession, startSession } from "../../guard/sessions.js";
 import { checkApiKey, keyStatus } from "../../keys/api-keys.js";
 import { createLogger, type Logger } from "../../logger.js";
 import { createOperatorServer, newOperatorSessionId } from "../../operator/server.js";
 import { loadPolicy, parseDuration } from "../../policy/load.js";
-import { type Sandbox, startSandbox } from "../../sandbox/index.js";
+import { type Sandbox, SandboxStateError, startSandbox } from "../../sandbox/index.js";
 import { createServer } from "../../server.js";
 import { openSqliteStore } from "../../store/sqlite/store.js";
 import { serveHttp } from "../../transports/http.js";
@@ -15,6 +16,7 @@ import { serveStdio } from "../../transports/stdio.js";
 import { sandboxUpstream, stripeUpstream, type Upstream } from "../../transports/upstream.js";
 import { parseCount, parseFlags } from "../args.js";
 import { type CliCommand, UsageError } from "../command.js";
+import { noteSandboxSessions, sandboxStateFile, stateProblem } from "../sandbox-home.js";
 
 const USAGE = `Usage: spendguard serve [--policy FILE] [options]          one agent session over stdio
        spendguard serve --http [--host HOST] [--port N] [options]
@@ -38,7 +40,10 @@ Options:
   --agent NAME            agent name for caps and audit (default: the policy name); stdio only
   --sandbox               start an in-process Stripe sandbox with demo data and use its
                           restricted key for each policy's role (a policy named after a
-                          demo role gets that role's key, any other the sandbox's admin key)
+                          demo role gets that role's key, any other the sandbox's admin key).
+                          Its Stripe data is kept in $SPENDGUARD_HOME/sandbox.json, beside
+                          the ledger, so both agree across restarts; \`spendguard sandbox
+                          reset\` clears both. One sandbox per data directory at a time.
   --read-only             list and allow only read tools, whatever the policy enables
   --allow-secret-key      accept a standard sk_ key (not recommended: use a restricted key)
 HTTP options:
@@ -159,10 +164,11 @@ async function serveAgentStdio(
   if (!options.policyFile)
     throw new UsageError("no policy: pass --policy FILE or set SPENDGUARD_POLICY");
   const policy = loadPolicy(options.policyFile, TOOLS);
-  const sandbox = options.sandbox ? await startSandbox({ port: 0, seed: "demo" }) : undefined;
+  const sandbox = options.sandbox ? await startHomeSandbox(env.home, logger) : undefined;
   try {
     const stripe = upstreamOf(sandbox, env, options.allowSecretKey, logger).clientFor(policy);
     const store = openSqliteStore(env.home);
+    if (sandbox) noteSandboxSessions(store, env.home);
     const session = startSession(store, {
       policy,
       ...(options.agent ? { agent: options.agent } : {}),
@@ -227,10 +233,11 @@ interface HttpFlags {
 
 /** HTTP: every key's sessions in one process; resolves once a signal has stopped it. */
 async function serveOverHttp(env: Environment, logger: Logger, flags: HttpFlags): Promise<number> {
-  const sandbox = flags.sandbox ? await startSandbox({ port: 0, seed: "demo" }) : undefined;
+  const sandbox = flags.sandbox ? await startHomeSandbox(env.home, logger) : undefined;
   try {
     const upstream = upstreamOf(sandbox, env, flags.allowSecretKey, logger);
     const store = openSqliteStore(env.home);
+    if (sandbox) noteSandboxSessions(store, env.home);
     const opener = new SessionOpener({
       store,
       home: env.home,
@@ -275,6 +282,27 @@ async function serveOverHttp(env: Environment, logger: Logger, flags: HttpFlags)
     return 0;
   } finally {
     await sandbox?.close();
+  }
+}
+
+/**
+ * `--sandbox`: the built-in sandbox with the demo seed, its Stripe data kept beside the
+ * ledger (`$SPENDGUARD_HOME/sandbox.json`), so the two agree across restarts.
+ */
+async function startHomeSandbox(home: string, logger: Logger): Promise<Sandbox> {
+  try {
+    const sandbox = await startSandbox({
+      port: 0,
+      seed: "demo",
+      stateFile: sandboxStateFile(home),
+      // An MCP client restarting the server may start the new one before the old has exited.
+      stateLockWaitMs: 5_000,
+    });
+    logger.info({ state: sandbox.stateFile, restored: sandbox.restored }, "sandbox state");
+    return sandbox;
+  } catch (error) {
+    if (error instanceof SandboxStateError) throw new ConfigError(stateProblem(error, home));
+    throw error;
   }
 }
 
