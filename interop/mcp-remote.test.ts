@@ -33,6 +33,7 @@ function proxy(url: string, key: string, transport: "http-only" | "sse-only") {
       url,
       "--header",
       // mcp-remote expands ${VAR} from its environment: the key stays out of the args.
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: mcp-remote's placeholder, not ours
       "Authorization: Bearer ${SPENDGUARD_KEY}",
       "--transport",
       transport,
