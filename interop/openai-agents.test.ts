@@ -33,7 +33,7 @@ function agentsScenarioClient(server: MCPServer): ScenarioClient {
     toolNames: async () => (await tools()).map((tool) => tool.name),
     async call(name, args): Promise<Outcome> {
       const tool = (await tools()).find((candidate) => candidate.name === name);
-      if (!tool || tool.type !== "function") throw new Error(`no function tool ${name}`);
+      if (tool?.type !== "function") throw new Error(`no function tool ${name}`);
       // What the model's tool call carries: the arguments as JSON text.
       const output = await tool.invoke(new RunContext(), JSON.stringify(args));
       const text = JSON.stringify(output);
