@@ -25,7 +25,9 @@ function aiScenarioClient(client: MCPClient): ScenarioClient {
     async call(name, args) {
       const tool = (await client.tools())[name];
       if (!tool) throw new Error(`no tool ${name}`);
-      return sdkOutcome(await tool.execute(args, { toolCallId: "interop", messages: [] }));
+      return sdkOutcome(
+        await tool.execute(args, { toolCallId: "interop", messages: [], context: {} }),
+      );
     },
   };
 }

@@ -1,4 +1,4 @@
-import { MultiServerMCPClient } from "@langchain/mcp-adapters";
+import { type Connection, MultiServerMCPClient } from "@langchain/mcp-adapters";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import {
   httpFixture,
@@ -19,8 +19,6 @@ const http = httpFixture();
 
 beforeAll(() => http.setup());
 afterAll(() => http.teardown());
-
-type Connection = ConstructorParameters<typeof MultiServerMCPClient>[0]["mcpServers"][string];
 
 function langchainScenarioClient(client: MultiServerMCPClient): ScenarioClient {
   return {

@@ -31,7 +31,9 @@ function mastraScenarioClient(client: MCPClient): ScenarioClient {
       const tool = (await client.listTools())[`${prefix}${name}`];
       if (!tool?.execute) throw new Error(`no tool ${name}`);
       try {
-        return { ok: true, text: JSON.stringify(await tool.execute(args, {})) };
+        // An Agent's runtime fills the execution context; a direct call needs nothing in it.
+        const context = {} as Parameters<typeof tool.execute>[1];
+        return { ok: true, text: JSON.stringify(await tool.execute(args, context)) };
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
         return refusalIn(message) ?? { ok: false, code: "unparsed", message };

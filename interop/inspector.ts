@@ -2,13 +2,11 @@ import { execFile } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, it } from "vitest";
 import {
   childEnv,
-  createAgentKey,
   httpFixture,
   type Outcome,
-  revokeKey,
   runScenario,
   type ScenarioClient,
   STEP_MS,
@@ -19,7 +17,7 @@ import {
 /**
  * The MCP Inspector's CLI mode, 1.x and 2.x, one process per request as a script uses it:
  * stdio through an `mcpServers` config file (the same shape as Claude Desktop's), HTTP by
- * URL with `--header`.
+ * URL with `--header`. One test file per version, so the two run side by side.
  */
 
 const run = promisify(execFile);
@@ -27,15 +25,10 @@ const INSPECTORS = {
   "1.x": join(import.meta.dirname, "node_modules/inspector-v1/cli/build/cli.js"),
   "2.x": join(import.meta.dirname, "node_modules/inspector-v2/clients/launcher/build/index.js"),
 };
-type Version = keyof typeof INSPECTORS;
-const http = httpFixture();
+export type Version = keyof typeof INSPECTORS;
 
-beforeAll(() => http.setup());
-afterAll(() => http.teardown());
-
-/** `mcp-inspector --cli TARGET… ARGS`; stdout and stderr whatever the exit code. */
-async function inspector(version: Version, target: string[], args: string[]) {
-  const home = http.home();
+/** `mcp-inspector --cli TARGET… ARGS`; exit code, stdout and stderr, whatever the outcome. */
+export async function inspector(version: Version, home: string, target: string[], args: string[]) {
   try {
     const { stdout, stderr } = await run(
       process.execPath,
@@ -56,16 +49,16 @@ async function inspector(version: Version, target: string[], args: string[]) {
   }
 }
 
-function inspectorClient(version: Version, target: string[]): ScenarioClient {
+function inspectorClient(version: Version, home: string, target: string[]): ScenarioClient {
   return {
     async toolNames() {
-      const { stdout, stderr } = await inspector(version, target, ["--method", "tools/list"]);
+      const { stdout, stderr } = await inspector(version, home, target, ["--method", "tools/list"]);
       if (!stdout.trim().startsWith("{")) throw new Error(`tools/list failed:\n${stderr}`);
       return (JSON.parse(stdout) as { tools: { name: string }[] }).tools.map((tool) => tool.name);
     },
     async call(name, args): Promise<Outcome> {
       const pairs = Object.entries(args).map(([key, value]) => `${key}=${JSON.stringify(value)}`);
-      const { stdout, stderr } = await inspector(version, target, [
+      const { stdout, stderr } = await inspector(version, home, target, [
         "--method",
         "tools/call",
         "--tool-name",
@@ -80,56 +73,40 @@ function inspectorClient(version: Version, target: string[]): ScenarioClient {
 }
 
 /** A config file naming spendguard over stdio, as `--config FILE --server spendguard` reads it. */
-function configFile(): string[] {
-  const file = join(http.home(), "inspector-mcp.json");
-  writeFileSync(file, JSON.stringify({ mcpServers: { spendguard: stdioServer(http.home()) } }));
+function configFile(home: string): string[] {
+  const file = join(home, "inspector-mcp.json");
+  writeFileSync(file, JSON.stringify({ mcpServers: { spendguard: stdioServer(home) } }));
   return ["--config", file, "--server", "spendguard"];
 }
 
-const transportFlag = (version: Version, wire: "http" | "sse") =>
+/** The scenario on stdio, /mcp and /sse for one Inspector version; returns its HTTP fixture. */
+export function inspectorScenarios(version: Version): ReturnType<typeof httpFixture> {
+  const http = httpFixture();
+  beforeAll(() => http.setup());
+  afterAll(() => http.teardown());
   // 2.x tells the transport from the URL (/mcp, /sse); 1.x needs it spelled out.
-  version === "1.x" ? ["--transport", wire] : [];
+  const transport = (wire: "http" | "sse") => (version === "1.x" ? ["--transport", wire] : []);
 
-describe.each(Object.keys(INSPECTORS) as Version[])("MCP Inspector %s --cli", (version) => {
-  it("stdio", async () => {
-    await runScenario(inspectorClient(version, configFile()));
-  });
+  describe(`MCP Inspector ${version} --cli`, () => {
+    it("stdio", async () => {
+      await runScenario(inspectorClient(version, http.home(), configFile(http.home())));
+    });
 
-  it("Streamable HTTP (/mcp)", async () => {
-    const key = await http.key(`inspector-${version}-http`);
-    await runScenario(
-      inspectorClient(version, [
-        http.url("/mcp"),
-        ...transportFlag(version, "http"),
-        "--header",
-        `Authorization: Bearer ${key}`,
-      ]),
-    );
+    for (const [name, path, wire] of [
+      ["Streamable HTTP (/mcp)", "/mcp", "http"],
+      ["SSE (/sse)", "/sse", "sse"],
+    ] as const) {
+      it(name, async () => {
+        const key = await http.key(`inspector-${version}-${wire}`);
+        const target = [
+          http.url(path),
+          ...transport(wire),
+          "--header",
+          `Authorization: Bearer ${key}`,
+        ];
+        await runScenario(inspectorClient(version, http.home(), target));
+      });
+    }
   });
-
-  it("SSE (/sse)", async () => {
-    const key = await http.key(`inspector-${version}-sse`);
-    await runScenario(
-      inspectorClient(version, [
-        http.url("/sse"),
-        ...transportFlag(version, "sse"),
-        "--header",
-        `Authorization: Bearer ${key}`,
-      ]),
-    );
-  });
-});
-
-describe("MCP Inspector 2.x with a revoked key", () => {
-  it("says the key was revoked (scripts use --stored-auth-only: no browser sign-in)", async () => {
-    const made = await createAgentKey(http.home(), "inspector-revoked");
-    await revokeKey(http.home(), made.id);
-    const { code, stdout, stderr } = await inspector(
-      "2.x",
-      [http.url("/mcp"), "--header", `Authorization: Bearer ${made.key}`],
-      ["--method", "tools/list", "--stored-auth-only"],
-    );
-    expect(code).not.toBe(0);
-    expect(`${stdout}${stderr}`).toContain("This key was revoked; ask the operator for a new one.");
-  });
-});
+  return http;
+}
