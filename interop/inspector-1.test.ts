@@ -1,0 +1,3 @@
+import { inspectorScenarios } from "./inspector.js";
+
+inspectorScenarios("1.x");
