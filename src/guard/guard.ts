@@ -41,7 +41,9 @@ import {
 import { type CallIdentity, CallTrail } from "./call-trail.js";
 import {
   type CallFacts,
+  checkScope,
   checkSession,
+  checkToolAllowed,
   decideAfterResolve,
   decideBeforeResolve,
   decideCaps,
@@ -82,10 +84,11 @@ export type CallOutcome =
   | { ok: false; code: ErrorCode; message: string; hint?: string };
 
 /**
- * The pipeline every tool call passes: schema → session (killed? expired?) → policy (tool,
- * account, parameters) → what Stripe says (customer, money) → scope and rules → caps,
- * reserved atomically → kill re-check → the tool → settlement → one audit row. It never
- * throws for anything an agent sends: refusals and failures are values.
+ * The pipeline every tool call passes: tool offered? → schema → session (killed?
+ * expired?) → policy (account, parameters) → what Stripe says (customer, money) → scope,
+ * then anything else about the object → rules → caps, reserved atomically → kill
+ * re-check → the tool → settlement → one audit row. It never throws for anything an agent
+ * sends: refusals and failures are values.
  */
 export class Guard {
   private readonly policy: LoadedPolicy;
@@ -214,6 +217,9 @@ export class Guard {
         ),
       );
     }
+    // Before its arguments are looked at: a tool not offered never reveals its schema.
+    const notOffered = checkToolAllowed(this.policy, tool, this.readOnly);
+    if (notOffered) return this.denied(trail, notOffered);
     const forbidden = forbiddenArgumentName(rawArgs);
     if (forbidden !== undefined) {
       return this.refuse(
@@ -299,6 +305,10 @@ export class Guard {
       return this.refuse(trail, "error", "failed", failure.error);
     }
     trail.customer = resolution.customer?.id ?? null;
+    // What the tool found wrong with the object is told only once scope has passed.
+    const outOfScope = checkScope(facts, resolution.customer);
+    if (outOfScope) return this.denied(trail, outOfScope);
+    if (resolution.refusal) return this.refuse(trail, "error", "failed", resolution.refusal);
     const after = decideAfterResolve(facts, resolution);
     if ("decision" in after) return this.denied(trail, after.decision);
     const charge = after.charge;
