@@ -23,6 +23,26 @@ export function agentInputSchema(tool: AnyTool, connectedAccounts: readonly stri
   });
 }
 
+/**
+ * Strict function calling (OpenAI's `strict: true` tools) makes every property required
+ * and the optional ones nullable, so a model sends `"payment_intent": null` for "not
+ * given". An optional argument given as `null` is taken out, at every depth, before the
+ * schema checks the call: both forms parse alike, so they are one call with one
+ * idempotency key. A required argument sent as `null` stays, and is refused.
+ */
+export function withoutNullOptionals(schema: z.ZodObject, value: unknown): unknown {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return value;
+  return Object.fromEntries(
+    Object.entries(value).flatMap(([name, inner]) => {
+      const field = schema.shape[name] as z.ZodType | undefined;
+      if (field === undefined) return [[name, inner]];
+      if (inner === null && field.safeParse(undefined).success) return [];
+      const object = unwrapObject(field);
+      return [[name, object ? withoutNullOptionals(object, inner) : inner]];
+    }),
+  );
+}
+
 const spendguardBlock = z
   .object({
     replayed: z

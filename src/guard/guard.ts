@@ -37,6 +37,7 @@ import {
   forbiddenArgumentName,
   quoteName,
   type SpendguardBlock,
+  withoutNullOptionals,
 } from "./agent-schemas.js";
 import { type CallIdentity, CallTrail } from "./call-trail.js";
 import {
@@ -234,7 +235,8 @@ export class Guard {
       );
     }
     const schema = this.inputSchemaFor(tool);
-    const parsed = schema.safeParse(rawArgs ?? {});
+    const given = withoutNullOptionals(schema, rawArgs ?? {});
+    const parsed = schema.safeParse(given);
     if (!parsed.success) {
       return this.refuse(
         trail,
@@ -260,7 +262,7 @@ export class Guard {
     const denied = decideBeforeResolve(facts);
     if (denied) return this.denied(trail, denied);
     if (tool.kind === "session") return this.runSessionTool(trail, tool, args);
-    return this.runStripeTool(trail, tool, facts, rawToolArgs(rawArgs), options.askHuman);
+    return this.runStripeTool(trail, tool, facts, rawToolArgs(given), options.askHuman);
   }
 
   private async runSessionTool(
