@@ -29,12 +29,13 @@ import type {
   Settlement,
   Store,
 } from "../store/store.js";
-import { mayHaveBeenApplied } from "../stripe/attempts.js";
+import { mayHaveBeenApplied, watchSending } from "../stripe/attempts.js";
 import {
   agentInputSchema,
   agentOutputSchema,
   describeInvalidArguments,
   forbiddenArgumentName,
+  malformedTextAt,
   quoteName,
   type SpendguardBlock,
   withoutNullOptionals,
@@ -50,7 +51,7 @@ import {
   decideCaps,
   type SessionFacts,
 } from "./decide.js";
-import { type CallFailure, failureOf } from "./failures.js";
+import { type CallFailure, failedBeforeSending, failureOf } from "./failures.js";
 import { idempotencyKey } from "./idempotency.js";
 import { type KillFlag, readKillFlag } from "./kill.js";
 import { ownerIsGone } from "./owner.js";
@@ -173,7 +174,7 @@ export class Guard {
   async call(toolName: string, rawArgs: unknown, options: CallOptions = {}): Promise<CallOutcome> {
     const trail = new CallTrail(this.identity, toolName, rawArgs, this.clock());
     try {
-      return await this.run(trail, rawArgs, options);
+      return await this.run(trail, toolName, rawArgs, options);
     } catch (err) {
       return this.crashed(trail, err);
     }
@@ -201,10 +202,11 @@ export class Guard {
 
   private async run(
     trail: CallTrail,
+    toolName: string,
     rawArgs: unknown,
     options: CallOptions,
   ): Promise<CallOutcome> {
-    const tool = this.registry.get(trail.tool);
+    const tool = this.registry.get(toolName);
     if (!tool) {
       const names = this.listTools().map((t) => t.name);
       return this.refuse(
@@ -213,7 +215,7 @@ export class Guard {
         "invalid",
         new SpendguardError(
           "unknown_tool",
-          `Unknown tool ${quoteName(trail.tool)}.`,
+          `Unknown tool ${quoteName(toolName)}.`,
           `Tools available in this session: ${names.join(", ")}.`,
         ),
       );
@@ -231,6 +233,19 @@ export class Guard {
           "invalid_input",
           `Invalid arguments for ${tool.name}: an argument may not be named ${quoteName(forbidden)}.`,
           "Nothing was done. Fix the arguments and call again.",
+        ),
+      );
+    }
+    const malformed = malformedTextAt(rawArgs);
+    if (malformed !== undefined) {
+      return this.refuse(
+        trail,
+        "error",
+        "invalid",
+        new SpendguardError(
+          "invalid_input",
+          `Invalid arguments for ${tool.name}: ${malformed}: text that is not well-formed Unicode (a lone UTF-16 surrogate).`,
+          "Nothing was done. Fix the text and call again.",
         ),
       );
     }
@@ -384,12 +399,18 @@ export class Guard {
       tool.kind === "write" ? { ...ctx, idempotencyKey: trail.idempotencyKey ?? undefined } : ctx;
     let result: ToolResult<Record<string, unknown>>;
     trail.sent = true;
+    const sending = trail.idempotencyKey ? watchSending(this.stripe, trail.idempotencyKey) : null;
     try {
       result = await tool.handle(handleCtx, facts.args, resolution, (customer) =>
         inScope(this.policy.policy.customers, customer),
       );
     } catch (err) {
-      return this.handleFailed(trail, tool, admission, err);
+      if (!sending?.nothingSent()) return this.handleFailed(trail, tool, admission, err);
+      // Nothing left for Stripe: a refusal that releases what was reserved.
+      if (!(err instanceof SpendguardError)) this.logFailure(trail, err);
+      return this.handleFailed(trail, tool, admission, failedBeforeSending(err));
+    } finally {
+      sending?.stop();
     }
     const settlement = this.settlementOf(result, charge);
     trail.settled(settlement, result.stripeRequestId);
