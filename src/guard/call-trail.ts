@@ -4,6 +4,7 @@ import { agentName } from "../audit/text.js";
 import type { CallCharge } from "../money/charge.js";
 import type {
   Admission,
+  ApprovalRecord,
   AuditDecision,
   AuditEntry,
   AuditOutcome,
@@ -29,7 +30,7 @@ export class CallTrail {
   /** Our own open admission, if one was made. */
   admission: Admission | null = null;
   /** The approval that lets this call through, if it needed one. */
-  approval: string | null = null;
+  approval: ApprovalRecord | null = null;
   /** The tool's handler was started: a write may have reached Stripe. */
   sent = false;
   private settledAmount: Settlement | null = null;

@@ -9,6 +9,12 @@ import type {
   ToolResult,
 } from "../../tools/tool.js";
 import { type ApprovalCall, ApprovalGate, type AskHuman } from "../approvals/gate.js";
+import {
+  type ApprovalPaths,
+  approvalPaths,
+  decisionPath,
+  type SessionTransport,
+} from "../approvals/via.js";
 import { canonicalJson } from "../audit/canonical.js";
 import { redactValue } from "../audit/redact.js";
 import { redactError } from "../audit/redact-error.js";
@@ -69,6 +75,8 @@ export interface GuardOptions {
   home: string;
   /** The tool registry; the guard filters it by policy. */
   tools: readonly AnyTool[];
+  /** The session's transport: it decides who may approve unless the policy does. */
+  transport: SessionTransport;
   /** `serve --read-only`: write tools are neither listed nor callable. */
   readOnly?: boolean;
   /** ms since the epoch; injectable for tests. */
@@ -107,6 +115,7 @@ export class Guard {
   private readonly outputSchemas = new Map<string, z.ZodObject>();
   private readonly identity: CallIdentity;
   private readonly approvals: ApprovalGate;
+  private readonly approvalPaths: ApprovalPaths;
 
   constructor(options: GuardOptions) {
     this.policy = options.policy;
@@ -132,13 +141,20 @@ export class Guard {
       agent: this.agent,
       capCurrency: this.policy.caps.currency,
     };
+    this.approvalPaths = approvalPaths(this.policy.policy.approval_via, options.transport);
     this.approvals = new ApprovalGate({
       store: this.store,
       policy: this.policy,
       session: this.sessionId,
       agent: this.agent,
       clock: this.clock,
+      paths: this.approvalPaths,
     });
+  }
+
+  /** Whether this session's MCP client may say yes (so the server should offer to ask it). */
+  get clientMayApprove(): boolean {
+    return this.approvalPaths.client;
   }
 
   /** Tools this session may see: in the policy (and read-only if set). Session tools always. */
@@ -348,7 +364,7 @@ export class Guard {
       const gate = await this.approvals.obtain(call, askHuman);
       if ("refused" in gate) return this.denied(trail, gate.refused, gate.hint);
       approval = { call, record: gate.granted };
-      trail.approval = gate.granted.id;
+      trail.approval = gate.granted;
     }
 
     if (tool.kind === "write") {
@@ -422,7 +438,7 @@ export class Guard {
         "ok",
         null,
         "policy",
-        trail.approval ? `allowed with approval ${trail.approval}` : "allowed",
+        trail.approval ? `allowed with approval ${approvedBy(trail.approval)}` : "allowed",
       ),
     );
     trail.closed();
@@ -549,7 +565,7 @@ export class Guard {
       day_left: caps.perDay === null ? null : Math.max(0, caps.perDay - usage.daySpend),
     };
     const notes = [
-      trail.approval ? `(Approved by a person: ${trail.approval}.)` : undefined,
+      trail.approval ? `(Approved by a person: ${trail.approval.id}.)` : undefined,
       replayed ? "(A repeat of an earlier identical call: nothing was done twice.)" : undefined,
       trail.charge?.moves ? capsLeftLine(caps, usage) : undefined,
     ].filter((note) => note !== undefined);
@@ -661,6 +677,12 @@ export class Guard {
       "tool call failed unexpectedly",
     );
   }
+}
+
+/** `apr_… (via operator, operator:olivia)`: the approval, and who gave it by which path. */
+function approvedBy(approval: ApprovalRecord): string {
+  const by = approval.decided_by ?? "unknown";
+  return `${approval.id} (via ${decisionPath(by)}, ${by})`;
 }
 
 /** A call's approval, ready to be used up by its admission. */

@@ -51,6 +51,7 @@ export type OperatorErrorCode =
   | "approval_decided"
   | "approval_expired"
   | "session_not_active"
+  | "approval_client_only"
   | "internal_error";
 
 /** A refusal an operator tool reports as a tool error (`{ error: { code, message } }`). */

@@ -190,4 +190,10 @@ export const MIGRATIONS: readonly string[] = [
   ) STRICT, WITHOUT ROWID;
   CREATE INDEX session_keys_key ON session_keys (key_id);
   `,
+  /* 4 */ `
+  -- Who may say yes to a request (policy approval_via): the MCP client's user in-band,
+  -- the operator out of band, or either. Requests made before it was known: either.
+  ALTER TABLE approvals ADD COLUMN approval_via TEXT NOT NULL DEFAULT 'either'
+    CHECK (approval_via IN ('operator', 'client', 'either'));
+  `,
 ];
