@@ -118,7 +118,15 @@ async function guardPasses(synchronous, tool) {
   try {
     const store = openSqliteStore(home, { synchronous });
     const session = startSession(store, { policy });
-    const guard = new Guard({ policy, store, sessionId: session.id, stripe, home, tools });
+    const guard = new Guard({
+      policy,
+      store,
+      sessionId: session.id,
+      stripe,
+      home,
+      tools,
+      transport: "stdio",
+    });
     const samples = [];
     for (let i = 0; i < WARMUP + CALLS; i++) {
       // Distinct arguments: a repeat would be an idempotent replay, which reserves nothing.

@@ -58,7 +58,15 @@ export async function run({ calls = scaled(1_500, 100), warmup = scaled(150, 20)
   const store = openSqliteStore(home);
   const session = startSession(store, { policy });
   const stripe = createStripeClient({ apiKey: ROLE_KEY, baseUrl: sandbox.url });
-  const guard = new Guard({ policy, store, sessionId: session.id, stripe, home, tools });
+  const guard = new Guard({
+    policy,
+    store,
+    sessionId: session.id,
+    stripe,
+    home,
+    tools,
+    transport: "stdio",
+  });
   const ctx = { stripe, requestOptions: {}, pii: policy.policy.pii };
   console.log(
     `  ${calls} calls per tool and arm after ${warmup} warm-up; sandbox pid ${sandbox.pid}, guard store ${home}`,

@@ -46,10 +46,12 @@ export function createServer(guard: Guard): Server {
     ) => Promise<CallToolResult>,
   ) => void;
   setRawHandler.call(server, RawCallToolRequestSchema, async (request, extra) => {
-    // Calls that need a person's approval ask the user in-band when the client can.
-    const askHuman = canAskHuman(server)
-      ? askThroughClient(server, { requestId: extra.requestId, signal: extra.signal })
-      : undefined;
+    // Calls that need a person's approval ask the user in-band when the client can, and
+    // when this session's client may say yes at all (never, by default, over HTTP).
+    const askHuman =
+      guard.clientMayApprove && canAskHuman(server)
+        ? askThroughClient(server, { requestId: extra.requestId, signal: extra.signal })
+        : undefined;
     const { name, arguments: args } = request.params ?? {};
     return resultOf(await guard.call(toolNameOf(name), args, { askHuman }));
   });

@@ -43,9 +43,28 @@ export const issueRefund = defineTool({
   permissions: { refunds: "write", charges: "read", customers: "read", payment_intents: "read" },
   ruleParams: ["charge", "payment_intent", "amount", "reason", "refund_fraction"],
   async resolve(ctx, args) {
-    const charge = args.charge
-      ? await ctx.stripe.charges.retrieve(args.charge, { expand: ["customer"] }, ctx.requestOptions)
+    const found = args.charge
+      ? {
+          charge: await ctx.stripe.charges.retrieve(
+            args.charge,
+            { expand: ["customer"] },
+            ctx.requestOptions,
+          ),
+        }
       : await latestChargeOf(ctx.stripe, args.payment_intent ?? "", ctx.requestOptions);
+    const { charge } = found;
+    if (!charge) {
+      // Said only once scope has passed: the intent's state is its customer's business.
+      return {
+        customer: await customerFacts(ctx, found.intent.customer),
+        refusal: new SpendguardError(
+          "stripe_error",
+          `Payment intent ${found.intent.id} has no charge to refund (status ${found.intent.status}).`,
+          "Only a payment intent that has been charged can be refunded.",
+        ),
+        data: null,
+      };
+    }
     const amount = args.amount ?? refundableAmount(charge);
     return {
       customer: await customerFacts(ctx, charge.customer),
@@ -70,7 +89,8 @@ export const issueRefund = defineTool({
     // A charge's refund list is complete and current: a refund that is not on it was never made.
     const charge =
       args.charge ??
-      (await latestChargeOf(ctx.stripe, args.payment_intent ?? "", ctx.requestOptions)).id;
+      (await latestChargeOf(ctx.stripe, args.payment_intent ?? "", ctx.requestOptions)).charge?.id;
+    if (charge === undefined) return { applied: "no", why: "its payment intent has no charge" };
     let startingAfter: string | undefined;
     for (;;) {
       const page = await ctx.stripe.refunds.list(
@@ -92,25 +112,22 @@ export const issueRefund = defineTool({
   },
 });
 
+/** The intent's latest charge, or the intent alone (with its customer) when it has none. */
 async function latestChargeOf(
   stripe: Stripe,
   paymentIntent: string,
   options: Stripe.RequestOptions,
-): Promise<Stripe.Charge> {
+): Promise<
+  { charge: Stripe.Charge; intent?: never } | { charge: null; intent: Stripe.PaymentIntent }
+> {
   const intent = await stripe.paymentIntents.retrieve(
     paymentIntent,
     { expand: ["latest_charge"] },
     options,
   );
   const charge = intent.latest_charge;
-  if (charge == null || typeof charge === "string") {
-    throw new SpendguardError(
-      "stripe_error",
-      `Payment intent ${paymentIntent} has no charge to refund (status ${intent.status}).`,
-      "Only a payment intent that has been charged can be refunded.",
-    );
-  }
-  return charge;
+  if (charge == null || typeof charge === "string") return { charge: null, intent };
+  return { charge };
 }
 
 function refundResult(

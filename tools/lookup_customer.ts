@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { customerFacts } from "./customer-facts.js";
 import { ids } from "./schemas.js";
 import { defineTool, READ_ANNOTATIONS, SpendguardError } from "./tool.js";
 import { customerView, viewCustomer } from "./views.js";
@@ -17,12 +18,17 @@ export const lookupCustomer = defineTool({
   ruleParams: ["customer"],
   async resolve(ctx, args) {
     const customer = await ctx.stripe.customers.retrieve(args.customer, {}, ctx.requestOptions);
+    // A deleted customer is said to be deleted only once scope has passed.
     if (customer.deleted) {
-      throw new SpendguardError(
-        "stripe_error",
-        `Customer ${args.customer} has been deleted.`,
-        "Nothing to show.",
-      );
+      return {
+        customer: await customerFacts(ctx, customer),
+        refusal: new SpendguardError(
+          "stripe_error",
+          `Customer ${args.customer} has been deleted.`,
+          "Nothing to show.",
+        ),
+        data: null,
+      };
     }
     return {
       customer: { id: customer.id, email: customer.email, metadata: customer.metadata },
@@ -30,6 +36,8 @@ export const lookupCustomer = defineTool({
     };
   },
   async handle(ctx, _args, resolved) {
+    // The guard refuses with `refusal` before any handler runs; this only keeps types honest.
+    if (resolved.data === null) throw resolved.refusal;
     const output = viewCustomer(resolved.data, ctx.pii);
     return {
       output,

@@ -1,5 +1,6 @@
 import type Stripe from "stripe";
 import type { z } from "zod";
+import type { SpendguardError } from "../src/errors.js";
 import type { Money } from "../src/money/currency.js";
 import type { ParamRule } from "../src/policy/schema.js";
 import type { CustomerFacts } from "../src/policy/scope.js";
@@ -41,6 +42,12 @@ export interface Resolution<T = undefined> {
   revenueAtRisk?: Money;
   /** Values that policy parameter rules may test besides the arguments, e.g. `refund_fraction`. */
   attributes?: Record<string, string | number | boolean>;
+  /**
+   * Why the call cannot go ahead, found while reading (a payment intent with no charge, a
+   * deleted customer). The guard refuses with it only once customer scope has passed, so
+   * an agent learns nothing about the state of an object outside its scope.
+   */
+  refusal?: SpendguardError;
   data: T;
 }
 

@@ -7,6 +7,7 @@ import type {
   AuditEntry,
   Store,
 } from "../store/store.js";
+import { decisionPath } from "./via.js";
 
 /**
  * A person's decision on an approval request, whoever takes it: the user answering in
@@ -36,6 +37,8 @@ export interface ApprovalView {
   amount_cap: number | null;
   cap_currency: string;
   rule: string;
+  /** Who may say yes: the MCP client's user (`client`), the `operator`, or `either`. */
+  approval_via: ApprovalRecord["approval_via"];
   args: unknown;
   summary: string;
   created_at: string;
@@ -61,6 +64,7 @@ export function approvalView(approval: ApprovalRecord, now: number): ApprovalVie
     amount_cap: approval.amount_cap,
     cap_currency: approval.cap_currency,
     rule: approval.rule,
+    approval_via: approval.approval_via,
     args: JSON.parse(approval.args) as unknown,
     summary: approval.summary,
     created_at: new Date(approval.created_at).toISOString(),
@@ -115,12 +119,15 @@ const AUDIT_CODES = {
   expired: "approval_timeout",
 } as const;
 
-/** The decision's audit row: about the call that asked, with who decided and why. */
+/**
+ * The decision's audit row: about the call that asked, with who decided, by which path
+ * (`via client` is the MCP client's user, `via operator` the out-of-band queue), and why.
+ */
 export function decisionAuditEntry(
   approval: ApprovalRecord,
   decision: ApprovalDecision,
 ): AuditEntry {
-  const verb = decision.to === "expired" ? "expired unanswered, asked through" : decision.to;
+  const verb = decision.to === "expired" ? "expired unanswered" : decision.to;
   return {
     at: new Date(decision.at).toISOString(),
     session: approval.session,
@@ -130,7 +137,7 @@ export function decisionAuditEntry(
     decision: decision.to === "approved" ? "allow" : "deny",
     code: AUDIT_CODES[decision.to],
     rule: "approval",
-    reason: `${approval.id} ${verb} ${decision.by}${decision.reason ? `: ${decision.reason}` : ""}`,
+    reason: `${approval.id} ${verb} via ${decisionPath(decision.by)} (${decision.by})${decision.reason ? `: ${decision.reason}` : ""}`,
     stripe_request_id: null,
     idempotency_key: null,
     amount: approval.amount,
@@ -153,16 +160,18 @@ export interface PersonDecision {
 }
 
 /** Why a decision could not be taken; the CLI exits 1 with the message, the operator tools refuse. */
-export type DecisionProblem = "unknown" | "decided" | "expired" | "session_closed";
+export type DecisionProblem = "unknown" | "decided" | "expired" | "session_closed" | "client_only";
 
 export type DecideOutcome =
   | { ok: true; approval: ApprovalRecord }
   | { ok: false; problem: DecisionProblem; message: string };
 
 /**
- * Approves or rejects a pending request. A yes for a session that can no longer call
- * (ended, killed, expired) is refused: nothing could ever use it, and saying "approved"
- * would mislead the person who gave it.
+ * Approves or rejects a pending request, out of band (CLI, operator tools). A yes for a
+ * session that can no longer call (ended, killed, expired) is refused: nothing could ever
+ * use it, and saying "approved" would mislead the person who gave it. A yes to a request
+ * only the MCP client's user may grant (`approval_via: client`) is refused too; a no is
+ * always the operator's to say.
  */
 export function decideApproval(store: Store, id: string, decision: PersonDecision): DecideOutcome {
   const now = decision.now ?? Date.now();
@@ -172,6 +181,13 @@ export function decideApproval(store: Store, id: string, decision: PersonDecisio
       ok: false,
       problem: "unknown",
       message: `no approval request '${id}' in this data directory; \`spendguard approvals\` (or the operator tool list_pending_approvals) lists them.`,
+    };
+  }
+  if (decision.approve && current.approval_via === "client") {
+    return {
+      ok: false,
+      problem: "client_only",
+      message: `approval ${id} is for the MCP client's user to decide (the policy says approval_via: client); an operator can reject it, not approve it.`,
     };
   }
   if (decision.approve) {

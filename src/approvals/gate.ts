@@ -19,10 +19,13 @@ import {
   approvalDeclined,
   approvalPending,
   approvalTimedOut,
+  approvalUnavailable,
   approvalUsedUp,
   pendingHint,
+  unavailableHint,
 } from "./rules.js";
 import { approvalSummary } from "./summary.js";
+import type { ApprovalPaths } from "./via.js";
 
 /**
  * Getting a person's yes for a call the policy says needs one. An approval is bound to the
@@ -34,7 +37,8 @@ import { approvalSummary } from "./summary.js";
  * In-band, the guard asks the user through their MCP client (elicitation) and waits up to
  * `approval_timeout`. Out-of-band, the call is refused with `approval_required` and the
  * request's id; an operator decides (`spendguard approve|reject`, operator tools) and the
- * agent retries the same call.
+ * agent retries the same call. Which of the two may say yes is the session's
+ * `ApprovalPaths` (policy `approval_via`, by default decided by the transport).
  */
 
 export type HumanAnswer = "accept" | "decline" | "timeout" | "unavailable";
@@ -70,6 +74,8 @@ export interface ApprovalGateOptions {
   session: string;
   agent: string;
   clock: () => number;
+  /** Who may say yes in this session. */
+  paths: ApprovalPaths;
 }
 
 const ANSWER_REASONS = {
@@ -81,9 +87,12 @@ const ANSWER_REASONS = {
 export class ApprovalGate {
   constructor(private readonly options: ApprovalGateOptions) {}
 
-  /** The call's approval if it has one; else it asks (in-band) or files a request. */
+  /**
+   * The call's approval if it has one; else it asks the client's user (in-band) when they
+   * may say yes and can be asked, or files a request for the operator when they may.
+   */
   async obtain(call: ApprovalCall, askHuman?: AskHuman): Promise<GateResult> {
-    const { store, policy, session, agent } = this.options;
+    const { store, policy, session, agent, paths } = this.options;
     const { charge, customer } = call;
     const usage = store.usage({
       session,
@@ -95,6 +104,10 @@ export class ApprovalGate {
     // Nobody is asked about a call the caps would refuse anyway.
     const caps = call.checkCaps(usage);
     if (caps.outcome === "deny") return { refused: caps };
+    const ask = paths.client ? askHuman : undefined;
+    // Only the client's user may say yes, and this client cannot be asked: nobody could
+    // decide a request, so none is filed.
+    if (!ask && !paths.operator) return unavailable(call);
 
     const id = `apr_${randomBytes(12).toString("hex")}`;
     const { approval, created } = store.findOrRequestApproval({
@@ -125,12 +138,13 @@ export class ApprovalGate {
         policy,
       }),
       ttl_ms: policy.approvalTtlMs,
+      approval_via: paths.via,
       created_at: call.now,
       expires_at: call.now + policy.approvalTtlMs,
     });
     if (approval.state === "approved") return { granted: approval };
     if (approval.state === "rejected") return { refused: approvalDeclined(asking(call), approval) };
-    if (askHuman) return this.ask(call, approval, askHuman);
+    if (ask) return this.ask(call, approval, ask);
     return waiting(call, approval, created);
   }
 
@@ -144,13 +158,24 @@ export class ApprovalGate {
     approval: ApprovalRecord,
     askHuman: AskHuman,
   ): Promise<GateResult> {
-    const { store, policy, clock } = this.options;
+    const { store, policy, clock, paths } = this.options;
     const answer = await askHuman({
       message: approval.summary,
       timeoutMs: policy.approvalTimeoutMs,
     });
-    // A client that claims elicitation but cannot do it: the operator can still decide.
-    if (answer === "unavailable") return waiting(call, approval, true);
+    // A client that claims elicitation but cannot do it: the operator decides, if they may.
+    if (answer === "unavailable") {
+      if (paths.operator) return waiting(call, approval, true);
+      const closed: ApprovalDecision = {
+        id: approval.id,
+        to: "expired",
+        at: clock(),
+        by: "elicitation",
+        reason: "the MCP client could not show the question",
+      };
+      store.decideApproval(closed, (row) => decisionAuditEntry(row, closed));
+      return unavailable(call);
+    }
     const decision: ApprovalDecision = {
       id: approval.id,
       to: answer === "accept" ? "approved" : answer === "decline" ? "rejected" : "expired",
@@ -174,6 +199,11 @@ export class ApprovalGate {
 
 function asking(call: ApprovalCall): AskingCall {
   return { tool: call.tool.name, charge: call.charge, need: call.need };
+}
+
+/** Nobody may be asked: only the client's user may say yes, and they cannot be asked. */
+function unavailable(call: ApprovalCall): GateResult {
+  return { refused: approvalUnavailable(asking(call)), hint: unavailableHint };
 }
 
 /** Out-of-band: the request stays pending for the operator. */

@@ -103,6 +103,18 @@ export function approvalPending(
   );
 }
 
+/** Only the client's user may say yes (`approval_via: client`), and the client cannot be asked. */
+export function approvalUnavailable({ tool, charge, need }: AskingCall): Denial {
+  return deny(
+    "approval_required",
+    need.rule,
+    `${describeCall(tool, charge)} needs a person's approval (${need.why}), and this policy takes it only from the MCP client's user (approval_via: client), whom this client cannot ask (it does not support elicitation). Nothing was changed.`,
+  );
+}
+
+export const unavailableHint =
+  "Tell the user. The operator can let such calls be decided out of band, with `spendguard approve`, by setting approval_via: operator (or either) in the policy.";
+
 /** What the agent can tell the user: how the operator decides. */
 export function pendingHint(request: RequestFacts): string {
   return `The operator approves with \`spendguard approve ${request.id}\` or rejects with \`spendguard reject ${request.id}\` (or the operator tools approve / reject).`;

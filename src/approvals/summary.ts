@@ -1,3 +1,4 @@
+import { printable } from "../audit/text.js";
 import type { CallCharge } from "../money/charge.js";
 import { formatMoney } from "../money/currency.js";
 import { capsLeftLine } from "../policy/caps-left.js";
@@ -64,10 +65,13 @@ function describeCustomer(customer: CustomerFacts | null, pii: "mask" | "reveal"
   return `${pii === "reveal" ? customer.name : maskName(customer.name)} (${customer.id})`;
 }
 
-/** `charge ch_1, amount 5000, reason "duplicate"`: scalars as they are, the rest as JSON. */
+/**
+ * `charge ch_1, amount 5000, reason "duplicate"`: scalars as they are, the rest as JSON;
+ * the agent's text printable, so the summary shows the person deciding what it says.
+ */
 function describeArgs(args: Readonly<Record<string, unknown>>): string {
   const parts = Object.entries(args)
     .filter(([, value]) => value !== undefined)
     .map(([name, value]) => `${name} ${typeof value === "string" ? value : JSON.stringify(value)}`);
-  return parts.length > 0 ? parts.join(", ") : "none";
+  return parts.length > 0 ? printable(parts.join(", ")) : "none";
 }

@@ -1,3 +1,5 @@
+import { wellFormed } from "./text.js";
+
 /** An audit row: one tool call (or a person's decision) as the guard reports it and the store keeps it. */
 
 export type AuditDecision = "allow" | "deny" | "error";
@@ -46,4 +48,17 @@ export interface AuditRecord extends AuditEntry {
   prev_hash: string;
   /** SHA-256 (hex) over the canonical encoding of every other column and `prev_hash`. */
   hash: string;
+}
+
+/**
+ * The row as every store keeps and hashes it: each text well-formed, so the hash covers
+ * exactly what is stored (a UTF-8 store turns a lone surrogate into U+FFFD on its own).
+ */
+export function storedAuditEntry(entry: AuditEntry): AuditEntry {
+  return Object.fromEntries(
+    Object.entries(entry).map(([column, value]) => [
+      column,
+      typeof value === "string" ? wellFormed(value) : value,
+    ]),
+  ) as AuditEntry;
 }

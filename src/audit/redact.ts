@@ -4,9 +4,13 @@
  * passes through here.
  */
 
-/** Stripe secret/restricted/publishable keys, spendguard agent and operator keys, bearer tokens. */
+/**
+ * Stripe secret/restricted/publishable keys, spendguard agent and operator keys, webhook
+ * secrets, bearer tokens. Keys are matched anywhere in a token, not only at a word
+ * boundary: `ch_rk_live_…` (a key pasted into an id) must not keep the key in clear.
+ */
 const SECRET_PATTERN =
-  /\b(?:(?:sk|rk|pk)_(?:test|live)_[A-Za-z0-9*_]+|sg_(?:agent|op)_[A-Za-z0-9_-]+|whsec_[A-Za-z0-9]+)|\bBearer\s+[A-Za-z0-9._~+/=-]+/g;
+  /(?:sk|rk|pk)_(?:test|live)_[A-Za-z0-9*_]+|sg_(?:agent|op)_[A-Za-z0-9_-]+|whsec_[A-Za-z0-9]+|\bBearer\s+[A-Za-z0-9._~+/=-]+/g;
 
 export const REDACTED = "[redacted]";
 
@@ -18,14 +22,17 @@ export function redactSecrets(text: string): string {
 const SECRET_FIELD =
   /(api[_-]?key|secret|password|token|authorization|cookie|card[_-]?number|cvc)/i;
 
-/** A deep copy with secret-looking fields replaced and secret-looking strings scrubbed. */
+/**
+ * A deep copy with secret-looking fields replaced and secret-looking strings scrubbed,
+ * names included: an agent may paste a key into an argument's name as well.
+ */
 export function redactValue(value: unknown): unknown {
   if (typeof value === "string") return redactSecrets(value);
   if (Array.isArray(value)) return value.map(redactValue);
   if (value !== null && typeof value === "object") {
     return Object.fromEntries(
       Object.entries(value).map(([key, inner]) => [
-        key,
+        redactSecrets(key),
         SECRET_FIELD.test(key) ? REDACTED : redactValue(inner),
       ]),
     );

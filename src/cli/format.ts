@@ -1,3 +1,4 @@
+import { printable } from "../audit/text.js";
 import { formatMoney } from "../money/currency.js";
 
 /**
@@ -44,6 +45,8 @@ export type Align = "left" | "right";
 export interface TableOptions {
   /** Per column; default left. */
   align?: readonly Align[];
+  /** Colours a cell (after its text is made printable): the only escapes a table holds. */
+  paint?: (text: string, row: number, column: number) => string;
   /** Indent of every line. */
   indent?: string;
   /** Applied to the header cells (after padding). */
@@ -52,12 +55,18 @@ export interface TableOptions {
   maxWidth?: number;
 }
 
-/** Aligned columns separated by two spaces; the header row first. */
+/**
+ * Aligned columns separated by two spaces; the header row first. Every cell is made
+ * printable (stored text may be an agent's: no escape in it reaches the terminal); colour
+ * comes only from `paint`.
+ */
 export function table(
   headers: readonly string[],
-  rows: readonly (readonly string[])[],
+  cellsOf: readonly (readonly string[])[],
   options: TableOptions = {},
 ): string {
+  const paint = options.paint ?? ((text: string) => text);
+  const rows = cellsOf.map((row, r) => row.map((cell, c) => paint(printable(cell), r, c)));
   const indent = options.indent ?? "";
   const widths = headers.map((h, i) =>
     Math.max(visibleLength(h), ...rows.map((row) => visibleLength(row[i] ?? ""))),
@@ -104,10 +113,18 @@ export function shortId(id: string): string {
   return id.length > 12 ? id.slice(0, 12) : id;
 }
 
-/** One CSV field (RFC 4180): quoted when it holds a comma, quote or line break. */
+/**
+ * One CSV field (RFC 4180): quoted when it holds a comma, quote or line break. Text is
+ * printable, and a text cell a spreadsheet would run as a formula (starting with = + - @,
+ * or a tab or carriage return before one) gets a leading `'`, so it shows as text.
+ */
 export function csvField(value: unknown): string {
   if (value === null || value === undefined) return "";
-  const text = String(value);
+  let text = String(value);
+  if (typeof value === "string") {
+    text = printable(text);
+    if (/^[=+\-@\t\r]/.test(value)) text = `'${text}`;
+  }
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 

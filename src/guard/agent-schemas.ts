@@ -1,5 +1,7 @@
 import { z } from "zod";
 import type { AnyTool } from "../../tools/tool.js";
+import { redactSecrets } from "../audit/redact.js";
+import { clip, isWellFormed, printable } from "../audit/text.js";
 
 /**
  * The schemas an agent sees, built from the tool's own: strict input (an unknown argument
@@ -21,6 +23,26 @@ export function agentInputSchema(tool: AnyTool, connectedAccounts: readonly stri
         `Connected account (Stripe-Account) to act on: one of ${connectedAccounts.join(", ")}. Leave it out for the platform account.`,
       ),
   });
+}
+
+/**
+ * Strict function calling (OpenAI's `strict: true` tools) makes every property required
+ * and the optional ones nullable, so a model sends `"payment_intent": null` for "not
+ * given". An optional argument given as `null` is taken out, at every depth, before the
+ * schema checks the call: both forms parse alike, so they are one call with one
+ * idempotency key. A required argument sent as `null` stays, and is refused.
+ */
+export function withoutNullOptionals(schema: z.ZodObject, value: unknown): unknown {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return value;
+  return Object.fromEntries(
+    Object.entries(value).flatMap(([name, inner]) => {
+      const field = schema.shape[name] as z.ZodType | undefined;
+      if (field === undefined) return [[name, inner]];
+      if (inner === null && field.safeParse(undefined).success) return [];
+      const object = unwrapObject(field);
+      return [[name, object ? withoutNullOptionals(object, inner) : inner]];
+    }),
+  );
 }
 
 const spendguardBlock = z
@@ -106,20 +128,41 @@ export function forbiddenArgumentName(rawArgs: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * The first string in the arguments, name or value, that is not well-formed Unicode (a
+ * lone UTF-16 surrogate), as a path: such text cannot be sent to Stripe (the SDK's form
+ * encoding throws on it) nor stored as it came.
+ */
+export function malformedTextAt(rawArgs: unknown): string | undefined {
+  const pending: { value: unknown; path: string }[] = [{ value: rawArgs, path: "" }];
+  while (pending.length > 0) {
+    const { value, path } = pending.pop() as { value: unknown; path: string };
+    if (typeof value === "string") {
+      if (!isWellFormed(value))
+        return path ? printable(redactSecrets(clip(path, 100))) : "arguments";
+      continue;
+    }
+    if (value === null || typeof value !== "object") continue;
+    for (const [name, inner] of Object.entries(value)) {
+      const at = Array.isArray(value) ? `${path}[${name}]` : path ? `${path}.${name}` : name;
+      if (!isWellFormed(name)) {
+        return `${path ? `${printable(redactSecrets(clip(path, 100)))}: ` : ""}an argument name`;
+      }
+      pending.push({ value: inner, path: at });
+    }
+  }
+  return undefined;
+}
+
 const MAX_NAMES_SHOWN = 5;
 const MAX_NAME_CHARS = 40;
 
 /**
- * A name the agent chose (an argument, a tool), as JSON text for a message: clipped, with
- * bidi and zero-width characters escaped so they show.
+ * A name the agent chose (an argument, a tool), as JSON text for a message: clipped,
+ * redacted, with every control and invisible character escaped so it shows.
  */
 export function quoteName(name: string): string {
-  const clipped =
-    name.length > MAX_NAME_CHARS ? `${Array.from(name).slice(0, MAX_NAME_CHARS).join("")}…` : name;
-  return JSON.stringify(clipped).replace(
-    /[\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
-  );
+  return printable(JSON.stringify(redactSecrets(clip(name, MAX_NAME_CHARS))));
 }
 
 /** The object schema at a path of the arguments (optional and default wrappers looked through). */

@@ -1,16 +1,15 @@
 import { performance } from "node:perf_hooks";
 import { auditArgs } from "../audit/args.js";
+import { agentName } from "../audit/text.js";
 import type { CallCharge } from "../money/charge.js";
 import type {
   Admission,
+  ApprovalRecord,
   AuditDecision,
   AuditEntry,
   AuditOutcome,
   Settlement,
 } from "../store/store.js";
-
-/** Longest tool name kept in an audit row: an unknown tool's name is the agent's text too. */
-const MAX_AUDIT_TOOL = 200;
 
 /** Who makes the calls, as audit rows name it. */
 export interface CallIdentity {
@@ -33,13 +32,13 @@ export class CallTrail {
   /** Our own open admission, if one was made. */
   admission: Admission | null = null;
   /** The approval that lets this call through, if it needed one. */
-  approval: string | null = null;
+  approval: ApprovalRecord | null = null;
   /** The tool's handler was started: a write may have reached Stripe. */
   sent = false;
   private settledAmount: Settlement | null = null;
   private done = false;
 
-  /** The tool name as called; an unknown one is the agent's text, kept short for the audit. */
+  /** The tool name as called; an unknown one is the agent's text: printable, redacted, short. */
   readonly tool: string;
 
   constructor(
@@ -48,8 +47,7 @@ export class CallTrail {
     rawArgs: unknown,
     readonly now: number,
   ) {
-    this.tool =
-      tool.length > MAX_AUDIT_TOOL ? `${tool.slice(0, MAX_AUDIT_TOOL)}…[truncated]` : tool;
+    this.tool = agentName(tool);
     this.at = new Date(now).toISOString();
     this.args = auditArgs(rawArgs);
   }

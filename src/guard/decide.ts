@@ -116,8 +116,8 @@ export function checkAccount(
 export function decideBeforeResolve(facts: CallFacts): Denial | undefined {
   const { policy, tool } = facts;
   return (
-    checkSession(facts.session, facts.killFlag, policy, facts.now) ??
     checkToolAllowed(policy, tool, facts.readOnly) ??
+    checkSession(facts.session, facts.killFlag, policy, facts.now) ??
     checkAccount(policy, tool, facts.account) ??
     checkArgumentParams(effectiveRules(policy.policy, tool), tool.name, facts.args)
   );
@@ -128,6 +128,16 @@ export type AfterResolve =
   | { decision: Denial }
   | { charge: CallCharge; approval?: ApprovalNeed | undefined };
 
+/** Whose object it is: the first thing decided once Stripe has been read. */
+export function checkScope(
+  facts: CallFacts,
+  customer: Resolution<unknown>["customer"],
+): Denial | undefined {
+  const { policy, tool } = facts;
+  if (tool.kind === "session" || tool.scope !== "customer") return undefined;
+  return checkCustomerScope(policy.policy.customers, tool.name, customer);
+}
+
 /** What Stripe told us: whose object it is, derived values, money and its currency. */
 export function decideAfterResolve(
   facts: CallFacts,
@@ -136,9 +146,7 @@ export function decideAfterResolve(
   const { policy, tool } = facts;
   const { caps } = policy;
   const denied =
-    (tool.kind !== "session" && tool.scope === "customer"
-      ? checkCustomerScope(policy.policy.customers, tool.name, resolution.customer)
-      : undefined) ??
+    checkScope(facts, resolution.customer) ??
     checkResolvedParams(
       effectiveRules(policy.policy, tool),
       tool.name,

@@ -87,3 +87,17 @@ export function failureOf(
     conclusive: false,
   };
 }
+
+/**
+ * A write's handler failed before any request of it left for Stripe (a bug, text the SDK
+ * cannot encode): nothing was sent, so nothing can have been applied. A tool's own
+ * refusal passes as it is; anything else becomes a refusal that releases the reservation.
+ */
+export function failedBeforeSending(err: unknown): SpendguardError {
+  if (err instanceof SpendguardError) return err;
+  return new SpendguardError(
+    "internal_error",
+    "spendguard failed before sending this call to Stripe; nothing was changed. The operator's log has the details.",
+    "Nothing was changed. Try again; if it keeps failing, tell the user.",
+  );
+}

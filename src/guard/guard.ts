@@ -10,6 +10,12 @@ import type {
   ToolResult,
 } from "../../tools/tool.js";
 import { type ApprovalCall, ApprovalGate, type AskHuman } from "../approvals/gate.js";
+import {
+  type ApprovalPaths,
+  approvalPaths,
+  decisionPath,
+  type SessionTransport,
+} from "../approvals/via.js";
 import { canonicalJson } from "../audit/canonical.js";
 import { redactValue } from "../audit/redact.js";
 import { redactError } from "../audit/redact-error.js";
@@ -30,25 +36,29 @@ import type {
   Settlement,
   Store,
 } from "../store/store.js";
-import { mayHaveBeenApplied } from "../stripe/attempts.js";
+import { mayHaveBeenApplied, watchSending } from "../stripe/attempts.js";
 import {
   agentInputSchema,
   agentOutputSchema,
   describeInvalidArguments,
   forbiddenArgumentName,
+  malformedTextAt,
   quoteName,
   type SpendguardBlock,
+  withoutNullOptionals,
 } from "./agent-schemas.js";
 import { type CallIdentity, CallTrail } from "./call-trail.js";
 import {
   type CallFacts,
+  checkScope,
   checkSession,
+  checkToolAllowed,
   decideAfterResolve,
   decideBeforeResolve,
   decideCaps,
   type SessionFacts,
 } from "./decide.js";
-import { type CallFailure, failureOf } from "./failures.js";
+import { type CallFailure, failedBeforeSending, failureOf } from "./failures.js";
 import { attemptKey, idempotencyKey, KEY_LIFE_MS } from "./idempotency.js";
 import { type KillFlag, readKillFlag } from "./kill.js";
 import { ownerIsGone } from "./owner.js";
@@ -72,6 +82,8 @@ export interface GuardOptions {
   home: string;
   /** The tool registry; the guard filters it by policy. */
   tools: readonly AnyTool[];
+  /** The session's transport: it decides who may approve unless the policy does. */
+  transport: SessionTransport;
   /** `serve --read-only`: write tools are neither listed nor callable. */
   readOnly?: boolean;
   /** ms since the epoch; injectable for tests. */
@@ -89,10 +101,11 @@ export type CallOutcome =
   | { ok: false; code: ErrorCode; message: string; hint?: string };
 
 /**
- * The pipeline every tool call passes: schema → session (killed? expired?) → policy (tool,
- * account, parameters) → what Stripe says (customer, money) → scope and rules → caps,
- * reserved atomically → kill re-check → the tool → settlement → one audit row. It never
- * throws for anything an agent sends: refusals and failures are values.
+ * The pipeline every tool call passes: tool offered? → schema → session (killed?
+ * expired?) → policy (account, parameters) → what Stripe says (customer, money) → scope,
+ * then anything else about the object → rules → caps, reserved atomically → kill
+ * re-check → the tool → settlement → one audit row. It never throws for anything an agent
+ * sends: refusals and failures are values.
  */
 export class Guard {
   private readonly policy: LoadedPolicy;
@@ -110,6 +123,7 @@ export class Guard {
   private readonly identity: CallIdentity;
   private readonly approvals: ApprovalGate;
   private readonly reconciliation: ReconciliationEntries;
+  private readonly approvalPaths: ApprovalPaths;
 
   constructor(options: GuardOptions) {
     this.policy = options.policy;
@@ -136,13 +150,20 @@ export class Guard {
       capCurrency: this.policy.caps.currency,
     };
     this.reconciliation = new ReconciliationEntries(this.policy.caps.currency, this.clock);
+    this.approvalPaths = approvalPaths(this.policy.policy.approval_via, options.transport);
     this.approvals = new ApprovalGate({
       store: this.store,
       policy: this.policy,
       session: this.sessionId,
       agent: this.agent,
       clock: this.clock,
+      paths: this.approvalPaths,
     });
+  }
+
+  /** Whether this session's MCP client may say yes (so the server should offer to ask it). */
+  get clientMayApprove(): boolean {
+    return this.approvalPaths.client;
   }
 
   /** Tools this session may see: in the policy (and read-only if set). Session tools always. */
@@ -178,7 +199,7 @@ export class Guard {
   async call(toolName: string, rawArgs: unknown, options: CallOptions = {}): Promise<CallOutcome> {
     const trail = new CallTrail(this.identity, toolName, rawArgs, this.clock());
     try {
-      return await this.run(trail, rawArgs, options);
+      return await this.run(trail, toolName, rawArgs, options);
     } catch (err) {
       return this.crashed(trail, err);
     }
@@ -207,10 +228,11 @@ export class Guard {
 
   private async run(
     trail: CallTrail,
+    toolName: string,
     rawArgs: unknown,
     options: CallOptions,
   ): Promise<CallOutcome> {
-    const tool = this.registry.get(trail.tool);
+    const tool = this.registry.get(toolName);
     if (!tool) {
       const names = this.listTools().map((t) => t.name);
       return this.refuse(
@@ -219,11 +241,14 @@ export class Guard {
         "invalid",
         new SpendguardError(
           "unknown_tool",
-          `Unknown tool ${quoteName(trail.tool)}.`,
+          `Unknown tool ${quoteName(toolName)}.`,
           `Tools available in this session: ${names.join(", ")}.`,
         ),
       );
     }
+    // Before its arguments are looked at: a tool not offered never reveals its schema.
+    const notOffered = checkToolAllowed(this.policy, tool, this.readOnly);
+    if (notOffered) return this.denied(trail, notOffered);
     const forbidden = forbiddenArgumentName(rawArgs);
     if (forbidden !== undefined) {
       return this.refuse(
@@ -237,8 +262,22 @@ export class Guard {
         ),
       );
     }
+    const malformed = malformedTextAt(rawArgs);
+    if (malformed !== undefined) {
+      return this.refuse(
+        trail,
+        "error",
+        "invalid",
+        new SpendguardError(
+          "invalid_input",
+          `Invalid arguments for ${tool.name}: ${malformed}: text that is not well-formed Unicode (a lone UTF-16 surrogate).`,
+          "Nothing was done. Fix the text and call again.",
+        ),
+      );
+    }
     const schema = this.inputSchemaFor(tool);
-    const parsed = schema.safeParse(rawArgs ?? {});
+    const given = withoutNullOptionals(schema, rawArgs ?? {});
+    const parsed = schema.safeParse(given);
     if (!parsed.success) {
       return this.refuse(
         trail,
@@ -264,7 +303,7 @@ export class Guard {
     const denied = decideBeforeResolve(facts);
     if (denied) return this.denied(trail, denied);
     if (tool.kind === "session") return this.runSessionTool(trail, tool, args);
-    return this.runStripeTool(trail, tool, facts, rawToolArgs(rawArgs), options.askHuman);
+    return this.runStripeTool(trail, tool, facts, rawToolArgs(given), options.askHuman);
   }
 
   private async runSessionTool(
@@ -309,6 +348,10 @@ export class Guard {
       return this.refuse(trail, "error", "failed", failure.error);
     }
     trail.customer = resolution.customer?.id ?? null;
+    // What the tool found wrong with the object is told only once scope has passed.
+    const outOfScope = checkScope(facts, resolution.customer);
+    if (outOfScope) return this.denied(trail, outOfScope);
+    if (resolution.refusal) return this.refuse(trail, "error", "failed", resolution.refusal);
     const after = decideAfterResolve(facts, resolution);
     if ("decision" in after) return this.denied(trail, after.decision);
     const charge = after.charge;
@@ -342,7 +385,7 @@ export class Guard {
       const gate = await this.approvals.obtain(call, askHuman);
       if ("refused" in gate) return this.denied(trail, gate.refused, gate.hint);
       approval = { call, record: gate.granted };
-      trail.approval = gate.granted.id;
+      trail.approval = gate.granted;
     }
 
     const request: AdmissionRequest = {
@@ -377,12 +420,18 @@ export class Guard {
         : ctx;
     let result: ToolResult<Record<string, unknown>>;
     trail.sent = true;
+    const sending = trail.idempotencyKey ? watchSending(this.stripe, trail.idempotencyKey) : null;
     try {
       result = await tool.handle(handleCtx, facts.args, resolution, (customer) =>
         inScope(this.policy.policy.customers, customer),
       );
     } catch (err) {
-      return this.handleFailed(trail, tool, admission, err);
+      if (!sending?.nothingSent()) return this.handleFailed(trail, tool, admission, err);
+      // Nothing left for Stripe: a refusal that releases what was reserved.
+      if (!(err instanceof SpendguardError)) this.logFailure(trail, err);
+      return this.handleFailed(trail, tool, admission, failedBeforeSending(err));
+    } finally {
+      sending?.stop();
     }
     const settlement = this.settlementOf(result, charge, tool.kind === "write");
     trail.settled(settlement, result.stripeRequestId);
@@ -394,7 +443,7 @@ export class Guard {
         "ok",
         null,
         "policy",
-        trail.approval ? `allowed with approval ${trail.approval}` : "allowed",
+        trail.approval ? `allowed with approval ${approvedBy(trail.approval)}` : "allowed",
       ),
     );
     trail.closed();
@@ -699,7 +748,7 @@ export class Guard {
       day_left: caps.perDay === null ? null : Math.max(0, caps.perDay - usage.daySpend),
     };
     const notes = [
-      trail.approval ? `(Approved by a person: ${trail.approval}.)` : undefined,
+      trail.approval ? `(Approved by a person: ${trail.approval.id}.)` : undefined,
       replayed ? "(A repeat of an earlier identical call: nothing was done twice.)" : undefined,
       trail.charge?.moves ? capsLeftLine(caps, usage) : undefined,
     ].filter((note) => note !== undefined);
@@ -820,6 +869,11 @@ const ZERO_SETTLEMENT: Settlement = {
   stripe_request_id: null,
   result: null,
 };
+/** `apr_… (via operator, operator:olivia)`: the approval, and who gave it by which path. */
+function approvedBy(approval: ApprovalRecord): string {
+  const by = approval.decided_by ?? "unknown";
+  return `${approval.id} (via ${decisionPath(by)}, ${by})`;
+}
 
 /** A call's approval, ready to be used up by its admission. */
 interface GrantedApproval {

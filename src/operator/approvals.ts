@@ -37,6 +37,11 @@ export const approvalOutput = z.object({
   amount_cap: z.number().int().nullable().describe("The amount in the cap currency."),
   cap_currency: z.string(),
   rule: z.string().describe("The policy field that asked for approval."),
+  approval_via: z
+    .enum(["operator", "client", "either"])
+    .describe(
+      "Who may say yes: client means only the agent's MCP client user (an operator can only reject), operator or either lets you approve.",
+    ),
   args: z.unknown().describe("The call's arguments (secrets redacted)."),
   summary: z.string().describe("What the person deciding should read."),
   created_at: z.string(),
@@ -56,6 +61,7 @@ const CODES: Record<DecisionProblem, OperatorErrorCode> = {
   decided: "approval_decided",
   expired: "approval_expired",
   session_closed: "session_not_active",
+  client_only: "approval_client_only",
 };
 
 /** Approves or rejects a pending request as this operator; refuses with a stable code. */

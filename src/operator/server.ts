@@ -9,7 +9,8 @@ import {
 } from "@modelcontextprotocol/sdk/types.js";
 import { auditArgs } from "../audit/args.js";
 import { redactSecrets } from "../audit/redact.js";
-import { describeInvalidArguments } from "../guard/agent-schemas.js";
+import { agentName, clip, printableLines } from "../audit/text.js";
+import { describeInvalidArguments, quoteName } from "../guard/agent-schemas.js";
 import type { Logger } from "../logger.js";
 import { silentLogger } from "../logger.js";
 import { toolListing } from "../server.js";
@@ -82,12 +83,12 @@ function callOperatorTool(
       at: new Date(now).toISOString(),
       session: session.sessionId,
       agent: session.operator,
-      tool: name,
+      tool: agentName(name),
       args: auditArgs(rawArgs),
       decision,
       code,
       rule: "operator",
-      reason: redactSecrets(reason).slice(0, 2_000),
+      reason: clip(redactSecrets(reason), 2_000, ""),
       stripe_request_id: null,
       idempotency_key: null,
       amount: null,
@@ -109,7 +110,10 @@ function callOperatorTool(
     const names = OPERATOR_TOOLS.map((t) => t.name).join(", ");
     return refuse(
       "invalid",
-      new OperatorError("unknown_tool", `Unknown tool '${name}'. Operator tools: ${names}.`),
+      new OperatorError(
+        "unknown_tool",
+        `Unknown tool ${quoteName(name)}. Operator tools: ${names}.`,
+      ),
     );
   }
   const parsed = tool.input.safeParse(rawArgs);
@@ -126,7 +130,8 @@ function callOperatorTool(
     );
     audit("allow", "ok", null, result.text);
     return {
-      content: [{ type: "text", text: result.text }],
+      // Stored text (an agent's approval summary, a kill reason) shows as text, not escapes.
+      content: [{ type: "text", text: printableLines(result.text) }],
       structuredContent: result.output,
     };
   } catch (err) {

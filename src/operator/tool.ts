@@ -53,6 +53,7 @@ export type OperatorErrorCode =
   | "session_not_active"
   | "unknown_admission"
   | "admission_resolved"
+  | "approval_client_only"
   | "internal_error";
 
 /** A refusal an operator tool reports as a tool error (`{ error: { code, message } }`). */

@@ -126,6 +126,12 @@ export const policySchema = z
     approval_ttl: durationText.default("15m"),
     /** How long a call waits for the person to answer in the MCP client (elicitation). */
     approval_timeout: durationText.default("50s"),
+    /**
+     * Who may say yes: `client` (the MCP client's user, asked in-band), `operator` (the
+     * out-of-band queue) or `either`. Unset: `operator` over HTTP, where the client may be
+     * the agent itself, and `client` over stdio (see `approvalPaths`).
+     */
+    approval_via: z.enum(["operator", "client", "either"]).optional(),
   })
   .strict();
 

@@ -35,8 +35,9 @@ export function inScope(scope: CustomerScope, customer: CustomerFacts | null): b
 }
 
 /**
- * The decision says nothing about the customer it refused (not its id, email or metadata):
- * the agent must not learn anything about objects outside its scope.
+ * The decision says nothing about the customer it refused (not its id, email or metadata,
+ * not even whether there is one): the agent must not learn anything about objects outside
+ * its scope. Only the rule, which the audit keeps, tells a guest object apart.
  */
 export function checkCustomerScope(
   scope: CustomerScope,
@@ -44,16 +45,10 @@ export function checkCustomerScope(
   customer: CustomerFacts | null,
 ): Denial | undefined {
   if (inScope(scope, customer)) return undefined;
-  if (customer === null) {
-    return deny(
-      "customer_out_of_scope",
-      "customers.allow_no_customer",
-      `${tool} refused: this object belongs to no customer, and this agent may only act on objects of customers in its scope. Nothing was changed.`,
-    );
-  }
+  const rule = customer === null ? "customers.allow_no_customer" : "customers";
   return deny(
     "customer_out_of_scope",
-    "customers",
+    rule,
     `${tool} refused: customer out of scope — this agent may only act for the customers its policy allows. Nothing was changed; do not retry for this object.`,
   );
 }

@@ -213,6 +213,8 @@ export interface ApprovalRequest {
   summary: string;
   /** How long it waits, and how long a decision holds once made (`approval_ttl`). */
   ttl_ms: number;
+  /** Who may say yes: the MCP client's user (`client`), the `operator`, or `either`. */
+  approval_via: "operator" | "client" | "either";
   created_at: number;
   expires_at: number;
 }

@@ -13,8 +13,30 @@ import { neverReachedStripe } from "./errors.js";
 /** Only writes that met such a fault are remembered; the bound just keeps it finite. */
 const REMEMBERED_KEYS = 10_000;
 
+/** A write being run: whether any request carrying its key started while it ran. */
+interface Watch {
+  key: string;
+  sent: boolean;
+}
+
 class AttemptLog {
   private readonly keys = new Set<string>();
+  private readonly watches = new Set<Watch>();
+
+  watch(key: string): Watch {
+    const watch = { key, sent: false };
+    this.watches.add(watch);
+    return watch;
+  }
+
+  unwatch(watch: Watch): void {
+    this.watches.delete(watch);
+  }
+
+  /** A request with this key is about to leave: bytes may reach Stripe from here on. */
+  sending(key: string): void {
+    for (const watch of this.watches) if (watch.key === key) watch.sent = true;
+  }
 
   note(key: string): void {
     if (this.keys.size >= REMEMBERED_KEYS) {
@@ -44,6 +66,7 @@ function recordingHttpClient(inner: Stripe.HttpClient, log: AttemptLog): Stripe.
     getClientName: () => inner.getClientName(),
     async makeRequest(host, port, path, method, headers, body, protocol, timeout) {
       const key = idempotencyKeyOf(headers);
+      if (key) log.sending(key);
       try {
         const response = await inner.makeRequest(
           host,
@@ -61,6 +84,26 @@ function recordingHttpClient(inner: Stripe.HttpClient, log: AttemptLog): Stripe.
         if (key && !neverReachedStripe(err)) log.note(key);
         throw err;
       }
+    },
+  };
+}
+
+/**
+ * Watches the requests carrying `idempotencyKey` from now until `stop()`. `nothingSent()`
+ * is true only when none started, on a client built here: an error raised before any
+ * byte left for Stripe means the write was not sent. On any other client it cannot be
+ * known, and it is false.
+ */
+export function watchSending(
+  stripe: Stripe,
+  idempotencyKey: string,
+): { nothingSent(): boolean; stop(): void } {
+  const log = logs.get(stripe);
+  const watch = log?.watch(idempotencyKey);
+  return {
+    nothingSent: () => watch !== undefined && !watch.sent,
+    stop: () => {
+      if (watch) log?.unwatch(watch);
     },
   };
 }

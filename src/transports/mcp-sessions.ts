@@ -71,7 +71,7 @@ export class SessionOpener {
       sessionId = session.id;
       store.recordSessionKey(session.id, key.id);
       guard = new TrackedGuard(
-        { policy, store, sessionId, stripe, home, tools, readOnly, logger },
+        { policy, store, sessionId, stripe, home, tools, transport: "http", readOnly, logger },
         this.calls,
       );
       logger.info(

@@ -17,8 +17,11 @@ import { BASE_POLICY } from "../guard/fixtures/policies.js";
 afterAll(removeTempHomes);
 
 const MINUTE = 60_000;
-/** Refunds over $30.00 need a person's yes; requests and decisions hold 15 minutes. */
-const POLICY = `${BASE_POLICY}require_approval_over: 30\napproval_ttl: 15m\napproval_timeout: 1s\n`;
+/**
+ * Refunds over $30.00 need a person's yes, the client's user's or the operator's;
+ * requests and decisions hold 15 minutes.
+ */
+const POLICY = `${BASE_POLICY}require_approval_over: 30\napproval_ttl: 15m\napproval_timeout: 1s\napproval_via: either\n`;
 
 const big = (amount = 4_000) => ({ charge: "ch_big", amount, reason: "duplicate" });
 const small = (amount: number, charge = "ch_usd") => ({ charge, amount, reason: "duplicate" });
@@ -112,11 +115,11 @@ describe("out-of-band approval", () => {
     expect(rows[2]).toMatchObject({
       tool: "issue_refund",
       session: h.session.id,
-      reason: `${id} approved cli: customer called`,
+      reason: `${id} approved via operator (cli): customer called`,
       amount: 4_000,
       customer: "cus_acme1",
     });
-    expect(rows[3]?.reason).toBe(`allowed with approval ${id}`);
+    expect(rows[3]?.reason).toBe(`allowed with approval ${id} (via operator, cli)`);
     expect(verifyAudit(h.store)).toEqual({ ok: true, rows: 5 });
     // A decision is not a call: the session's counts leave it out.
     expect(h.store.sessionSummaries({})[0]).toMatchObject({ calls: 4, denied: 2 });
@@ -162,7 +165,7 @@ describe("out-of-band approval", () => {
       decision: "deny",
       outcome: "rejected",
       code: "approval_declined",
-      reason: `${id} rejected cli: not this customer`,
+      reason: `${id} rejected via operator (cli): not this customer`,
     });
   });
 
@@ -255,7 +258,7 @@ describe("in-band approval (elicitation)", () => {
     expect(done.text).toContain(`(Approved by a person: ${approval?.id}.)`);
     const decision = h.store.queryAudit({}).find((r) => r.rule === "approval");
     expect(decision?.reason).toBe(
-      `${approval?.id} approved elicitation: the user approved it in the MCP client`,
+      `${approval?.id} approved via client (elicitation): the user approved it in the MCP client`,
     );
   });
 

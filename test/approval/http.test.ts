@@ -49,7 +49,8 @@ beforeAll(async () => {
     telemetry: false,
   });
   home = tempHome();
-  const asks = { require_approval_over: 20, approval_timeout: "1s" };
+  // In-band and out-of-band alike: over HTTP the client is asked only when the policy says so.
+  const asks = { require_approval_over: 20, approval_timeout: "1s", approval_via: "either" };
   const base = policyFile(home.dir, "support-refunds", asks);
   const shortTtl = policyFile(home.dir, "support-refunds", { ...asks, approval_ttl: "2s" });
   const tight = policyFile(home.dir, "support-refunds", {
@@ -263,7 +264,7 @@ describe("out-of-band over HTTP, the operator decides with the operator tools", 
     expect(rows[request + 1]).toMatchObject({
       rule: "approval",
       outcome: "approved",
-      reason: `${id} approved operator:olivia: customer called`,
+      reason: `${id} approved via operator (operator:olivia): customer called`,
       customer: JANE,
       amount: 2_500,
     });
@@ -301,7 +302,7 @@ describe("out-of-band over HTTP, the operator decides with the operator tools", 
       expect(rows.find((r) => r.rule === "approval")).toMatchObject({
         outcome: "rejected",
         code: "approval_declined",
-        reason: `${id} rejected operator:olivia: not without a ticket`,
+        reason: `${id} rejected via operator (operator:olivia): not without a ticket`,
       });
     });
     await agent.close();

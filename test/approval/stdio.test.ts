@@ -15,8 +15,9 @@ import { accept, approvalIdIn, clientFor, decline, never, operator, readStore } 
 /**
  * Human approval over the real stdio server and the sandbox, driven by the MCP SDK's
  * client: in-band when the client declares elicitation (accept, decline, no answer), and
- * out-of-band when it does not (the operator approves or rejects with the real CLI, the
- * agent retries; requests expire). What the sandbox refunded is the proof.
+ * out-of-band when the policy says the operator decides (the operator approves or rejects
+ * with the real CLI, the agent retries; requests expire). What the sandbox refunded is
+ * the proof.
  */
 
 let sandbox: Sandbox;
@@ -68,6 +69,9 @@ async function refunded(): Promise<number> {
   const refunds = await admin.refunds.list({ charge: CHARGE, limit: 100 });
   return refunds.data.reduce((sum, r) => sum + r.amount, 0);
 }
+
+/** Out of band: the policy says the operator decides (over stdio the client would be asked). */
+const OPERATOR = { approval_via: "operator" };
 
 describe("in-band, the client asks its user (elicitation)", () => {
   it("accept: the refund goes through, and the user saw who, for whom, how much and why", async () => {
@@ -142,7 +146,7 @@ describe("in-band, the client asks its user (elicitation)", () => {
 
 describe("out-of-band, the operator decides", () => {
   it("approve with the CLI: the same call goes through once, its repeat is answered from the record; another amount needs its own", async () => {
-    const server = await serve();
+    const server = await serve(undefined, OPERATOR);
     const first = errorOf(await call(server.client, "issue_refund", REFUND));
     expect(first.code).toBe("approval_required");
     const id = approvalIdIn(first.message);
@@ -179,7 +183,7 @@ describe("out-of-band, the operator decides", () => {
     const decision = audit.find((r) => r.rule === "approval");
     expect(decision).toMatchObject({
       outcome: "approved",
-      reason: `${id} approved cli: customer called`,
+      reason: `${id} approved via operator (cli): customer called`,
       customer: "cus_SgAcmeJaneDoe",
       amount: 5_000,
     });
@@ -189,7 +193,7 @@ describe("out-of-band, the operator decides", () => {
   });
 
   it("approve with the operator tools over stdio (serve --operator): decided by operator:stdio", async () => {
-    const server = await serve();
+    const server = await serve(undefined, OPERATOR);
     const ops = await connectOperatorStdio(home.dir);
     const id = approvalIdIn(errorOf(await call(server.client, "issue_refund", REFUND)).message);
     const listed = okOf<{ approvals: { approval_id: string }[] }>(
@@ -204,12 +208,12 @@ describe("out-of-band, the operator decides", () => {
     const { audit, approvals } = readStore(home.dir, (rows) => rows);
     expect(approvals).toMatchObject([{ id, state: "used", decided_by: "operator:stdio" }]);
     expect(audit.find((r) => r.rule === "approval")?.reason).toBe(
-      `${id} approved operator:stdio: ok by phone`,
+      `${id} approved via operator (operator:stdio): ok by phone`,
     );
   });
 
   it("reject with the CLI: the retry is refused; the request cannot be decided twice", async () => {
-    const server = await serve();
+    const server = await serve(undefined, OPERATOR);
     const id = approvalIdIn(errorOf(await call(server.client, "issue_refund", REFUND)).message);
     const rejected = await operator(home.dir, "reject", id, "--reason", "not without a ticket");
     expect(rejected.code, rejected.stderr).toBe(0);
@@ -226,7 +230,10 @@ describe("out-of-band, the operator decides", () => {
   });
 
   it("pending requests expire: too late to approve, the retry asks anew", async () => {
-    const server = await serve(undefined, { approval_ttl: "2s" });
+    const server = await serve(undefined, {
+      ...OPERATOR,
+      approval_ttl: "2s",
+    });
     const id = approvalIdIn(errorOf(await call(server.client, "issue_refund", REFUND)).message);
     await new Promise((resolve) => setTimeout(resolve, 2_100));
     const late = await operator(home.dir, "approve", id);
@@ -242,6 +249,7 @@ describe("out-of-band, the operator decides", () => {
 
   it("the caps still apply after a yes: the session cap refuses the approved refund", async () => {
     const server = await serve(undefined, {
+      ...OPERATOR,
       caps: { currency: "usd", per_call: 100, per_session: 100, per_day: 1000 },
     });
     const id = approvalIdIn(errorOf(await call(server.client, "issue_refund", REFUND)).message);

@@ -33,6 +33,7 @@ const request = (overrides: Partial<ApprovalRequest> = {}): ApprovalRequest => (
   rule: "require_approval_over",
   summary: "refund $50.00?",
   ttl_ms: TTL,
+  approval_via: "either",
   created_at: T0,
   expires_at: T0 + TTL,
   ...overrides,

@@ -56,6 +56,7 @@ const guard = new Guard({
   stripe: new Stripe("sk_test_x", { host: "127.0.0.1", port: 9, protocol: "http" }),
   home,
   tools: [refund],
+  transport: "stdio",
 });
 
 // Every worker starts at the same moment, so their admissions really contend.

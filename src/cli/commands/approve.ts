@@ -6,6 +6,7 @@ import {
   approvalViews,
   decideApproval,
 } from "../../approvals/decisions.js";
+import { printableLines } from "../../audit/text.js";
 import { ConfigError } from "../../errors.js";
 import type { ApprovalState } from "../../store/store.js";
 import { HOME_FLAG, homeOf, parseCount, parseFlags } from "../args.js";
@@ -159,7 +160,7 @@ function writeTable(io: CliIO, views: ApprovalView[]): void {
   };
   const rows = views.map((v) => [
     v.id,
-    paint[v.state](v.state),
+    v.state,
     formatTime(v.created_at),
     shortId(v.session),
     v.agent,
@@ -185,13 +186,15 @@ function writeTable(io: CliIO, views: ApprovalView[]): void {
       {
         align: ["left", "left", "left", "left", "left", "left", "right", "left", "left"],
         header: style.bold,
+        paint: (text, row, column) =>
+          column === 1 ? paint[(views[row] as ApprovalView).state](text) : text,
       },
     ),
   );
 }
 
 function writePending(io: CliIO, view: ApprovalView): void {
-  const body = view.summary
+  const body = printableLines(view.summary)
     .split("\n")
     .map((line) => `  ${line}`)
     .join("\n");

@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import { verifyAudit } from "../../audit/chain.js";
+import { printable } from "../../audit/text.js";
 import { formatMoney } from "../../money/currency.js";
 import { DATABASE_FILE } from "../../store/sqlite/store.js";
 import type { AuditFilter, AuditRecord, Store } from "../../store/store.js";
@@ -312,14 +313,16 @@ function writeTable(
     shortId(row.session),
     row.agent,
     row.tool,
-    paintResult(style, row, resultOf(row)),
+    resultOf(row),
     amountOf(row),
     row.customer ?? "",
   ]);
   const headers = ["SEQ", "TIME (UTC)", "SESSION", "AGENT", "TOOL", "RESULT", "AMOUNT", "CUSTOMER"];
   const align = ["right", "left", "left", "left", "left", "left", "right", "left"] as const;
   const width = terminalWidth(io.stdout);
-  const text = table(headers, cells, { align: [...align], header: style.bold });
+  const paint = (text: string, row: number, column: number) =>
+    column === 5 ? paintResult(style, rows[row] as AuditRecord, text) : text;
+  const text = table(headers, cells, { align: [...align], header: style.bold, paint });
   const widest = Math.max(...text.split("\n").map((l) => l.length));
   if (width === undefined || width - widest >= 50) {
     // Room for the reason as a last column (always, when not on a terminal: grep finds it).
@@ -329,6 +332,7 @@ function writeTable(
       {
         align: [...align, "left"],
         header: style.bold,
+        paint,
         ...(width ? { maxWidth: width } : {}),
       },
     );
@@ -340,7 +344,7 @@ function writeTable(
     const out = withHeader ? [lines[0] ?? ""] : [];
     rows.forEach((row, i) => {
       out.push(lines[i + 1] ?? "");
-      const detail = detailOf(row);
+      const detail = printable(detailOf(row));
       if (detail) {
         const room = Math.max(20, width - 7);
         out.push(
@@ -395,7 +399,9 @@ function verify(store: Store, io: CliIO, home: string, json: boolean): number {
     `${style.red("audit chain BROKEN")} at row ${result.brokenAt}: ${result.problem}.`,
     ...(found
       ? [
-          `  row ${found.seq} as stored: ${formatTime(found.at)}  ${found.session}  ${found.agent}  ${found.tool}  ${resultOf(found)}  ${amountOf(found)}`.trimEnd(),
+          printable(
+            `  row ${found.seq} as stored: ${formatTime(found.at)}  ${found.session}  ${found.agent}  ${found.tool}  ${resultOf(found)}  ${amountOf(found)}`.trimEnd(),
+          ),
         ]
       : []),
     `  Rows before ${result.brokenAt} are intact. Keep a copy of ${file} as evidence and compare it with your exports (spendguard audit --json).`,

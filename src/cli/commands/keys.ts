@@ -162,7 +162,7 @@ async function list(argv: string[], io: CliIO): Promise<number> {
       k.id,
       k.kind,
       k.name,
-      status === "active" ? style.green(shown) : style.red(shown),
+      shown,
       formatTime(k.created_at),
       k.expires_at === null ? "never" : formatTime(k.expires_at),
       k.policy_file ?? "",
@@ -172,6 +172,12 @@ async function list(argv: string[], io: CliIO): Promise<number> {
   io.stdout.write(
     table(["ID", "KIND", "NAME", "STATUS", "CREATED (UTC)", "EXPIRES (UTC)", "POLICY FILE"], rows, {
       header: style.bold,
+      paint: (text, row, column) =>
+        column !== 3
+          ? text
+          : keyStatus(keys[row] as ApiKeyRecord, now) === "active"
+            ? style.green(text)
+            : style.red(text),
       ...(width ? { maxWidth: width } : {}),
     }),
   );

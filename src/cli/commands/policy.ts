@@ -93,6 +93,7 @@ function effectivePolicy(loaded: LoadedPolicy) {
     })),
     approval_ttl: p.approval_ttl,
     approval_timeout: p.approval_timeout,
+    approval_via: p.approval_via ?? null,
   };
 }
 
@@ -155,6 +156,10 @@ function toYaml(loaded: LoadedPolicy, effective: ReturnType<typeof effectivePoli
     " Every default is filled in; null means no such limit.",
     " Caps are in major units of caps.currency (100 = 100.00).",
   ].join("\n");
+  const via = doc.get("approval_via", true);
+  if (isScalar(via) && via.value === null) {
+    via.comment = " unset: operator over HTTP (agent keys), client over stdio";
+  }
   const tools = doc.get("tools", true);
   if (isMap(tools)) {
     for (const pair of tools.items) {

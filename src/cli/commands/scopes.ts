@@ -279,17 +279,21 @@ function writeCheck(io: CliIO, style: Style, check: KeyCheck): void {
   }
   io.stdout.write(`${out.join("\n")}\n`);
   const verdict = (p: KeyCheck["probes"][number]) => {
-    if (p.status === "unclear") return style.yellow(`unclear: ${p.detail ?? ""}`);
+    if (p.status === "unclear") return `unclear: ${p.detail ?? ""}`;
     if (p.needed !== null) {
-      if (p.status === "missing") return style.red(`MISSING: grant ${level(p.needed)}`);
+      if (p.status === "missing") return `MISSING: grant ${level(p.needed)}`;
       return p.needed === "write"
         ? `ok (read works; write not probed: only a write could test it)`
         : "ok";
     }
-    return p.status === "granted"
-      ? style.red("EXCESS: the key can read this; set it to None")
-      : "ok";
+    return p.status === "granted" ? "EXCESS: the key can read this; set it to None" : "ok";
   };
+  const paintVerdict = (p: KeyCheck["probes"][number], text: string) =>
+    p.status === "unclear"
+      ? style.yellow(text)
+      : text.startsWith("MISSING") || text.startsWith("EXCESS")
+        ? style.red(text)
+        : text;
   io.stdout.write(
     table(
       ["RESOURCE", "NEEDED", "READ PROBE", "RESULT"],
@@ -299,7 +303,12 @@ function writeCheck(io: CliIO, style: Style, check: KeyCheck): void {
         p.status === "granted" ? "allowed" : p.status === "missing" ? "refused (403)" : p.status,
         verdict(p),
       ]),
-      { indent: "  ", header: style.dim },
+      {
+        indent: "  ",
+        header: style.dim,
+        paint: (text, row, column) =>
+          column === 3 ? paintVerdict(check.probes[row] as KeyCheck["probes"][number], text) : text,
+      },
     ),
   );
   const lines = [

@@ -30,7 +30,8 @@ on one port. Each MCP session is one guard session; the agent's name and policy 
 from its key. Requests without a valid key get 401; an operator key opens an operator
 session (list_sessions, kill_session, kill_agent, kill_all, spend_summary; no Stripe
 tool). SIGINT/SIGTERM stop it gracefully: tool calls under way finish first (10 s at
-most), then every session ends.
+most), then every session ends. A call that needs a person's approval waits for the
+operator: the agent's own MCP client is asked only under approval_via: client or either.
 
 --operator: the operator tools over stdio, beside the agents' servers on the same
 SPENDGUARD_HOME (no Stripe key needed).
@@ -180,6 +181,7 @@ async function serveAgentStdio(
       stripe,
       home: env.home,
       tools: TOOLS,
+      transport: "stdio",
       readOnly: options.readOnly,
       logger,
     });

@@ -1,6 +1,7 @@
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { TOOLS } from "../../../tools/index.js";
+import { printable } from "../../audit/text.js";
 import { ConfigError } from "../../errors.js";
 import { type LoadedPolicy, loadPolicy } from "../../policy/load.js";
 import type { SessionState, SessionSummary } from "../../store/store.js";
@@ -119,13 +120,13 @@ export const sessionsCommand: CliCommand = {
       if (hiddenNote) io.stdout.write(`${style.dim(hiddenNote)}\n`);
       return 0;
     }
-    const paintState = (s: SessionState) =>
-      s === "active" ? style.green(s) : s === "killed" ? style.red(s) : style.dim(s);
+    const paintState = (s: SessionState, text: string) =>
+      s === "active" ? style.green(text) : s === "killed" ? style.red(text) : style.dim(text);
     const rows = views.map((v) => [
       v.id,
       v.agent,
       v.policy,
-      paintState(v.state),
+      v.state,
       formatTime(v.started_at),
       String(v.calls),
       String(v.denied),
@@ -149,13 +150,15 @@ export const sessionsCommand: CliCommand = {
         {
           align: ["left", "left", "left", "left", "left", "right", "right", "right", "right"],
           header: style.bold,
+          paint: (text, row, column) =>
+            column === 3 ? paintState((views[row] as (typeof views)[number]).state, text) : text,
         },
       ),
     );
     const killed = views.filter((v) => v.state === "killed");
     for (const v of killed) {
       io.stdout.write(
-        `${style.dim(`${v.id} killed by ${v.killed_by ?? "?"}: ${v.kill_reason ?? "(no reason)"}`)}\n`,
+        `${style.dim(printable(`${v.id} killed by ${v.killed_by ?? "?"}: ${v.kill_reason ?? "(no reason)"}`))}\n`,
       );
     }
     if (views.some((v) => !v.policy_known)) {

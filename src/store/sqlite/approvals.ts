@@ -33,10 +33,11 @@ export function prepareApprovalTable(db: Database.Database): ApprovalTable {
     ORDER BY created_at DESC, rowid DESC LIMIT 1`);
   const insert = db.prepare(`
     INSERT INTO approvals (id, binding, session, agent, tool, args, account, customer, amount,
-      currency, amount_cap, cap_currency, rule, summary, ttl_ms, state, created_at, expires_at)
+      currency, amount_cap, cap_currency, rule, summary, ttl_ms, approval_via, state, created_at,
+      expires_at)
     VALUES (@id, @binding, @session, @agent, @tool, @args, @account, @customer, @amount,
-      @currency, @amount_cap, @cap_currency, @rule, @summary, @ttl_ms, 'pending', @created_at,
-      @expires_at)`);
+      @currency, @amount_cap, @cap_currency, @rule, @summary, @ttl_ms, @approval_via, 'pending',
+      @created_at, @expires_at)`);
   const get = db.prepare(`SELECT * FROM approvals WHERE id = ?`);
   const decide = db.prepare(`
     UPDATE approvals SET state = @to, decided_at = @at, decided_by = @by,

@@ -203,4 +203,10 @@ export const MIGRATIONS: readonly string[] = [
   DROP INDEX admissions_key;
   CREATE INDEX admissions_call ON admissions (call_key) WHERE call_key IS NOT NULL;
   `,
+  /* 5 */ `
+  -- Who may say yes to a request (policy approval_via): the MCP client's user in-band,
+  -- the operator out of band, or either. Requests made before it was known: either.
+  ALTER TABLE approvals ADD COLUMN approval_via TEXT NOT NULL DEFAULT 'either'
+    CHECK (approval_via IN ('operator', 'client', 'either'));
+  `,
 ];

@@ -2,6 +2,7 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { GENESIS_HASH, hashAuditRow } from "../../audit/chain.js";
+import { storedAuditEntry } from "../../audit/record.js";
 import { ConfigError } from "../../errors.js";
 import type {
   Admission,
@@ -185,7 +186,8 @@ export class SqliteStore implements Store {
       },
     );
 
-    this.appendTxn = this.db.transaction((entry: AuditEntry) => {
+    this.appendTxn = this.db.transaction((given: AuditEntry) => {
+      const entry = storedAuditEntry(given);
       const head = s.auditHead.get() as { seq: number; hash: string } | undefined;
       const seq = (head?.seq ?? 0) + 1;
       const prev_hash = head?.hash ?? GENESIS_HASH;
