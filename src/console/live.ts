@@ -1,0 +1,130 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Store } from "../store/store.js";
+
+/**
+ * Live pages over server-sent events. One poll of the store (every `intervalMs`, only
+ * while a page listens) notices any change — a new audit row, written by any process on
+ * this data, or a session leaving `active` — and asks each listening page what to send:
+ * a fragment to replace (`update`) or rows to add (`rows`). The fragments are rendered by
+ * the same code as the page, so there is no second renderer in the browser.
+ */
+
+export interface LiveStream {
+  /** What to send now, if anything: an event name and its HTML. */
+  next(): { event: "update" | "rows"; html: string } | undefined;
+  /** False once the reader is no longer signed in: the stream ends. */
+  allowed(): boolean;
+}
+
+interface Listener {
+  res: ServerResponse;
+  stream: LiveStream;
+}
+
+const HEARTBEAT_MS = 15_000;
+
+export class LiveFeed {
+  private readonly listeners = new Set<Listener>();
+  private timer: NodeJS.Timeout | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private signature = "";
+
+  constructor(
+    private readonly store: Store,
+    private readonly intervalMs = 500,
+  ) {}
+
+  /** Answers `req` with an event stream fed by `stream` until the reader goes. */
+  listen(req: IncomingMessage, res: ServerResponse, stream: LiveStream): void {
+    res.writeHead(200, {
+      "Content-Type": "text/event-stream; charset=utf-8",
+      "Cache-Control": "no-store",
+      Connection: "keep-alive",
+      "X-Content-Type-Options": "nosniff",
+    });
+    // A reconnecting browser waits this long (ms) before trying again.
+    res.write("retry: 2000\n\n");
+    const listener: Listener = { res, stream };
+    this.listeners.add(listener);
+    req.on("close", () => this.drop(listener));
+    // What changed between the page's rendering and this connection is sent at once.
+    const first = stream.next();
+    if (first) res.write(sseEvent(first.event, first.html));
+    this.start();
+  }
+
+  close(): void {
+    for (const listener of [...this.listeners]) {
+      listener.res.end();
+      this.drop(listener);
+    }
+  }
+
+  private start(): void {
+    if (this.timer) return;
+    this.signature = this.currentSignature();
+    this.timer = setInterval(() => this.poll(), this.intervalMs);
+    this.heartbeat = setInterval(() => {
+      for (const listener of this.listeners) listener.res.write(": keep-alive\n\n");
+    }, HEARTBEAT_MS);
+    this.timer.unref();
+    this.heartbeat.unref();
+  }
+
+  private drop(listener: Listener): void {
+    this.listeners.delete(listener);
+    if (this.listeners.size === 0) {
+      clearInterval(this.timer);
+      clearInterval(this.heartbeat);
+      this.timer = undefined;
+      this.heartbeat = undefined;
+    }
+  }
+
+  private poll(): void {
+    const signature = this.currentSignature();
+    const changed = signature !== this.signature;
+    this.signature = signature;
+    for (const listener of [...this.listeners]) {
+      if (!listener.stream.allowed()) {
+        listener.res.end();
+        this.drop(listener);
+        continue;
+      }
+      if (!changed) continue;
+      const event = listener.stream.next();
+      if (event) listener.res.write(sseEvent(event.event, event.html));
+    }
+  }
+
+  private currentSignature(): string {
+    const head = this.store.auditHead()?.seq ?? 0;
+    const active = this.store
+      .listSessions({ state: "active", limit: 1000 })
+      .map((s) => s.id)
+      .join(",");
+    return `${head}|${active}`;
+  }
+}
+
+/** One event: every line of the data on its own `data:` line, as the format requires. */
+function sseEvent(event: string, data: string): string {
+  return `event: ${event}\n${data
+    .split(/\r?\n/)
+    .map((line) => `data: ${line}`)
+    .join("\n")}\n\n`;
+}
+
+/** A stream that sends a fragment whenever it renders differently from the last one sent. */
+export function fragmentStream(render: () => string, allowed: () => boolean): LiveStream {
+  let last = "";
+  return {
+    allowed,
+    next() {
+      const now = render();
+      if (now === last) return undefined;
+      last = now;
+      return { event: "update", html: now };
+    },
+  };
+}
