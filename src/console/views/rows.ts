@@ -15,7 +15,8 @@ export function auditRow(row: AuditRecord): SafeHtml {
       : row.decision === "error" || row.outcome === "failed" || row.outcome === "unknown"
         ? "error"
         : "ok";
-  return html`<tr data-seq="${row.seq}" class="${kind}"><td class="num">${row.seq}</td><td><time datetime="${row.at}">${formatTime(row.at)}</time></td><td><a href="${sessionHref(row.session)}">${shortId(row.session)}</a></td><td>${row.agent}</td><td>${row.tool}</td><td class="result">${resultOf(row)}</td><td class="num">${amountOf(row)}</td><td>${row.customer ?? ""}</td><td class="detail">${row.outcome === "ok" ? "" : (row.reason ?? "")}</td></tr>`;
+  // data-label names each cell where a phone shows a row as a card.
+  return html`<tr data-seq="${row.seq}" class="${kind}"><td class="num" data-label="Seq">${row.seq}</td><td data-label="Time"><time datetime="${row.at}">${formatTime(row.at)}</time></td><td data-label="Session"><a href="${sessionHref(row.session)}">${shortId(row.session)}</a></td><td data-label="Agent">${row.agent}</td><td data-label="Tool">${row.tool}</td><td class="result" data-label="Result">${resultOf(row)}</td><td class="num" data-label="Amount">${amountOf(row)}</td><td data-label="Customer">${row.customer ?? ""}</td><td class="detail" data-label="Detail">${row.outcome === "ok" ? "" : (row.reason ?? "")}</td></tr>`;
 }
 
 export function sessionHref(id: string): string {
