@@ -116,7 +116,7 @@ export function createConsole(options: ConsoleOptions): Console {
       .end(bytes);
   };
 
-  const get = (req: IncomingMessage, res: ServerResponse, url: URL, who: SignedIn) => {
+  const get = async (req: IncomingMessage, res: ServerResponse, url: URL, who: SignedIn) => {
     const path = url.pathname;
     const allowed = () => signIn.signedIn(req) !== undefined;
     if (path === CONSOLE_PATH || path === `${CONSOLE_PATH}/`) {
@@ -254,7 +254,7 @@ export function createConsole(options: ConsoleOptions): Console {
         else signIn.requireSignIn(res, url);
         return true;
       }
-      get(req, res, url, who);
+      await get(req, res, url, who);
       return true;
     }
     if (req.method === "POST") {

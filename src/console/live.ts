@@ -9,11 +9,17 @@ import type { Store } from "../store/store.js";
  * the same code as the page, so there is no second renderer in the browser.
  */
 
+export interface LiveEvent {
+  event: "update" | "rows";
+  html: string;
+}
+
+/** Each may read the store, so each may answer later (an async store). */
 export interface LiveStream {
   /** What to send now, if anything: an event name and its HTML. */
-  next(): { event: "update" | "rows"; html: string } | undefined;
+  next(): LiveEvent | undefined | Promise<LiveEvent | undefined>;
   /** False once the reader is no longer signed in: the stream ends. */
-  allowed(): boolean;
+  allowed(): boolean | Promise<boolean>;
 }
 
 interface Listener {
@@ -28,6 +34,8 @@ export class LiveFeed {
   private timer: NodeJS.Timeout | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private signature = "";
+  /** A poll still under way (a slow store) is not started again on top of itself. */
+  private polling = false;
 
   constructor(
     private readonly store: Store,
@@ -35,7 +43,7 @@ export class LiveFeed {
   ) {}
 
   /** Answers `req` with an event stream fed by `stream` until the reader goes. */
-  listen(req: IncomingMessage, res: ServerResponse, stream: LiveStream): void {
+  async listen(req: IncomingMessage, res: ServerResponse, stream: LiveStream): Promise<void> {
     res.writeHead(200, {
       "Content-Type": "text/event-stream; charset=utf-8",
       "Cache-Control": "no-store",
@@ -48,9 +56,9 @@ export class LiveFeed {
     this.listeners.add(listener);
     req.on("close", () => this.drop(listener));
     // What changed between the page's rendering and this connection is sent at once.
-    const first = stream.next();
+    const first = await stream.next();
     if (first) res.write(sseEvent(first.event, first.html));
-    this.start();
+    await this.start();
   }
 
   close(): void {
@@ -60,10 +68,16 @@ export class LiveFeed {
     }
   }
 
-  private start(): void {
+  private async start(): Promise<void> {
     if (this.timer) return;
-    this.signature = this.currentSignature();
-    this.timer = setInterval(() => this.poll(), this.intervalMs);
+    this.timer = setInterval(() => {
+      if (this.polling) return;
+      this.polling = true;
+      this.poll().finally(() => {
+        this.polling = false;
+      });
+    }, this.intervalMs);
+    this.signature = await this.currentSignature();
     this.heartbeat = setInterval(() => {
       for (const listener of this.listeners) listener.res.write(": keep-alive\n\n");
     }, HEARTBEAT_MS);
@@ -81,23 +95,25 @@ export class LiveFeed {
     }
   }
 
-  private poll(): void {
-    const signature = this.currentSignature();
+  private async poll(): Promise<void> {
+    const signature = await this.currentSignature();
     const changed = signature !== this.signature;
     this.signature = signature;
     for (const listener of [...this.listeners]) {
-      if (!listener.stream.allowed()) {
+      if (!(await listener.stream.allowed())) {
         listener.res.end();
         this.drop(listener);
         continue;
       }
       if (!changed) continue;
-      const event = listener.stream.next();
-      if (event) listener.res.write(sseEvent(event.event, event.html));
+      const event = await listener.stream.next();
+      if (event && this.listeners.has(listener)) {
+        listener.res.write(sseEvent(event.event, event.html));
+      }
     }
   }
 
-  private currentSignature(): string {
+  private async currentSignature(): Promise<string> {
     const head = this.store.auditHead()?.seq ?? 0;
     const active = this.store
       .listSessions({ state: "active", limit: 1000 })

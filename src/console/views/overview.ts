@@ -32,7 +32,7 @@ export function overviewFragment(ctx: ConsoleContext): SafeHtml {
   const idle = live.length - calling.length;
   if (calling.length === 0) {
     const anyEver = ctx.store.listSessions({ limit: 1 }).length > 0;
-    return html`${anyEver ? noActive(idle) : welcome()}${killAllForm(live.length)}`;
+    return html`${anyEver ? noActive(idle) : welcome()}${killAllForm(live.length)}${recentSessions(ctx)}`;
   }
   const shown = calling.slice(0, MAX_SESSIONS);
   const agents = new Map<string, number>();
@@ -46,7 +46,24 @@ export function overviewFragment(ctx: ConsoleContext): SafeHtml {
     ([agent, count]) =>
       html`<li><span class="agent">${agent}</span> <span class="muted">${count} active</span> <a class="button danger" href="${CONSOLE_PATH}/kill?agent=${encodeURIComponent(agent)}">Kill agent…</a></li>`,
   )}</ul>
-${killAllForm(live.length)}</section>`;
+${killAllForm(live.length)}</section>
+${recentSessions(ctx)}`;
+}
+
+const RECENT = 10;
+
+/** The latest sessions that stopped (killed, ended, expired) after making calls. */
+function recentSessions(ctx: ConsoleContext): SafeHtml {
+  const stopped = ctx.store
+    .sessionSummaries({ limit: RECENT * 5 })
+    .filter((s) => s.state !== "active" && s.calls > 0)
+    .slice(0, RECENT);
+  if (stopped.length === 0) return html``;
+  return html`<section aria-labelledby="recent-h"><h2 id="recent-h">Recently stopped</h2>
+<div class="table-wrap"><table><thead><tr><th scope="col">Session</th><th scope="col">Agent</th><th scope="col">State</th><th scope="col" class="num">Calls</th><th scope="col" class="num">Denied</th><th scope="col">Why</th></tr></thead><tbody>${stopped.map(
+    (s) =>
+      html`<tr><td><a href="${sessionHref(s.id)}">${shortId(s.id)}</a></td><td>${s.agent}</td><td><span class="state ${s.state}">${s.state}</span></td><td class="num">${s.calls}</td><td class="num">${s.denied}</td><td>${s.killed_by ? `${s.killed_by}: ` : ""}${s.kill_reason ?? ""}</td></tr>`,
+  )}</tbody></table></div></section>`;
 }
 
 function sessionCard(ctx: ConsoleContext, s: SessionSummary, now: number): SafeHtml {
