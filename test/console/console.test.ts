@@ -311,5 +311,47 @@ if (!HAVE_CHROMIUM && REQUIRE_CHROMIUM) {
       await screenshot(tab, "08-phone-audit");
       await phone.close();
     });
+
+    // Last: kill/ALL refuses every session started after it.
+    it("kills an agent, then all, from the overview", async () => {
+      const first = await open();
+      expect(outcome(await call(first.client, "issue_refund", refund(100))).ok).toBe(true);
+      await page.goto(`${server.url}/console`);
+      const agentRow = page.locator(".agent-list li", { hasText: "support-bot" });
+      await Promise.all([
+        page.waitForNavigation(),
+        agentRow.getByRole("link", { name: "Kill agent…" }).click(),
+      ]);
+      await page.fill("#reason", "agent misbehaving");
+      await Promise.all([
+        page.waitForNavigation(),
+        page.getByRole("button", { name: "Kill it" }).click(),
+      ]);
+      expect(await page.locator(".notice").textContent()).toMatch(
+        /Killed \d+ active session\(s\) of agent support-bot/,
+      );
+      expect(errorOf(await call(first.client, "issue_refund", refund(100))).code).toBe(
+        "session_killed",
+      );
+
+      await Promise.all([
+        page.waitForNavigation(),
+        page.getByRole("link", { name: "Kill all…" }).click(),
+      ]);
+      await page.fill("#reason", "incident 42");
+      await Promise.all([
+        page.waitForNavigation(),
+        page.getByRole("button", { name: "Kill all" }).click(),
+      ]);
+      expect(await page.locator(".notice").textContent()).toContain(
+        "sessions started from now on are refused too",
+      );
+      const later = await open();
+      const before = sandbox.requests.length;
+      expect(errorOf(await call(later.client, "issue_refund", refund(100))).code).toBe(
+        "session_killed",
+      );
+      expect(sandbox.requests.length).toBe(before);
+    });
   });
 }
