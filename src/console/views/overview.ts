@@ -68,7 +68,8 @@ function recentSessions(ctx: ConsoleContext): SafeHtml {
 
 function sessionCard(ctx: ConsoleContext, s: SessionSummary, now: number): SafeHtml {
   const policy = ctx.policies.get(s.policy_hash);
-  const recent = ctx.store.queryAudit({ session: s.id, limit: 20 });
+  // The last call, and the customer of the latest of a few that named one.
+  const recent = ctx.store.queryAudit({ session: s.id, limit: 5 });
   const last = recent.at(-1);
   const customer = lastCustomer(recent);
   const meters = capMeters(ctx.store, s, policy, customer, now);
