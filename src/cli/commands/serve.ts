@@ -29,8 +29,8 @@ on one port. Each MCP session is one guard session; the agent's name and policy 
 from its key. Requests without a valid key get 401; an operator key opens an operator
 session (list_sessions, kill_session, kill_agent, kill_all, spend_summary; no Stripe
 tool). The operator console is at /console on the same port (sign in with an operator
-key; see \`spendguard console --help\`). SIGINT/SIGTERM stop it gracefully: tool calls under way finish first (10 s at
-most), then every session ends.
+key; see \`spendguard console --help\`). SIGINT/SIGTERM stop it gracefully: tool calls
+under way finish first (10 s at most), then every session ends.
 
 --operator: the operator tools over stdio, beside the agents' servers on the same
 SPENDGUARD_HOME (no Stripe key needed).
