@@ -126,7 +126,7 @@ export function createConsole(options: ConsoleOptions): Console {
       return feed.listen(
         req,
         res,
-        fragmentStream(() => overviewFragment(ctx).value, allowed),
+        fragmentStream("overview", () => overviewFragment(ctx).value, allowed),
       );
     }
     if (path === SPEND_PATH) return sendHtml(res, 200, spendPage(ctx, nav(who, "spend")));
@@ -137,7 +137,11 @@ export function createConsole(options: ConsoleOptions): Console {
       return feed.listen(
         req,
         res,
-        fragmentStream(() => approvalsFragment(ctx, who.csrf).value, allowed),
+        fragmentStream(
+          `approvals:${who.csrf}`,
+          () => approvalsFragment(ctx, who.csrf).value,
+          allowed,
+        ),
       );
     }
     if (path === AUDIT_PATH)
@@ -174,10 +178,14 @@ export function createConsole(options: ConsoleOptions): Console {
         return feed.listen(
           req,
           res,
-          fragmentStream(() => {
-            const fresh = findSummary(ctx, id);
-            return fresh ? sessionFragment(ctx, fresh).value : "";
-          }, allowed),
+          fragmentStream(
+            `session:${id}`,
+            () => {
+              const fresh = findSummary(ctx, id);
+              return fresh ? sessionFragment(ctx, fresh).value : "";
+            },
+            allowed,
+          ),
         );
       }
       return sendHtml(res, 200, sessionPage(ctx, nav(who, "none"), summary, takeFlash(who)));

@@ -14,10 +14,16 @@ export interface LiveEvent {
   html: string;
 }
 
+/**
+ * Renders once per poll for every stream asking with the same key: ten open overviews
+ * cost one overview, not ten.
+ */
+export type SharedRender = (key: string, render: () => string | Promise<string>) => Promise<string>;
+
 /** Each may read the store, so each may answer later (an async store). */
 export interface LiveStream {
   /** What to send now, if anything: an event name and its HTML. */
-  next(): LiveEvent | undefined | Promise<LiveEvent | undefined>;
+  next(shared: SharedRender): LiveEvent | undefined | Promise<LiveEvent | undefined>;
   /** False once the reader is no longer signed in: the stream ends. */
   allowed(): boolean | Promise<boolean>;
 }
@@ -56,7 +62,7 @@ export class LiveFeed {
     this.listeners.add(listener);
     req.on("close", () => this.drop(listener));
     // What changed between the page's rendering and this connection is sent at once.
-    const first = await stream.next();
+    const first = await stream.next(unshared);
     if (first) res.write(sseEvent(first.event, first.html));
     await this.start();
   }
@@ -99,6 +105,15 @@ export class LiveFeed {
     const signature = await this.currentSignature();
     const changed = signature !== this.signature;
     this.signature = signature;
+    const renders = new Map<string, Promise<string>>();
+    const shared: SharedRender = (key, render) => {
+      let html = renders.get(key);
+      if (!html) {
+        html = Promise.resolve(render());
+        renders.set(key, html);
+      }
+      return html;
+    };
     for (const listener of [...this.listeners]) {
       if (!(await listener.stream.allowed())) {
         listener.res.end();
@@ -106,7 +121,7 @@ export class LiveFeed {
         continue;
       }
       if (!changed) continue;
-      const event = await listener.stream.next();
+      const event = await listener.stream.next(shared);
       if (event && this.listeners.has(listener)) {
         listener.res.write(sseEvent(event.event, event.html));
       }
@@ -131,13 +146,22 @@ function sseEvent(event: string, data: string): string {
     .join("\n")}\n\n`;
 }
 
-/** A stream that sends a fragment whenever it renders differently from the last one sent. */
-export function fragmentStream(render: () => string, allowed: () => boolean): LiveStream {
+const unshared: SharedRender = async (_key, render) => render();
+
+/**
+ * A stream that sends a fragment whenever it renders differently from the last one sent;
+ * streams with the same `key` (the same fragment for every reader) share its rendering.
+ */
+export function fragmentStream(
+  key: string,
+  render: () => string | Promise<string>,
+  allowed: () => boolean | Promise<boolean>,
+): LiveStream {
   let last = "";
   return {
     allowed,
-    next() {
-      const now = render();
+    async next(shared) {
+      const now = await shared(key, render);
       if (now === last) return undefined;
       last = now;
       return { event: "update", html: now };
