@@ -256,9 +256,11 @@ export function createConsole(options: ConsoleOptions): Console {
     }
     if (await signIn.handle(req, res, url)) return true;
     const who = signIn.signedIn(req);
-    if (req.method === "GET" || req.method === "HEAD") {
+    // A live stream never ends, so it is GET only (a HEAD would hold a socket for nothing).
+    const streaming = path.startsWith(`${CONSOLE_PATH}/live/`);
+    if (req.method === "GET" || (req.method === "HEAD" && !streaming)) {
       if (!who) {
-        if (path.startsWith(`${CONSOLE_PATH}/live/`)) sendText(res, 401, "Not signed in.");
+        if (streaming) sendText(res, 401, "Not signed in.");
         else signIn.requireSignIn(res, url);
         return true;
       }
