@@ -113,21 +113,6 @@ export function shortId(id: string): string {
   return id.length > 12 ? id.slice(0, 12) : id;
 }
 
-/**
- * One CSV field (RFC 4180): quoted when it holds a comma, quote or line break. Text is
- * printable, and a text cell a spreadsheet would run as a formula (starting with = + - @,
- * or a tab or carriage return before one) gets a leading `'`, so it shows as text.
- */
-export function csvField(value: unknown): string {
-  if (value === null || value === undefined) return "";
-  let text = String(value);
-  if (typeof value === "string") {
-    text = printable(text);
-    if (/^[=+\-@\t\r]/.test(value)) text = `'${text}`;
-  }
-  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-}
-
 const watched = new WeakSet<object>();
 const closed = new WeakSet<object>();
 

@@ -77,6 +77,8 @@ describe("spendguard demo", () => {
     expect(run.stdout).toMatch(/caps\.per_session +cap_session +1/);
     expect(run.stdout).toMatch(/audit chain ok: 14 row\(s\) verified/);
     expect(run.stdout).toContain(`SPENDGUARD_HOME=${home} npx spendguard audit`);
+    expect(run.stdout).toContain(`SPENDGUARD_HOME=${home} npx spendguard console`);
+    expect(run.stdout).toContain("http://127.0.0.1:3100/console");
   });
 
   it("writes no colour escapes when stdout is not a terminal", () => {

@@ -6,6 +6,7 @@ import { runCli } from "./helpers.js";
 const COMMANDS = [
   "demo",
   "serve",
+  "console",
   "sandbox",
   "keys",
   "sessions",
@@ -23,6 +24,7 @@ const COMMANDS = [
 /** The operator commands (ours) that take flags first; `keys` takes an action first. */
 const OPERATOR_COMMANDS = [
   "demo",
+  "console",
   "sessions",
   "audit",
   "report",
@@ -93,6 +95,7 @@ describe("spendguard --help", () => {
       [["report", "--by", "color"], /--by must be one of agent, session, tool, day, customer/],
       [["report", "--since", "1h", "--until", "2h"], /--until must be later than --since/],
       [["sessions", "--state", "zombie"], /--state must be one of active, killed, expired, ended/],
+      [["console", "--port", "70000"], /--port must be 0 to 65535/],
       [["kill"], /say what to kill: a SESSION_ID, --agent NAME or --all/],
       [["kill", "ses_a", "--all"], /say what to kill/],
       [["kill", "ses_a", "ses_b"], /give one session id, got 2/],

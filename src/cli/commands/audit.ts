@@ -1,7 +1,8 @@
 import { join } from "node:path";
 import { verifyAudit } from "../../audit/chain.js";
+import { AUDIT_CSV_HEADER, auditCsv, auditJson } from "../../audit/export.js";
 import { printable } from "../../audit/text.js";
-import { formatMoney } from "../../money/currency.js";
+import { amountOf, resultOf, scanAudit } from "../../operator/audit-rows.js";
 import { DATABASE_FILE } from "../../store/sqlite/store.js";
 import type { AuditFilter, AuditRecord, Store } from "../../store/store.js";
 import {
@@ -16,7 +17,6 @@ import {
 import { type CliCommand, type CliIO, UsageError } from "../command.js";
 import { findSession, withStore } from "../data.js";
 import {
-  csvField,
   formatTime,
   type Style,
   shortId,
@@ -66,32 +66,6 @@ figure the caps counted when it differs.
 
 Exit code: 0 ok; 1 the chain is broken (verify) or there is no database; 2 usage.
 `;
-
-/** Every column, in the order exports write them. */
-const COLUMNS: readonly (keyof AuditRecord)[] = [
-  "seq",
-  "at",
-  "session",
-  "agent",
-  "tool",
-  "decision",
-  "outcome",
-  "code",
-  "rule",
-  "reason",
-  "customer",
-  "amount",
-  "currency",
-  "amount_cap",
-  "cap_currency",
-  "revenue_at_risk_cap",
-  "stripe_request_id",
-  "idempotency_key",
-  "args",
-  "duration_ms",
-  "prev_hash",
-  "hash",
-];
 
 export const auditCommand: CliCommand = {
   name: "audit",
@@ -159,7 +133,7 @@ export const auditCommand: CliCommand = {
       };
       // Read before the rows: whatever is appended after them has a larger seq.
       const headBefore = store.auditHead()?.seq ?? 0;
-      const rows = limit > 0 ? store.queryAudit({ ...filter, limit }) : scan(store, filter);
+      const rows = limit > 0 ? store.queryAudit({ ...filter, limit }) : scanAudit(store, filter);
       const print = printerFor(format, io, home, limitFlag === undefined ? limit : 0);
       let last = headBefore;
       const seen = function* (all: Iterable<AuditRecord>) {
@@ -188,17 +162,16 @@ function printerFor(
   if (format === "json") {
     return async (rows) => {
       for (const row of rows) {
-        if (!(await writeLine(io.stdout, JSON.stringify(ordered(row))))) return false;
+        if (!(await writeLine(io.stdout, JSON.stringify(auditJson(row))))) return false;
       }
       return true;
     };
   }
   if (format === "csv") {
     return async (rows, { first = false } = {}) => {
-      if (first && !(await writeLine(io.stdout, COLUMNS.join(",")))) return false;
+      if (first && !(await writeLine(io.stdout, AUDIT_CSV_HEADER))) return false;
       for (const row of rows) {
-        const line = COLUMNS.map((column) => csvField(row[column])).join(",");
-        if (!(await writeLine(io.stdout, line))) return false;
+        if (!(await writeLine(io.stdout, auditCsv(row)))) return false;
       }
       return true;
     };
@@ -241,49 +214,6 @@ async function follow(
     process.off("SIGINT", stop);
     process.off("SIGTERM", stop);
   }
-}
-
-/** Every matching row in seq order, streamed from the store (for unlimited exports). */
-function* scan(store: Store, filter: AuditFilter): Generator<AuditRecord> {
-  for (const row of store.iterateAudit()) {
-    if (filter.session !== undefined && row.session !== filter.session) continue;
-    if (filter.agent !== undefined && row.agent !== filter.agent) continue;
-    if (filter.tool !== undefined && row.tool !== filter.tool) continue;
-    if (filter.decision !== undefined && row.decision !== filter.decision) continue;
-    if (filter.since !== undefined && row.at < filter.since) continue;
-    yield row;
-  }
-}
-
-function ordered(row: AuditRecord): Record<string, unknown> {
-  return Object.fromEntries(COLUMNS.map((column) => [column, row[column]]));
-}
-
-/** `ok`, `replayed`, `denied cap_session`, `error invalid_input`, `approved`, … */
-export function resultOf(row: AuditRecord): string {
-  // A person's decision on an approval request: approved, rejected, expired.
-  if (row.rule === "approval") return row.outcome;
-  if (row.decision === "deny") return `denied ${row.code ?? ""}`.trim();
-  if (row.decision === "error") return `error ${row.code ?? ""}`.trim();
-  if (row.outcome === "ok" || row.outcome === "replayed" || row.outcome === "reconciled") {
-    return row.code ? `${row.outcome} ${row.code}` : row.outcome;
-  }
-  return `${row.outcome} ${row.code ?? ""}`.trim();
-}
-
-/** The money a row is about: `$25.00`, `€10.00 (≈ $10.80)`, `at risk $49.00/mo`. */
-export function amountOf(row: AuditRecord): string {
-  if (row.amount !== null && row.currency) {
-    const own = formatMoney(row.amount, row.currency);
-    if (row.cap_currency && row.cap_currency !== row.currency && row.amount_cap !== null) {
-      return `${own} (≈ ${formatMoney(row.amount_cap, row.cap_currency)})`;
-    }
-    return own;
-  }
-  if (row.revenue_at_risk_cap !== null && row.cap_currency) {
-    return `at risk ${formatMoney(row.revenue_at_risk_cap, row.cap_currency)}/mo`;
-  }
-  return "";
 }
 
 function paintResult(style: Style, row: AuditRecord, text: string): string {

@@ -332,6 +332,10 @@ class Demo {
       `  SPENDGUARD_HOME=${this.home} npx spendguard audit`,
       `  SPENDGUARD_HOME=${this.home} npx spendguard sessions`,
       `  SPENDGUARD_HOME=${this.home} npx spendguard report --by customer`,
+      "Or in the operator console (sessions, caps, the audit, kill, approvals, keys):",
+      `  SPENDGUARD_HOME=${this.home} npx spendguard keys create --operator --name you`,
+      `  SPENDGUARD_HOME=${this.home} npx spendguard console`,
+      "  then open http://127.0.0.1:3100/console and sign in with the sg_op_… key it printed.",
       "",
     );
   }

@@ -2,6 +2,7 @@ import type { CliCommand } from "../command.js";
 import { admissionsCommand, resolveCommand } from "./admissions.js";
 import { approvalsCommand, approveCommand, rejectCommand } from "./approve.js";
 import { auditCommand } from "./audit.js";
+import { consoleCommand } from "./console.js";
 import { demoCommand } from "./demo.js";
 import { doctorCommand } from "./doctor.js";
 import { keysCommand } from "./keys.js";
@@ -17,6 +18,7 @@ import { sessionsCommand } from "./sessions.js";
 export const COMMANDS: readonly CliCommand[] = [
   demoCommand,
   serveCommand,
+  consoleCommand,
   sandboxCommand,
   keysCommand,
   sessionsCommand,

@@ -1,5 +1,6 @@
 import { TOOLS } from "../../../tools/index.js";
 import { type Environment, readEnvironment } from "../../config.js";
+import { createConsole } from "../../console/console.js";
 import { ConfigError } from "../../errors.js";
 import { Guard } from "../../guard/guard.js";
 import { endSession, startSession } from "../../guard/sessions.js";
@@ -29,9 +30,11 @@ create\`): Streamable HTTP on /mcp and, for older clients, HTTP+SSE on /sse + /m
 on one port. Each MCP session is one guard session; the agent's name and policy come
 from its key. Requests without a valid key get 401; an operator key opens an operator
 session (list_sessions, kill_session, kill_agent, kill_all, spend_summary; no Stripe
-tool). SIGINT/SIGTERM stop it gracefully: tool calls under way finish first (10 s at
-most), then every session ends. A call that needs a person's approval waits for the
-operator: the agent's own MCP client is asked only under approval_via: client or either.
+tool). The operator console is at /console on the same port (sign in with an operator
+key; see \`spendguard console --help\`). SIGINT/SIGTERM stop it gracefully: tool calls
+under way finish first (10 s at most), then every session ends. A call that needs a
+person's approval waits for the operator: the agent's own MCP client is asked only under
+approval_via: client or either.
 
 --operator: the operator tools over stdio, beside the agents' servers on the same
 SPENDGUARD_HOME (no Stripe key needed).
@@ -248,6 +251,12 @@ async function serveOverHttp(env: Environment, logger: Logger, flags: HttpFlags)
       readOnly: flags.readOnly,
       logger,
     });
+    const operatorConsole = createConsole({
+      store,
+      home: env.home,
+      logger,
+      policyFiles: env.policyFile ? [env.policyFile] : [],
+    });
     const service = await serveHttp({
       host: flags.host,
       port: flags.port,
@@ -264,6 +273,7 @@ async function serveOverHttp(env: Environment, logger: Logger, flags: HttpFlags)
       openSession: (key) => opener.open(key),
       settled: (timeoutMs) => opener.settled(timeoutMs),
       logger,
+      routes: [operatorConsole.route],
     });
     logger.info(
       {
@@ -271,6 +281,7 @@ async function serveOverHttp(env: Environment, logger: Logger, flags: HttpFlags)
         port: service.port,
         mcp: `${service.url}/mcp`,
         sse: `${service.url}/sse`,
+        console: `${service.url}/console`,
       },
       "listening",
     );
@@ -279,6 +290,7 @@ async function serveOverHttp(env: Environment, logger: Logger, flags: HttpFlags)
       process.once("SIGTERM", () => resolve("SIGTERM"));
     });
     logger.info({ signal, callsUnderWay: opener.callsUnderWay }, "shutting down");
+    operatorConsole.close();
     await service.close();
     store.close();
     return 0;

@@ -1,11 +1,8 @@
-import { readdirSync } from "node:fs";
-import { join } from "node:path";
-import { TOOLS } from "../../../tools/index.js";
 import { printable } from "../../audit/text.js";
 import { ConfigError } from "../../errors.js";
-import { type LoadedPolicy, loadPolicy } from "../../policy/load.js";
+import { knownPolicies } from "../../operator/known-policies.js";
+import type { LoadedPolicy } from "../../policy/load.js";
 import type { SessionState, SessionSummary } from "../../store/store.js";
-import { PACKAGE_ROOT } from "../../version.js";
 import { HOME_FLAG, homeOf, oneOf, parseCount, parseFlags } from "../args.js";
 import { type CliCommand, UsageError } from "../command.js";
 import { withStore } from "../data.js";
@@ -81,7 +78,7 @@ export const sessionsCommand: CliCommand = {
     const withEmpty = values.empty ?? false;
     const state = values.state === undefined ? undefined : oneOf("state", values.state, STATES);
     const limit = values.limit === undefined ? 50 : parseCount("limit", values.limit);
-    const policies = knownPolicies([
+    const policies = policiesFor([
       ...(values.policy ?? []),
       ...(io.env.SPENDGUARD_POLICY ? [io.env.SPENDGUARD_POLICY] : []),
     ]);
@@ -174,34 +171,14 @@ export const sessionsCommand: CliCommand = {
   },
 };
 
-/** Policies by hash: those named, and the ready ones shipped in policies/. */
-function knownPolicies(files: readonly string[]): Map<string, LoadedPolicy> {
-  const byHash = new Map<string, LoadedPolicy>();
-  for (const file of files) {
-    try {
-      const policy = loadPolicy(file, TOOLS);
-      byHash.set(policy.hash, policy);
-    } catch (error) {
-      if (error instanceof ConfigError) throw new UsageError(`--policy: ${error.message}`);
-      throw error;
-    }
-  }
-  const dir = join(PACKAGE_ROOT, "policies");
-  let shipped: string[] = [];
+/** Policies by hash: those named (a broken one is a usage mistake), and the ready ones. */
+function policiesFor(files: readonly string[]): Map<string, LoadedPolicy> {
   try {
-    shipped = readdirSync(dir).filter((name) => name.endsWith(".yaml"));
-  } catch {
-    // An install without policies/: only the files given count.
+    return knownPolicies(files);
+  } catch (error) {
+    if (error instanceof ConfigError) throw new UsageError(`--policy: ${error.message}`);
+    throw error;
   }
-  for (const name of shipped) {
-    try {
-      const policy = loadPolicy(join(dir, name), TOOLS);
-      if (!byHash.has(policy.hash)) byHash.set(policy.hash, policy);
-    } catch {
-      // A ready policy this build cannot load is simply not a candidate.
-    }
-  }
-  return byHash;
 }
 
 function view(row: SessionSummary, policies: Map<string, LoadedPolicy>, now: number): SessionView {
