@@ -48,7 +48,15 @@ export interface HttpOptions {
   /** At shutdown: resolves true once no tool call is under way, false after `timeoutMs`. */
   settled(timeoutMs: number): Promise<boolean>;
   logger: Logger;
+  /**
+   * Other endpoints on the same port (the operator console), asked in order after the
+   * Host and Origin checks and before the MCP endpoints: each answers and resolves true,
+   * or resolves false to pass.
+   */
+  routes?: readonly HttpRoute[];
 }
+
+export type HttpRoute = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
 
 export interface HttpService {
   /** e.g. `http://127.0.0.1:3000` */
@@ -117,6 +125,7 @@ export async function serveHttp(options: HttpOptions): Promise<HttpService> {
       return;
     }
     const url = new URL(req.url ?? "/", "http://spendguard.invalid");
+    for (const route of options.routes ?? []) if (await route(req, res, url)) return;
     if (isOAuthDiscoveryPath(url.pathname)) {
       answerOAuthDiscovery(req, res, options.checkKey);
       return;
