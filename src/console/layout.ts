@@ -36,7 +36,7 @@ export function page(options: { title: string; body: SafeHtml; nav?: NavState })
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
+<meta name="referrer" content="same-origin">
 <title>${options.title} · spendguard</title>
 <link rel="stylesheet" href="${ASSETS_PATH}/console.css">
 <script src="${ASSETS_PATH}/console.js" defer></script>

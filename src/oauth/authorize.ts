@@ -248,10 +248,14 @@ export function approve(
 }
 
 /** The operator said no: `access_denied` at the client's redirect URI. */
-export function declineLocation(request: AuthorizationRequest, context: AuthorizeContext): string {
+export function declineLocation(
+  request: AuthorizationRequest,
+  context: AuthorizeContext,
+  why = "The operator declined to give this client access.",
+): string {
   return errorRedirect(
     request.redirectUri,
-    new OAuthError("access_denied", "The operator declined to give this client access."),
+    new OAuthError("access_denied", why),
     request.state,
     context,
   );

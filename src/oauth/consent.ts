@@ -148,7 +148,11 @@ happening, tell the operator of this spendguard.</p>
         { client: request.client.record.id, operator: signedIn.operator },
         "OAuth consent declined",
       );
-      this.redirectToClient(res, request, declineLocation(request, context));
+      const revoked = this.revokedGrant(request.client.record.id);
+      const why = revoked
+        ? `The operator declined to give this client access again: its access (grant ${revoked.id}, agent ${revoked.name}) was revoked.`
+        : undefined;
+      this.redirectToClient(res, request, declineLocation(request, context, why));
       return;
     }
     const chosen = {
@@ -215,10 +219,19 @@ happening, tell the operator of this spendguard.</p>
         ? html`described by its metadata document at <strong>${new URL(client.record.id).host}</strong>`
         : html`registered itself from ${client.record.registered_by ?? "an unknown address"}`;
     const policies = this.policies();
+    const revoked = this.revokedGrant(client.record.id);
     const body = html`<section class="consent">
 <h1>Give <span id="client-name">${client.record.name}</span> access?</h1>
 <p>Signed in as operator <strong>${signedIn.operator}</strong>.</p>
 ${problem ? html`<p class="notice error" role="alert" id="consent-error">${problem}</p>` : ""}
+${
+  revoked
+    ? html`<p class="notice error" id="revoked-before">This application had access before, as agent
+<strong>${revoked.name}</strong> (grant <code>${revoked.id}</code>), and it was revoked${
+        revoked.revoked_reason ? html` (${revoked.revoked_reason})` : ""
+      }. It is asking again.</p>`
+    : ""
+}
 <dl>
 <dt>Application</dt><dd>${client.record.name} <small>(client <code>${client.record.id}</code>, ${how})</small></dd>
 <dt>Access goes to</dt><dd><strong id="redirect-host">${host}</strong>${
@@ -266,6 +279,15 @@ ${Object.entries(request.params).map(
 <p class="notice error" role="alert">${message}</p>
 </section>`;
     sendHtml(res, status, page({ title: "Nothing was granted", body }));
+  }
+
+  /** The client's latest grant, if it was revoked and none is active: the page says so. */
+  private revokedGrant(clientId: string) {
+    const grants = this.options.store
+      .listApiKeys()
+      .filter((key) => key.credential === "oauth_grant" && key.oauth_client === clientId);
+    const latest = grants.at(-1);
+    return latest?.revoked_at != null ? latest : undefined;
   }
 
   /** The ready policies and those agent identities already use, each once. */

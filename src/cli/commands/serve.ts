@@ -63,6 +63,8 @@ HTTP options:
                           in front of it (https://spendguard.example.com): the OAuth issuer
                           and resource; its host and origin are allowed (default: the
                           address it listens on)
+  --access-token-ttl DURATION  how long an OAuth access token works (default 1h; clients
+                          refresh it)
 
 Logs go to stderr as JSON lines: warnings and errors only over stdio, info and up over
 HTTP. SPENDGUARD_LOG_LEVEL=info (or debug) shows more, e.g. each session opened.
@@ -92,6 +94,7 @@ export const serveCommand: CliCommand = {
       "empty-idle-timeout": { type: "string" },
       "rate-limit": { type: "string" },
       "public-url": { type: "string" },
+      "access-token-ttl": { type: "string" },
     });
     const env = readEnvironment(io.env);
     // stdio: the MCP client shows stderr in its own window (the Inspector in every
@@ -108,6 +111,7 @@ export const serveCommand: CliCommand = {
       "empty-idle-timeout",
       "rate-limit",
       "public-url",
+      "access-token-ttl",
     ]);
 
     if (values.operator) {
@@ -134,6 +138,7 @@ export const serveCommand: CliCommand = {
       return serveOverHttp(env, logger, {
         host: values.host ?? "127.0.0.1",
         publicUrl,
+        accessTokenTtlMs: durationFlag("access-token-ttl", values["access-token-ttl"] ?? "1h"),
         port: values.port === undefined ? 3000 : parsePort(values.port),
         allowedOrigins: [
           ...(values["allow-origin"] ?? []),
@@ -234,6 +239,7 @@ async function serveOperatorStdio(env: Environment, logger: Logger): Promise<num
 interface HttpFlags {
   host: string;
   publicUrl: URL | undefined;
+  accessTokenTtlMs: number;
   port: number;
   allowedOrigins: string[];
   allowedHosts: string[];
@@ -264,6 +270,7 @@ async function serveOverHttp(env: Environment, logger: Logger, flags: HttpFlags)
       store,
       logger,
       ...(flags.publicUrl ? { publicUrl: flags.publicUrl.origin } : {}),
+      accessTokenTtlMs: flags.accessTokenTtlMs,
       consent: new ConsentPages({
         store,
         signIn,
