@@ -111,7 +111,8 @@ function authorizationUrls(stderr: () => string, after = 0): Promise<string> {
   });
 }
 
-describe.skipIf(!HAVE_CHROMIUM)("OAuth in a real browser", () => {
+// Each test spawns clients and waits on a browser: bounded, but above the default 30 s.
+describe.skipIf(!HAVE_CHROMIUM)("OAuth in a real browser", { timeout: 180_000 }, () => {
   it("mcp-remote signs in through the consent page; the grant's revocation refuses the next call and says so", async () => {
     let stderr = "";
     const stdio = new StdioClientTransport({
