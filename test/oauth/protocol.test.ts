@@ -194,6 +194,24 @@ describe("registration", () => {
   });
 });
 
+describe("client ID metadata documents", () => {
+  it("a URL client_id is fetched only from a proper public https URL (no SSRF into the host's network)", async () => {
+    const { challenge } = pkce();
+    const cases: [string, string][] = [
+      ["https://127.0.0.1:1/client.json", "private address"],
+      ["https://10.1.2.3/client.json", "private address"],
+      ["https://app.example.com", "has no path"],
+      ["https://app.example.com/a/../client.json", "path segments"],
+    ];
+    for (const [clientId, why] of cases) {
+      const answer = await new Browser().get(authorizeUrl(clientId, challenge));
+      expect(answer.status, clientId).toBe(400);
+      expect(answer.html).toContain("invalid_client");
+      expect(answer.html).toContain(why);
+    }
+  });
+});
+
 describe("authorization code flow", () => {
   it("refusals at /authorize: a page for what cannot be redirected, otherwise the client's redirect URI", async () => {
     const clientId = await publicClient();
