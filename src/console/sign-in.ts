@@ -1,6 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { checkApiKey, keyStatus } from "../keys/api-keys.js";
+import { checkApiKey, type KeyRefusal, keyStatus } from "../keys/api-keys.js";
 import type { Logger } from "../logger.js";
 import type { Store } from "../store/store.js";
 import { RateLimiter } from "../transports/rate-limit.js";
@@ -223,12 +223,19 @@ ${problem ? html`<p class="notice error" role="alert" id="sign-in-error">${probl
   }
 }
 
-const REFUSALS = {
+const NOT_A_KEY = "This is an OAuth access token, not a key: paste an operator key (sg_op_…).";
+const REFUSALS: Record<KeyRefusal, string> = {
   key_missing: "Paste an operator key (sg_op_…).",
   key_invalid: "This key is not valid.",
   key_expired: "This key has expired; make a new one with spendguard keys create --operator.",
   key_revoked: "This key was revoked; make a new one with spendguard keys create --operator.",
-} as const;
+  token_invalid: NOT_A_KEY,
+  token_expired: NOT_A_KEY,
+  token_revoked: NOT_A_KEY,
+  token_wrong_resource: NOT_A_KEY,
+  grant_expired: NOT_A_KEY,
+  grant_revoked: NOT_A_KEY,
+};
 
 /** Only a path on this server (not `//host`, not a URL) may be where sign-in returns to. */
 export function safeNext(next: string | null | undefined): string {

@@ -1,19 +1,23 @@
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { ConfigError } from "../errors.js";
 import type { ApiKeyKind, ApiKeyRecord, Store } from "../store/store.js";
+import { hashSecret, looksLike, newSecret, SECRET_PREFIX, sameHash } from "./secrets.js";
 
 /**
- * The keys HTTP clients present (`Authorization: Bearer sg_…`). An agent key carries the
- * agent's identity and policy, so nothing a client sends can choose them; an operator key
- * opens the control tools. A key is shown once when created; only its SHA-256 is stored,
- * and logs, the audit and the CLI name it by its id (`key_…`).
+ * The identities HTTP clients act as, and the keys that prove them (`Authorization:
+ * Bearer sg_…`). An agent identity carries the agent's name and policy, so nothing a
+ * client sends can choose them; an operator key opens the control tools. A key is shown
+ * once when created; only its SHA-256 is stored, and logs, the audit and the CLI name it by
+ * its id (`key_…`). OAuth identities (grants, `--oauth-client` clients) are rows of the
+ * same kind, proven by access tokens instead (`access-tokens.ts`).
  */
 
-const PREFIX: Record<ApiKeyKind, string> = { agent: "sg_agent_", operator: "sg_op_" };
-/** 32 random bytes in base64url: 43 characters. */
-const KEY_PATTERN = /^sg_(agent|op)_[A-Za-z0-9_-]{43}$/;
+const KEY_KIND: Record<ApiKeyKind, "agentKey" | "operatorKey"> = {
+  agent: "agentKey",
+  operator: "operatorKey",
+};
 /** Agent and operator names: what `spendguard kill --agent` and the audit show. */
-const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
 export interface NewApiKey {
   kind: ApiKeyKind;
@@ -31,26 +35,39 @@ export interface CreatedApiKey {
   key: string;
 }
 
-export function createApiKey(store: Store, options: NewApiKey): CreatedApiKey {
-  if (!NAME_PATTERN.test(options.name)) {
+/** Refuses a name `kill --agent` and the audit could not show as it is. */
+export function checkAgentName(name: string): void {
+  if (!NAME_PATTERN.test(name)) {
     throw new ConfigError(
-      `'${options.name}' is not a usable name: 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit.`,
+      `'${name}' is not a usable name: 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit.`,
     );
   }
+}
+
+/** `key_` and 16 hex digits, for every kind of identity. */
+export function newIdentityId(): string {
+  return `key_${randomBytes(8).toString("hex")}`;
+}
+
+export function createApiKey(store: Store, options: NewApiKey): CreatedApiKey {
+  checkAgentName(options.name);
   if ((options.kind === "agent") !== (options.policyFile !== null)) {
     throw new ConfigError("an agent key needs a policy file, an operator key takes none");
   }
   const now = options.now ?? Date.now();
-  const key = `${PREFIX[options.kind]}${randomBytes(32).toString("base64url")}`;
+  const key = newSecret(KEY_KIND[options.kind]);
   const record: ApiKeyRecord = {
-    id: `key_${randomBytes(8).toString("hex")}`,
+    id: newIdentityId(),
     kind: options.kind,
     name: options.name,
     policy_file: options.policyFile,
-    key_hash: hashKey(key),
+    credential: "key",
+    key_hash: hashSecret(key),
+    oauth_client: null,
     created_at: now,
     expires_at: options.expiresAt,
     revoked_at: null,
+    revoked_reason: null,
   };
   store.createApiKey(record);
   return { record, key };
@@ -64,27 +81,52 @@ export function keyStatus(record: ApiKeyRecord, now: number): KeyStatus {
   return "active";
 }
 
-/** Why a request's key was refused; the codes are what HTTP refusals carry. */
-export type KeyRefusal = "key_missing" | "key_invalid" | "key_expired" | "key_revoked";
+/** Why a request's credential was refused; the codes are what HTTP refusals carry. */
+export type KeyRefusal =
+  | "key_missing"
+  | "key_invalid"
+  | "key_expired"
+  | "key_revoked"
+  | "token_invalid"
+  | "token_expired"
+  | "token_revoked"
+  | "token_wrong_resource"
+  | "grant_expired"
+  | "grant_revoked";
 
 export type KeyCheck =
   | { ok: true; key: ApiKeyRecord }
-  /** `key` is known when the key was real but is no longer usable. */
+  /** `key` is known when the identity was real but is no longer usable. */
   | { ok: false; refusal: KeyRefusal; key?: ApiKeyRecord };
 
-/** Checks a presented key (the bearer token), as every HTTP request does. */
-export function checkApiKey(store: Store, presented: string | undefined, now: number): KeyCheck {
+/**
+ * Checks a presented key (the bearer token), as every HTTP request does. An OAuth access
+ * token is checked by `checkAccessToken` instead: `resources` are the resource identifiers
+ * (RFC 8707) this server answers to, so a token issued for another one is refused.
+ */
+export function checkApiKey(
+  store: Store,
+  presented: string | undefined,
+  now: number,
+  resources: ReadonlySet<string> = new Set(),
+): KeyCheck {
   if (presented === undefined || presented === "") return { ok: false, refusal: "key_missing" };
-  const match = KEY_PATTERN.exec(presented);
-  if (!match) return { ok: false, refusal: "key_invalid" };
-  const presentedHash = hashKey(presented);
-  // Looked up by hash: a caller chooses the key, not its hash, so the index walk tells
-  // them nothing about stored keys. The final comparison is constant-time all the same.
+  if (presented.startsWith(SECRET_PREFIX.accessToken)) {
+    return checkAccessToken(store, presented, now, resources);
+  }
+  const kind = looksLike("agentKey", presented)
+    ? "agent"
+    : looksLike("operatorKey", presented)
+      ? "operator"
+      : undefined;
+  if (!kind) return { ok: false, refusal: "key_invalid" };
+  const presentedHash = hashSecret(presented);
   const record = store.findApiKeyByHash(presentedHash);
   if (
     !record ||
-    !timingSafeEqual(Buffer.from(record.key_hash, "hex"), Buffer.from(presentedHash, "hex")) ||
-    PREFIX[record.kind] !== `sg_${match[1]}_`
+    record.key_hash === null ||
+    !sameHash(record.key_hash, presentedHash) ||
+    record.kind !== kind
   ) {
     return { ok: false, refusal: "key_invalid" };
   }
@@ -95,25 +137,52 @@ export function checkApiKey(store: Store, presented: string | undefined, now: nu
 }
 
 /**
- * Revokes a key by id: effective on the next request that presents it, in every process
- * using this data directory. `changed` is false when it was revoked already.
+ * An OAuth access token: known, an access token, for one of `resources`, not revoked or
+ * expired, and its identity (the grant) still usable. A refused grant names the identity,
+ * so the caller can end the sessions it opened; a refused token alone does not (the grant
+ * may go on with a refreshed token).
+ */
+export function checkAccessToken(
+  store: Store,
+  presented: string,
+  now: number,
+  resources: ReadonlySet<string>,
+): KeyCheck {
+  if (!looksLike("accessToken", presented)) return { ok: false, refusal: "token_invalid" };
+  const presentedHash = hashSecret(presented);
+  const token = store.findOAuthToken(presentedHash);
+  if (token?.kind !== "access" || !sameHash(token.token_hash, presentedHash)) {
+    return { ok: false, refusal: "token_invalid" };
+  }
+  if (!resources.has(token.resource)) return { ok: false, refusal: "token_wrong_resource" };
+  const identity = store.getApiKey(token.grant_id);
+  if (!identity || identity.credential === "key") return { ok: false, refusal: "token_invalid" };
+  const status = keyStatus(identity, now);
+  if (status === "revoked") return { ok: false, refusal: "grant_revoked", key: identity };
+  if (status === "expired") return { ok: false, refusal: "grant_expired", key: identity };
+  if (token.revoked_at !== null) return { ok: false, refusal: "token_revoked" };
+  if (now >= token.expires_at) return { ok: false, refusal: "token_expired" };
+  return { ok: true, key: identity };
+}
+
+/**
+ * Revokes an identity by id — a key, an OAuth grant or an OAuth client: effective on the
+ * next request that presents it (or any token issued under it), in every process using
+ * this data directory. `changed` is false when it was revoked already.
  */
 export function revokeApiKey(
   store: Store,
   id: string,
   now = Date.now(),
+  reason?: string,
 ): { record: ApiKeyRecord; changed: boolean } {
   if (!store.getApiKey(id)) {
     throw new ConfigError(
       `no key '${id}' in this data directory; \`spendguard keys list\` lists them.`,
     );
   }
-  const changed = store.revokeApiKey(id, now);
+  const changed = store.revokeApiKey(id, now, reason);
   const record = store.getApiKey(id);
   if (!record) throw new Error(`key ${id} vanished from the store`);
   return { record, changed };
-}
-
-function hashKey(key: string): string {
-  return createHash("sha256").update(key, "utf8").digest("hex");
 }

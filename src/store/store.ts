@@ -337,20 +337,111 @@ export interface Report {
 /** `agent`: opens guarded Stripe sessions under its policy. `operator`: the control tools. */
 export type ApiKeyKind = "agent" | "operator";
 
-/** A key as stored: its SHA-256, never the key itself. */
+/**
+ * What proves an identity on a request. `key`: a static key (`sg_agent_…`, `sg_op_…`), by
+ * its hash. `oauth_grant`: an operator's consent to an OAuth client (authorization code
+ * flow), proven by the access tokens issued under it. `oauth_client`: a client made with
+ * `keys create --oauth-client`, which trades its secret for access tokens
+ * (`client_credentials`). Either way the identity is one row: listed, expired and revoked
+ * alike.
+ */
+export type ApiKeyCredential = "key" | "oauth_grant" | "oauth_client";
+
+/** An identity as stored: a key's SHA-256 (never the key itself), or the OAuth client behind it. */
 export interface ApiKeyRecord {
-  /** `key_` and 16 hex digits: how the key is named in logs, the audit and the CLI. */
+  /** `key_` and 16 hex digits: how the identity is named in logs, the audit and the CLI. */
   id: string;
   kind: ApiKeyKind;
   /** The agent's name (its caps are counted per agent) or the operator's. */
   name: string;
-  /** Absolute path of an agent key's policy file; `null` for operator keys. */
+  /** Absolute path of an agent's policy file; `null` for operator keys. */
   policy_file: string | null;
-  /** SHA-256 (hex) of the whole key. */
-  key_hash: string;
+  credential: ApiKeyCredential;
+  /** SHA-256 (hex) of the whole key; `null` for OAuth identities. */
+  key_hash: string | null;
+  /** The OAuth client (`client_id`) of an OAuth identity; `null` for keys. */
+  oauth_client: string | null;
   created_at: number;
   expires_at: number | null;
   revoked_at: number | null;
+  /** Why it was revoked, when not by the operator's `keys revoke` (a reused refresh token…). */
+  revoked_reason: string | null;
+}
+
+// ---------------------------------------------------------------------------------------
+// OAuth (spendguard as the authorization server of its own MCP endpoint)
+
+/**
+ * How a client came to be known. `dynamic`: RFC 7591 registration. `metadata_document`:
+ * its `client_id` is an HTTPS URL whose JSON document was fetched (and is cached here).
+ * `operator`: made by `keys create --oauth-client` for the `client_credentials` grant.
+ */
+export type OAuthClientRegistration = "dynamic" | "metadata_document" | "operator";
+
+/** `none`: a public client (PKCE only); the others present a secret at the token endpoint. */
+export type TokenEndpointAuthMethod = "none" | "client_secret_basic" | "client_secret_post";
+
+export interface OAuthClientRecord {
+  /** The `client_id`: `sgc_…` for registered clients, the document's URL for metadata documents. */
+  id: string;
+  registration: OAuthClientRegistration;
+  /** `client_name`, bounded and well-formed: what the consent page shows. */
+  name: string;
+  /** JSON array of the exact redirect URIs. */
+  redirect_uris: string;
+  /** JSON array of the grant types it may use. */
+  grant_types: string;
+  auth_method: TokenEndpointAuthMethod;
+  /** SHA-256 (hex) of its secret; `null` for public clients. */
+  secret_hash: string | null;
+  client_uri: string | null;
+  /** Who registered it: the remote address of a dynamic registration, `cli` for operator clients. */
+  registered_by: string | null;
+  created_at: number;
+  /** A metadata document: until when the copy fetched is fresh (its Cache-Control, bounded). */
+  fresh_until: number | null;
+}
+
+/** An authorization code, by its hash: redeemable once, until `expires_at`. */
+export interface OAuthCodeRecord {
+  code_hash: string;
+  client_id: string;
+  /** The grant (`api_keys` id) the operator's consent created. */
+  grant_id: string;
+  redirect_uri: string;
+  /** PKCE S256 challenge: base64url SHA-256 of the verifier. */
+  code_challenge: string;
+  /** The resource (RFC 8707) the tokens will be for. */
+  resource: string;
+  scope: string;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+}
+
+export type OAuthTokenKind = "access" | "refresh";
+
+/** An access or refresh token, by its hash. */
+export interface OAuthTokenRecord {
+  token_hash: string;
+  kind: OAuthTokenKind;
+  /** The identity (`api_keys` id) it acts as. */
+  grant_id: string;
+  client_id: string;
+  /** The audience (RFC 8707): the resource it may be presented to. */
+  resource: string;
+  scope: string;
+  created_at: number;
+  expires_at: number;
+  /** A refresh token: when it was exchanged for a new pair (using it again is a reuse). */
+  rotated_at: number | null;
+  revoked_at: number | null;
+}
+
+/** What a code's redemption found: the code as it was, and whether this was its first use. */
+export interface CodeRedemption {
+  code: OAuthCodeRecord;
+  firstUse: boolean;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -424,8 +515,41 @@ export interface Store {
   getApiKey(id: string): ApiKeyRecord | undefined;
   /** Oldest first. */
   listApiKeys(): ApiKeyRecord[];
-  /** Marks the key revoked; false if there is no such key or it was revoked already. */
-  revokeApiKey(id: string, at: number): boolean;
+  /**
+   * Marks the identity revoked (with why, when not the operator's own command); false if
+   * there is no such identity or it was revoked already. An OAuth identity's tokens all
+   * stop working with it.
+   */
+  revokeApiKey(id: string, at: number, reason?: string): boolean;
+
+  /** Inserts a client, or replaces it (a metadata document fetched again). */
+  saveOAuthClient(client: OAuthClientRecord): void;
+  getOAuthClient(id: string): OAuthClientRecord | undefined;
+  /** Oldest first. */
+  listOAuthClients(): OAuthClientRecord[];
+  /** Clients registered this way since `since` (by `registeredBy`, if given): for rate limits. */
+  countOAuthClients(filter: {
+    registration: OAuthClientRegistration;
+    since: number;
+    registeredBy?: string;
+  }): number;
+  /** Creates an OAuth identity (a grant, or an operator's client) and its client together. */
+  createOAuthIdentity(identity: ApiKeyRecord, client?: OAuthClientRecord): void;
+  createOAuthCode(code: OAuthCodeRecord): void;
+  /** Marks a code used, atomically: `firstUse` is true for exactly one caller. */
+  redeemOAuthCode(codeHash: string, at: number): CodeRedemption | undefined;
+  /** Stores tokens issued together (an access token and its refresh token). */
+  createOAuthTokens(tokens: readonly OAuthTokenRecord[]): void;
+  findOAuthToken(tokenHash: string): OAuthTokenRecord | undefined;
+  /**
+   * Exchanges a refresh token for `next`, atomically: false (and nothing stored) when it
+   * was rotated or revoked already, so a token can be used exactly once.
+   */
+  rotateRefreshToken(tokenHash: string, at: number, next: readonly OAuthTokenRecord[]): boolean;
+  /** Revokes one token; false if there is none or it was revoked already. */
+  revokeOAuthToken(tokenHash: string, at: number): boolean;
+  /** Forgets codes and tokens that expired before `before` (they can prove nothing any more). */
+  deleteExpiredOAuth(before: number): void;
   /** Records which key opened a session. */
   recordSessionKey(session: string, keyId: string): void;
   /** The key that opened a session; `undefined` for stdio sessions. */

@@ -7,12 +7,7 @@ import { redactSecrets } from "../audit/redact.js";
 import type { KeyCheck } from "../keys/api-keys.js";
 import type { Logger } from "../logger.js";
 import type { ApiKeyRecord } from "../store/store.js";
-import {
-  answerOAuthDiscovery,
-  bearerChallenge,
-  isOAuthDiscoveryPath,
-  KEY_MESSAGES,
-} from "./http-auth.js";
+import { bearerChallenge, type ChallengeParams, KEY_MESSAGES } from "./http-auth.js";
 import { isLoopback, originChecker } from "./http-origin.js";
 import { bearerToken, readJsonBody, refuse } from "./http-request.js";
 import { type McpSession, SessionOpenError } from "./mcp-sessions.js";
@@ -40,8 +35,13 @@ export interface HttpOptions {
   emptyIdleTimeoutMs: number;
   /** Requests per second per key (bursts of twice as many). */
   rateLimit: number;
-  /** Checks a request's bearer token. */
+  /** Checks a request's bearer token (an agent or operator key, or an OAuth access token). */
   checkKey(token: string | undefined): KeyCheck;
+  /**
+   * What the `WWW-Authenticate` challenge of a 401 on a path names besides the error: the
+   * authorization server's protected resource metadata (RFC 9728 §5.1) and scope.
+   */
+  challenge?(pathname: string): ChallengeParams;
   /** Whether a key that opened a session may still be used (not revoked, not expired). */
   keyUsable(keyId: string): boolean;
   openSession(key: ApiKeyRecord): Promise<McpSession>;
@@ -126,10 +126,6 @@ export async function serveHttp(options: HttpOptions): Promise<HttpService> {
     }
     const url = new URL(req.url ?? "/", "http://spendguard.invalid");
     for (const route of options.routes ?? []) if (await route(req, res, url)) return;
-    if (isOAuthDiscoveryPath(url.pathname)) {
-      answerOAuthDiscovery(req, res, options.checkKey);
-      return;
-    }
     const route = ROUTES[url.pathname];
     if (!route) {
       refuse(
@@ -149,9 +145,9 @@ export async function serveHttp(options: HttpOptions): Promise<HttpService> {
     const check = options.checkKey(bearerToken(req));
     if (!check.ok) {
       // A key that stopped working ends the sessions it opened, not just this request.
-      if (check.key) retireKey(check.key.id, `agent key ${check.refusal.replace("key_", "")}`);
+      if (check.key) retireKey(check.key.id, check.refusal.replace("_", " "));
       refuse(res, 401, check.refusal, KEY_MESSAGES[check.refusal], {
-        "WWW-Authenticate": bearerChallenge(check.refusal),
+        "WWW-Authenticate": bearerChallenge(check.refusal, options.challenge?.(url.pathname)),
       });
       return;
     }

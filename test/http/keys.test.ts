@@ -42,7 +42,7 @@ describe("spendguard keys", () => {
       }
     }
     const listed = await keys("list");
-    expect(listed.stdout).toMatch(new RegExp(`${id}\\s+agent\\s+support-bot\\s+active`));
+    expect(listed.stdout).toMatch(new RegExp(`${id}\\s+agent\\s+key\\s+support-bot\\s+active`));
     expect(listed.stdout).not.toContain("sg_agent_");
     const json = JSON.parse((await keys("list", "--json")).stdout) as Record<string, unknown>[];
     expect(json[0]).toMatchObject({ id, kind: "agent", name: "support-bot", status: "active" });

@@ -2,17 +2,20 @@ import { resolve } from "node:path";
 import { TOOLS } from "../../../tools/index.js";
 import { ConfigError } from "../../errors.js";
 import { createApiKey, keyStatus, revokeApiKey } from "../../keys/api-keys.js";
-import { loadPolicy, parseDuration } from "../../policy/load.js";
+import { parseExpiry } from "../../keys/expiry.js";
+import { type CreatedOAuthClient, createOAuthClientIdentity } from "../../keys/oauth-client.js";
+import { loadPolicy } from "../../policy/load.js";
 import { openSqliteStore } from "../../store/sqlite/store.js";
-import type { ApiKeyRecord, Store } from "../../store/store.js";
+import type { ApiKeyRecord, OAuthClientRecord, Store } from "../../store/store.js";
 import { HOME_FLAG, homeOf, parseFlags } from "../args.js";
 import { type CliCommand, type CliIO, UsageError } from "../command.js";
 import { withStore } from "../data.js";
 import { formatTime, styleFor, table, terminalWidth, tolerateClosedPipe } from "../format.js";
 
-const USAGE = `Usage: spendguard keys create --agent NAME --policy FILE [--expires 30d|ISO] [--json]
+const USAGE = `Usage: spendguard keys create --agent NAME --policy FILE [--oauth-client] [--expires 30d|ISO] [--json]
        spendguard keys create --operator [--name NAME] [--expires 30d|ISO] [--json]
        spendguard keys list [--json]
+       spendguard keys clients [--json]
        spendguard keys revoke KEY_ID
 
 Keys let HTTP clients in (\`spendguard serve --http\`), sent as the header
@@ -24,16 +27,23 @@ only its SHA-256 and names it by its id (key_…) everywhere else.
                  policy FILE (its absolute path is kept; the file is read again, and
                  must still be valid, whenever a session opens). The agent's caps per
                  day are counted per NAME, across all its sessions and keys.
+  --oauth-client instead of a key, an OAuth client for the client_credentials grant
+                 (agent frameworks that speak OAuth): a client id and secret, traded
+                 at /token for access tokens that act as agent NAME under FILE
   create --operator [--name NAME]
                  an operator key (sg_op_…): opens an operator session with the control
                  tools (list_sessions, kill_session, kill_agent, kill_all,
                  spend_summary) and no Stripe tool. NAME defaults to "operator".
   --expires WHEN the key stops working after a duration (90m, 12h, 30d) or at an ISO
                  date/time (default: never)
-  list           every key: id, kind, name, policy, created, expiry and status; never a
-                 secret
-  revoke KEY_ID  refuses the key from its next request on (401), in every server using
-                 this data directory, those of sessions already open included
+  list           every identity: keys, OAuth grants an operator gave on the consent
+                 page, and OAuth clients; id, kind, credential, name, status, created,
+                 expiry and policy; never a secret
+  clients        the OAuth clients known here: registered (RFC 7591, from which
+                 address), by metadata document, or made with --oauth-client
+  revoke KEY_ID  refuses the key (or the grant's or client's access tokens) from its
+                 next request on (401), in every server using this data directory,
+                 those of sessions already open included
   --json         JSON instead of text (create: the key is in the "key" field)
   --home DIR     data directory (default: SPENDGUARD_HOME, else ~/.spendguard)
 
@@ -50,10 +60,11 @@ export const keysCommand: CliCommand = {
     if (action === "create") return create(rest, io);
     if (action === "list") return list(rest, io);
     if (action === "revoke") return revoke(rest, io);
+    if (action === "clients") return clients(rest, io);
     throw new UsageError(
       action === undefined
-        ? "say what to do: create, list or revoke"
-        : `unknown action '${action}': create, list or revoke`,
+        ? "say what to do: create, list, clients or revoke"
+        : `unknown action '${action}': create, list, clients or revoke`,
     );
   },
 };
@@ -66,9 +77,13 @@ async function create(argv: string[], io: CliIO): Promise<number> {
     operator: { type: "boolean" },
     name: { type: "string" },
     expires: { type: "string" },
+    "oauth-client": { type: "boolean" },
     json: { type: "boolean" },
   });
   const operator = values.operator === true;
+  if (operator && values["oauth-client"]) {
+    throw new UsageError("--oauth-client makes an agent's client: use it with --agent NAME");
+  }
   if (operator === (values.agent !== undefined)) {
     throw new UsageError("give either --agent NAME (with --policy FILE) or --operator");
   }
@@ -82,7 +97,7 @@ async function create(argv: string[], io: CliIO): Promise<number> {
     throw new UsageError("--name is for operator keys; an agent key is named by --agent");
   }
   const now = Date.now();
-  const expiresAt = values.expires === undefined ? null : parseExpiry(values.expires, now);
+  const expiresAt = values.expires === undefined ? null : expiryFlag(values.expires, now);
   const policyFile = values.policy === undefined ? null : resolve(values.policy);
   // Refused now rather than at the agent's first request.
   const policy = policyFile === null ? null : loadPolicy(policyFile, TOOLS);
@@ -91,6 +106,11 @@ async function create(argv: string[], io: CliIO): Promise<number> {
   const store = openSqliteStore(homeOf(values.home, io.env));
   try {
     const others = operator ? [] : otherAgentKeys(store, name, now);
+    if (values["oauth-client"] && policy && policyFile) {
+      const created = createOAuthClientIdentity(store, { name, policyFile, expiresAt, now });
+      io.stdout.write(oauthClientCreated(created, policy.name, others, now, values.json, io));
+      return 0;
+    }
     const { record, key } = createApiKey(store, {
       kind: operator ? "operator" : "agent",
       name,
@@ -131,6 +151,114 @@ async function create(argv: string[], io: CliIO): Promise<number> {
   }
 }
 
+function oauthClientCreated(
+  created: CreatedOAuthClient,
+  policyName: string,
+  others: readonly ApiKeyRecord[],
+  now: number,
+  json: boolean | undefined,
+  io: CliIO,
+): string {
+  const { record, client, clientSecret } = created;
+  if (json) {
+    return `${JSON.stringify(
+      {
+        ...publicView(record, now),
+        policy: policyName,
+        client_id: client.id,
+        client_secret: clientSecret,
+      },
+      null,
+      2,
+    )}\n`;
+  }
+  const style = styleFor(io.stdout, io.env);
+  return [
+    `Created OAuth client ${record.id} for agent '${record.name}' (client_credentials).`,
+    `  policy:    ${policyName} (${record.policy_file})`,
+    `  expires:   ${record.expires_at === null ? "never" : `${formatTime(record.expires_at)} UTC`}`,
+    ...others.map(
+      (other) =>
+        `  note:      agent '${record.name}' also has ${other.id}; every key of an agent shares its caps per day.`,
+    ),
+    `  client_id: ${client.id}`,
+    "",
+    "The client secret, shown this once (spendguard keeps only its hash):",
+    "",
+    `  ${style.bold(clientSecret)}`,
+    "",
+    "The agent framework trades them for access tokens (1 h) at the token endpoint:",
+    "POST /token with grant_type=client_credentials and HTTP Basic client_id:client_secret;",
+    "discovery: /.well-known/oauth-authorization-server.",
+    `Revoke it with: spendguard keys revoke ${record.id}`,
+    "",
+  ].join("\n");
+}
+
+async function clients(argv: string[], io: CliIO): Promise<number> {
+  const { values } = parseFlags(argv, { ...HOME_FLAG, json: { type: "boolean" } });
+  const now = Date.now();
+  const { known, identities } = await withStore(homeOf(values.home, io.env), (store) => ({
+    known: store.listOAuthClients(),
+    identities: store.listApiKeys().filter((k) => k.oauth_client !== null),
+  }));
+  const grantsOf = (clientId: string) =>
+    identities.filter((k) => k.oauth_client === clientId && keyStatus(k, now) === "active").length;
+  const iso = (at: number | null) => (at === null ? null : new Date(at).toISOString());
+  if (values.json) {
+    const rows = known.map((c) => ({
+      client_id: c.id,
+      registration: c.registration,
+      name: c.name,
+      redirect_uris: JSON.parse(c.redirect_uris) as string[],
+      grant_types: JSON.parse(c.grant_types) as string[],
+      token_endpoint_auth_method: c.auth_method,
+      registered_by: c.registered_by,
+      created_at: iso(c.created_at),
+      active_identities: grantsOf(c.id),
+    }));
+    io.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+    return 0;
+  }
+  if (known.length === 0) {
+    io.stdout.write(
+      "No OAuth clients yet: hosted clients register when they first connect (serve --http); `spendguard keys create --agent NAME --policy FILE --oauth-client` makes one for client_credentials.\n",
+    );
+    return 0;
+  }
+  const style = styleFor(io.stdout, io.env);
+  const rows = known.map((c) => [
+    c.id,
+    REGISTRATION[c.registration],
+    c.name,
+    (JSON.parse(c.redirect_uris) as string[]).map((uri) => new URL(uri).host).join(" ") || "-",
+    c.registered_by ?? "",
+    formatTime(c.created_at),
+    String(grantsOf(c.id)),
+  ]);
+  const width = terminalWidth(io.stdout);
+  io.stdout.write(
+    table(
+      ["CLIENT ID", "REGISTERED", "NAME", "REDIRECTS TO", "BY", "CREATED (UTC)", "ACTIVE GRANTS"],
+      rows,
+      { header: style.bold, ...(width ? { maxWidth: width } : {}) },
+    ),
+  );
+  return 0;
+}
+
+const REGISTRATION: Record<OAuthClientRecord["registration"], string> = {
+  dynamic: "dynamic",
+  metadata_document: "metadata doc",
+  operator: "operator",
+};
+
+const CREDENTIAL: Record<ApiKeyRecord["credential"], string> = {
+  key: "key",
+  oauth_grant: "oauth grant",
+  oauth_client: "oauth client",
+};
+
 async function list(argv: string[], io: CliIO): Promise<number> {
   const { values } = parseFlags(argv, { ...HOME_FLAG, json: { type: "boolean" } });
   const now = Date.now();
@@ -156,11 +284,12 @@ async function list(argv: string[], io: CliIO): Promise<number> {
     const status = keyStatus(k, now);
     const shown =
       status === "revoked" && k.revoked_at !== null
-        ? `revoked ${formatTime(k.revoked_at)}`
+        ? `revoked ${formatTime(k.revoked_at)}${k.revoked_reason ? ` (${k.revoked_reason})` : ""}`
         : status;
     return [
       k.id,
       k.kind,
+      CREDENTIAL[k.credential],
       k.name,
       shown,
       formatTime(k.created_at),
@@ -170,16 +299,29 @@ async function list(argv: string[], io: CliIO): Promise<number> {
   });
   const width = terminalWidth(io.stdout);
   io.stdout.write(
-    table(["ID", "KIND", "NAME", "STATUS", "CREATED (UTC)", "EXPIRES (UTC)", "POLICY FILE"], rows, {
-      header: style.bold,
-      paint: (text, row, column) =>
-        column !== 3
-          ? text
-          : keyStatus(keys[row] as ApiKeyRecord, now) === "active"
-            ? style.green(text)
-            : style.red(text),
-      ...(width ? { maxWidth: width } : {}),
-    }),
+    table(
+      [
+        "ID",
+        "KIND",
+        "CREDENTIAL",
+        "NAME",
+        "STATUS",
+        "CREATED (UTC)",
+        "EXPIRES (UTC)",
+        "POLICY FILE",
+      ],
+      rows,
+      {
+        header: style.bold,
+        paint: (text, row, column) =>
+          column !== 4
+            ? text
+            : keyStatus(keys[row] as ApiKeyRecord, now) === "active"
+              ? style.green(text)
+              : style.red(text),
+        ...(width ? { maxWidth: width } : {}),
+      },
+    ),
   );
   return 0;
 }
@@ -194,34 +336,27 @@ async function revoke(argv: string[], io: CliIO): Promise<number> {
     revokeApiKey(store, id),
   );
   const who = record.kind === "agent" ? `agent '${record.name}'` : `operator '${record.name}'`;
+  const what = { key: "key", oauth_grant: "OAuth grant", oauth_client: "OAuth client" }[
+    record.credential
+  ];
+  const presenting =
+    record.credential === "key" ? "presenting it" : "with an access token issued under it";
   io.stdout.write(
     changed
-      ? `Revoked key ${record.id} (${who}): every request presenting it is refused (401) from now on, those of its open sessions included.\n`
+      ? `Revoked ${what} ${record.id} (${who}): every request ${presenting} is refused (401) from now on, those of its open sessions included.\n`
       : `Key ${record.id} (${who}) was already revoked${record.revoked_at === null ? "" : ` at ${formatTime(record.revoked_at)} UTC`}: nothing to do.\n`,
   );
   return 0;
 }
 
-/** A duration from now (`30d`) or an ISO date/time, which must lie ahead. */
-function parseExpiry(text: string, now: number): number {
-  let at: number;
-  if (/^\d+[smhd]$/.test(text)) {
-    try {
-      at = now + parseDuration(text);
-    } catch (error) {
-      if (error instanceof ConfigError) throw new UsageError(`--expires: ${error.message}`);
-      throw error;
-    }
-  } else {
-    at = /^\d{4}-\d{2}-\d{2}/.test(text) ? Date.parse(text) : Number.NaN;
-    if (Number.isNaN(at)) {
-      throw new UsageError(
-        `--expires must be a duration (12h, 30d) or an ISO date (2026-12-31, 2026-12-31T18:00:00Z), got '${text}'`,
-      );
-    }
+/** `--expires`: what `parseExpiry` reads, as a usage mistake when it cannot. */
+function expiryFlag(text: string, now: number): number | null {
+  try {
+    return parseExpiry(text, now);
+  } catch (error) {
+    if (error instanceof ConfigError) throw new UsageError(`--expires ${error.message}`);
+    throw error;
   }
-  if (at <= now) throw new UsageError(`--expires must lie in the future, got '${text}'`);
-  return at;
 }
 
 /** Other usable keys of the same agent: worth a note, since they share its daily caps. */
@@ -243,5 +378,8 @@ function publicView(key: ApiKeyRecord, now: number) {
     created_at: iso(key.created_at),
     expires_at: iso(key.expires_at),
     revoked_at: iso(key.revoked_at),
+    credential: key.credential,
+    oauth_client: key.oauth_client,
+    revoked_reason: key.revoked_reason,
   };
 }

@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import { TOOLS } from "../../../tools/index.js";
 import { type Environment, readEnvironment } from "../../config.js";
 import { createConsole } from "../../console/console.js";
@@ -6,6 +7,8 @@ import { Guard } from "../../guard/guard.js";
 import { endSession, startSession } from "../../guard/sessions.js";
 import { checkApiKey, keyStatus } from "../../keys/api-keys.js";
 import { createLogger, type Logger } from "../../logger.js";
+import { ConsentPages } from "../../oauth/consent.js";
+import { createAuthorizationServer } from "../../oauth/server.js";
 import { createOperatorServer, newOperatorSessionId } from "../../operator/server.js";
 import { loadPolicy, parseDuration } from "../../policy/load.js";
 import { type Sandbox, SandboxStateError, startSandbox } from "../../sandbox/index.js";
@@ -15,6 +18,7 @@ import { serveHttp } from "../../transports/http.js";
 import { SessionOpener } from "../../transports/mcp-sessions.js";
 import { serveStdio } from "../../transports/stdio.js";
 import { sandboxUpstream, stripeUpstream, type Upstream } from "../../transports/upstream.js";
+import { PACKAGE_ROOT } from "../../version.js";
 import { parseCount, parseFlags } from "../args.js";
 import { type CliCommand, UsageError } from "../command.js";
 import { noteSandboxSessions, sandboxStateFile, stateProblem } from "../sandbox-home.js";
@@ -28,7 +32,9 @@ stdio: one process is one guard session, for the agent the policy (or --agent) n
 --http: agents and operators connect over HTTP, each with its own key (\`spendguard keys
 create\`): Streamable HTTP on /mcp and, for older clients, HTTP+SSE on /sse + /messages,
 on one port. Each MCP session is one guard session; the agent's name and policy come
-from its key. Requests without a valid key get 401; an operator key opens an operator
+from its key, or from the OAuth grant an operator gave a hosted client (/authorize,
+/token, /register; discovery at /.well-known/oauth-protected-resource). Requests without
+a valid key or access token get 401; an operator key opens an operator
 session (list_sessions, kill_session, kill_agent, kill_all, spend_summary; no Stripe
 tool). The operator console is at /console on the same port (sign in with an operator
 key; see \`spendguard console --help\`). SIGINT/SIGTERM stop it gracefully: tool calls
@@ -61,6 +67,12 @@ HTTP options:
   --empty-idle-timeout DURATION  the same for a session that has made no tool call yet,
                           such as the spare session some clients open (default 1m)
   --rate-limit N          requests per second per key, in bursts of up to 2N (default 20)
+  --public-url URL        the base URL clients reach this server at, when TLS terminates
+                          in front of it (https://spendguard.example.com): the OAuth issuer
+                          and resource; its host and origin are allowed (default: the
+                          address it listens on)
+  --access-token-ttl DURATION  how long an OAuth access token works (default 1h; clients
+                          refresh it)
 
 Logs go to stderr as JSON lines: warnings and errors only over stdio, info and up over
 HTTP. SPENDGUARD_LOG_LEVEL=info (or debug) shows more, e.g. each session opened.
@@ -89,6 +101,8 @@ export const serveCommand: CliCommand = {
       "idle-timeout": { type: "string" },
       "empty-idle-timeout": { type: "string" },
       "rate-limit": { type: "string" },
+      "public-url": { type: "string" },
+      "access-token-ttl": { type: "string" },
     });
     const env = readEnvironment(io.env);
     // stdio: the MCP client shows stderr in its own window (the Inspector in every
@@ -104,6 +118,8 @@ export const serveCommand: CliCommand = {
       "idle-timeout",
       "empty-idle-timeout",
       "rate-limit",
+      "public-url",
+      "access-token-ttl",
     ]);
 
     if (values.operator) {
@@ -125,11 +141,18 @@ export const serveCommand: CliCommand = {
           `serve --http takes no ${extra.join(", ")}: each agent's name and policy come from its key (spendguard keys create --agent NAME --policy FILE)`,
         );
       }
+      const publicUrl =
+        values["public-url"] === undefined ? undefined : publicUrlFlag(values["public-url"]);
       return serveOverHttp(env, logger, {
         host: values.host ?? "127.0.0.1",
+        publicUrl,
+        accessTokenTtlMs: durationFlag("access-token-ttl", values["access-token-ttl"] ?? "1h"),
         port: values.port === undefined ? 3000 : parsePort(values.port),
-        allowedOrigins: values["allow-origin"] ?? [],
-        allowedHosts: values["allow-host"] ?? [],
+        allowedOrigins: [
+          ...(values["allow-origin"] ?? []),
+          ...(publicUrl ? [publicUrl.origin] : []),
+        ],
+        allowedHosts: [...(values["allow-host"] ?? []), ...(publicUrl ? [publicUrl.host] : [])],
         idleTimeoutMs: durationFlag("idle-timeout", values["idle-timeout"] ?? "30m"),
         emptyIdleTimeoutMs: durationFlag(
           "empty-idle-timeout",
@@ -225,6 +248,8 @@ async function serveOperatorStdio(env: Environment, logger: Logger): Promise<num
 
 interface HttpFlags {
   host: string;
+  publicUrl: URL | undefined;
+  accessTokenTtlMs: number;
   port: number;
   allowedOrigins: string[];
   allowedHosts: string[];
@@ -257,6 +282,19 @@ async function serveOverHttp(env: Environment, logger: Logger, flags: HttpFlags)
       logger,
       policyFiles: env.policyFile ? [env.policyFile] : [],
     });
+    const authorization = createAuthorizationServer({
+      store,
+      logger,
+      ...(flags.publicUrl ? { publicUrl: flags.publicUrl.origin } : {}),
+      accessTokenTtlMs: flags.accessTokenTtlMs,
+      consent: new ConsentPages({
+        store,
+        signIn: operatorConsole.signIn,
+        tools: TOOLS,
+        readyPolicies: join(PACKAGE_ROOT, "policies"),
+        logger,
+      }),
+    });
     const service = await serveHttp({
       host: flags.host,
       port: flags.port,
@@ -265,7 +303,9 @@ async function serveOverHttp(env: Environment, logger: Logger, flags: HttpFlags)
       idleTimeoutMs: flags.idleTimeoutMs,
       emptyIdleTimeoutMs: flags.emptyIdleTimeoutMs,
       rateLimit: flags.rateLimit,
-      checkKey: (token) => checkApiKey(store, token, Date.now()),
+      checkKey: (token) => checkApiKey(store, token, Date.now(), authorization.resources),
+      routes: [operatorConsole.route, authorization.route],
+      challenge: (pathname) => authorization.challenge(pathname),
       keyUsable: (keyId) => {
         const key = store.getApiKey(keyId);
         return key !== undefined && keyStatus(key, Date.now()) === "active";
@@ -273,8 +313,8 @@ async function serveOverHttp(env: Environment, logger: Logger, flags: HttpFlags)
       openSession: (key) => opener.open(key),
       settled: (timeoutMs) => opener.settled(timeoutMs),
       logger,
-      routes: [operatorConsole.route],
     });
+    authorization.listeningAt(service.url);
     logger.info(
       {
         url: service.url,
@@ -282,6 +322,7 @@ async function serveOverHttp(env: Environment, logger: Logger, flags: HttpFlags)
         mcp: `${service.url}/mcp`,
         sse: `${service.url}/sse`,
         console: `${service.url}/console`,
+        oauthIssuer: authorization.issuer,
       },
       "listening",
     );
@@ -327,6 +368,30 @@ function upstreamOf(
   logger: Logger,
 ): Upstream {
   return sandbox ? sandboxUpstream(sandbox, logger) : stripeUpstream(env, allowSecretKey, logger);
+}
+
+/** `--public-url`: an http(s) base URL, scheme, host and port only. */
+function publicUrlFlag(text: string): URL {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new UsageError(
+      `--public-url must be a URL such as https://spendguard.example.com, got '${text}'`,
+    );
+  }
+  if (
+    (url.protocol !== "https:" && url.protocol !== "http:") ||
+    url.pathname !== "/" ||
+    url.search ||
+    url.hash ||
+    url.username
+  ) {
+    throw new UsageError(
+      `--public-url must be scheme, host and port only (https://spendguard.example.com), got '${text}'`,
+    );
+  }
+  return url;
 }
 
 function parsePort(text: string): number {

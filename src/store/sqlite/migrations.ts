@@ -209,4 +209,81 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE approvals ADD COLUMN approval_via TEXT NOT NULL DEFAULT 'either'
     CHECK (approval_via IN ('operator', 'client', 'either'));
   `,
+  /* 6 */ `
+  -- OAuth: spendguard is the authorization server of its own MCP endpoint. An identity
+  -- (api_keys) is now proven by a static key or by OAuth: a grant an operator consented
+  -- to, or a client made for client_credentials. The table is rebuilt to say which (SQLite
+  -- cannot change a column's constraints in place); every existing row is a key.
+  CREATE TABLE api_keys_v4 (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('agent', 'operator')),
+    name TEXT NOT NULL,
+    policy_file TEXT,
+    credential TEXT NOT NULL CHECK (credential IN ('key', 'oauth_grant', 'oauth_client')),
+    key_hash TEXT UNIQUE,
+    oauth_client TEXT,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER,
+    revoked_at INTEGER,
+    revoked_reason TEXT,
+    CHECK ((kind = 'agent') = (policy_file IS NOT NULL)),
+    CHECK ((credential = 'key') = (key_hash IS NOT NULL)),
+    CHECK ((credential = 'key') = (oauth_client IS NULL)),
+    CHECK (credential = 'key' OR kind = 'agent')
+  ) STRICT;
+  INSERT INTO api_keys_v4 (id, kind, name, policy_file, credential, key_hash, created_at,
+      expires_at, revoked_at)
+    SELECT id, kind, name, policy_file, 'key', key_hash, created_at, expires_at, revoked_at
+    FROM api_keys;
+  DROP TABLE api_keys;
+  ALTER TABLE api_keys_v4 RENAME TO api_keys;
+
+  -- Clients: registered (RFC 7591), known by their metadata document's URL, or made by the
+  -- operator. Only a SHA-256 of a client secret is kept.
+  CREATE TABLE oauth_clients (
+    id TEXT PRIMARY KEY,
+    registration TEXT NOT NULL
+      CHECK (registration IN ('dynamic', 'metadata_document', 'operator')),
+    name TEXT NOT NULL,
+    redirect_uris TEXT NOT NULL,
+    grant_types TEXT NOT NULL,
+    auth_method TEXT NOT NULL
+      CHECK (auth_method IN ('none', 'client_secret_basic', 'client_secret_post')),
+    secret_hash TEXT,
+    client_uri TEXT,
+    registered_by TEXT,
+    created_at INTEGER NOT NULL,
+    fresh_until INTEGER,
+    CHECK ((auth_method = 'none') = (secret_hash IS NULL))
+  ) STRICT;
+  CREATE INDEX oauth_clients_created ON oauth_clients (registration, created_at);
+
+  -- Authorization codes and tokens, by their SHA-256 only: what a leaked database shows
+  -- cannot be presented.
+  CREATE TABLE oauth_codes (
+    code_hash TEXT PRIMARY KEY,
+    client_id TEXT NOT NULL,
+    grant_id TEXT NOT NULL,
+    redirect_uri TEXT NOT NULL,
+    code_challenge TEXT NOT NULL,
+    resource TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    used_at INTEGER
+  ) STRICT, WITHOUT ROWID;
+  CREATE TABLE oauth_tokens (
+    token_hash TEXT PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('access', 'refresh')),
+    grant_id TEXT NOT NULL,
+    client_id TEXT NOT NULL,
+    resource TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    rotated_at INTEGER,
+    revoked_at INTEGER
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX oauth_tokens_expiry ON oauth_tokens (expires_at);
+  `,
 ];

@@ -22,6 +22,11 @@ import type {
   AuditRecord,
   AuditWhen,
   CallHistory,
+  CodeRedemption,
+  OAuthClientRecord,
+  OAuthClientRegistration,
+  OAuthCodeRecord,
+  OAuthTokenRecord,
   Refusal,
   Report,
   ReportCallsRow,
@@ -43,6 +48,7 @@ import { type ApprovalTable, prepareApprovalTable } from "./approvals.js";
 import { withBusyRetry } from "./busy.js";
 import { type KeyStatements, prepareKeyStatements } from "./keys.js";
 import { MIGRATIONS } from "./migrations.js";
+import { type OAuthStatements, prepareOAuthStatements } from "./oauth.js";
 import { prepareUsageTotals, type UsageTotals } from "./usage.js";
 
 export const DATABASE_FILE = "spendguard.db";
@@ -109,6 +115,7 @@ export class SqliteStore implements Store {
   private readonly totals: UsageTotals;
   private readonly approvals: ApprovalTable;
   private readonly keys: KeyStatements;
+  private readonly oauth: OAuthStatements;
   private readonly auditQueries = new Map<string, RowStatement<AuditRecord>>();
   private readonly reportQueries = new Map<ReportGrouping, ReturnType<typeof prepareReport>>();
   private readonly admitTxn: Database.Transaction<
@@ -150,6 +157,7 @@ export class SqliteStore implements Store {
     this.totals = prepareUsageTotals(this.db);
     this.approvals = prepareApprovalTable(this.db);
     this.keys = prepareKeyStatements(this.db);
+    this.oauth = prepareOAuthStatements(this.db, this.keys);
     const s = this.statements;
     const totals = this.totals;
     const approvals = this.approvals;
@@ -454,8 +462,61 @@ export class SqliteStore implements Store {
     return this.keys.list();
   }
 
-  revokeApiKey(id: string, at: number): boolean {
-    return this.committed(true, () => this.keys.revoke(id, at));
+  revokeApiKey(id: string, at: number, reason?: string): boolean {
+    return this.committed(true, () => this.keys.revoke(id, at, reason ?? null));
+  }
+
+  saveOAuthClient(client: OAuthClientRecord): void {
+    this.oauth.saveClient(client);
+  }
+
+  getOAuthClient(id: string): OAuthClientRecord | undefined {
+    return this.oauth.getClient(id);
+  }
+
+  listOAuthClients(): OAuthClientRecord[] {
+    return this.oauth.listClients();
+  }
+
+  countOAuthClients(filter: {
+    registration: OAuthClientRegistration;
+    since: number;
+    registeredBy?: string;
+  }): number {
+    return this.oauth.countClients(filter);
+  }
+
+  createOAuthIdentity(identity: ApiKeyRecord, client?: OAuthClientRecord): void {
+    this.oauth.createIdentity(identity, client);
+  }
+
+  createOAuthCode(code: OAuthCodeRecord): void {
+    this.oauth.createCode(code);
+  }
+
+  redeemOAuthCode(codeHash: string, at: number): CodeRedemption | undefined {
+    return this.oauth.redeemCode(codeHash, at);
+  }
+
+  createOAuthTokens(tokens: readonly OAuthTokenRecord[]): void {
+    this.oauth.createTokens(tokens);
+  }
+
+  findOAuthToken(tokenHash: string): OAuthTokenRecord | undefined {
+    return this.oauth.findToken(tokenHash);
+  }
+
+  rotateRefreshToken(tokenHash: string, at: number, next: readonly OAuthTokenRecord[]): boolean {
+    return this.oauth.rotateRefreshToken(tokenHash, at, next);
+  }
+
+  revokeOAuthToken(tokenHash: string, at: number): boolean {
+    // A revoked token must stay revoked across a power cut, like a revoked key.
+    return this.committed(true, () => this.oauth.revokeToken(tokenHash, at));
+  }
+
+  deleteExpiredOAuth(before: number): void {
+    this.oauth.deleteExpired(before);
   }
 
   recordSessionKey(session: string, keyId: string): void {
