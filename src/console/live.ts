@@ -129,9 +129,8 @@ export class LiveFeed {
   }
 
   private async currentSignature(): Promise<string> {
-    const head = this.store.auditHead()?.seq ?? 0;
-    const active = this.store
-      .listSessions({ state: "active", limit: 1000 })
+    const head = (await this.store.auditHead())?.seq ?? 0;
+    const active = (await this.store.listSessions({ state: "active", limit: 1000 }))
       .map((s) => s.id)
       .join(",");
     return `${head}|${active}`;

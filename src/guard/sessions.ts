@@ -19,10 +19,10 @@ function newSessionId(): string {
   return `ses_${randomBytes(12).toString("hex")}`;
 }
 
-export function startSession(
+export async function startSession(
   store: Store,
   { policy, agent, now = Date.now() }: StartSession,
-): SessionRecord {
+): Promise<SessionRecord> {
   const session: SessionRecord = {
     id: newSessionId(),
     agent: agent ?? policy.name,
@@ -35,7 +35,7 @@ export function startSession(
     killed_by: null,
     kill_reason: null,
   };
-  store.createSession(session);
+  await store.createSession(session);
   return session;
 }
 
@@ -47,12 +47,12 @@ export interface KillRequest {
 }
 
 /** Effective on the session's very next call. False if it was not active. */
-export function killSession(
+export async function killSession(
   store: Store,
   id: string,
   { by, reason, now = Date.now() }: KillRequest,
-): boolean {
-  return store.changeSessionState(id, {
+): Promise<boolean> {
+  return await store.changeSessionState(id, {
     state: "killed",
     at: now,
     by,
@@ -61,12 +61,12 @@ export function killSession(
 }
 
 /** Kills every active session of one agent; returns their ids. */
-export function killAgent(
+export async function killAgent(
   store: Store,
   agent: string,
   { by, reason, now = Date.now() }: KillRequest,
-): string[] {
-  return store.killActiveSessions(
+): Promise<string[]> {
+  return await store.killActiveSessions(
     { state: "killed", at: now, by, reason: cleanReason(reason) },
     agent,
   );
@@ -76,13 +76,26 @@ export function killAgent(
  * Kills every active session in this data directory; returns their ids. Sessions started
  * later are not affected: the `kill/ALL` flag file (see `kill.ts`) stops those too.
  */
-export function killAll(store: Store, { by, reason, now = Date.now() }: KillRequest): string[] {
-  return store.killActiveSessions({ state: "killed", at: now, by, reason: cleanReason(reason) });
+export async function killAll(
+  store: Store,
+  { by, reason, now = Date.now() }: KillRequest,
+): Promise<string[]> {
+  return await store.killActiveSessions({
+    state: "killed",
+    at: now,
+    by,
+    reason: cleanReason(reason),
+  });
 }
 
 /** The agent ends its own session (`end_session`); it can never be reopened. */
-export function endSession(store: Store, id: string, reason: string, now = Date.now()): boolean {
-  return store.changeSessionState(id, {
+export async function endSession(
+  store: Store,
+  id: string,
+  reason: string,
+  now = Date.now(),
+): Promise<boolean> {
+  return await store.changeSessionState(id, {
     state: "ended",
     at: now,
     by: "agent",

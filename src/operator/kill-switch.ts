@@ -19,22 +19,22 @@ export interface KillOutcome {
   notActive?: SessionRecord;
 }
 
-export function stopSessions(
+export async function stopSessions(
   store: Store,
   home: string,
   target: KillTarget,
   request: KillRequest,
-): KillOutcome {
+): Promise<KillOutcome> {
   if ("session" in target) {
     const session = target.session;
     if (session.state !== "active") return { killed: [], flags: [], notActive: session };
-    const killed = killSession(store, session.id, request) ? [session.id] : [];
+    const killed = (await killSession(store, session.id, request)) ? [session.id] : [];
     return { killed, flags: [writeKillFlag(home, session.id, request.reason)] };
   }
   if ("agent" in target) {
-    const killed = killAgent(store, target.agent, request);
+    const killed = await killAgent(store, target.agent, request);
     return { killed, flags: killed.map((id) => writeKillFlag(home, id, request.reason)) };
   }
-  const killed = killAll(store, request);
+  const killed = await killAll(store, request);
   return { killed, flags: [writeKillFlag(home, ALL_SESSIONS, request.reason)] };
 }

@@ -59,16 +59,16 @@ export class PolicyIndex {
   private scannedAt = Number.NEGATIVE_INFINITY;
 
   constructor(
-    private readonly files: () => readonly string[],
+    private readonly files: () => Promise<readonly string[]>,
     private readonly rescanMs = 5_000,
   ) {}
 
-  get(hash: string): LoadedPolicy | undefined {
+  async get(hash: string): Promise<LoadedPolicy | undefined> {
     const known = this.byHash.get(hash);
     if (known || Date.now() - this.scannedAt < this.rescanMs) return known;
     this.scannedAt = Date.now();
     const found = new Map<string, LoadedPolicy>();
-    for (const file of new Set(this.files())) {
+    for (const file of new Set(await this.files())) {
       try {
         for (const [h, p] of knownPolicies([file])) if (!found.has(h)) found.set(h, p);
       } catch {

@@ -7,7 +7,7 @@ import type { Logger } from "../logger.js";
 import { createOperatorServer, newOperatorSessionId } from "../operator/server.js";
 import { loadPolicy } from "../policy/load.js";
 import { createServer } from "../server.js";
-import type { ApiKeyRecord, Store } from "../store/store.js";
+import type { ApiKeyRecord, SessionRecord, Store } from "../store/store.js";
 import type { Upstream } from "./upstream.js";
 
 /**
@@ -21,7 +21,7 @@ export interface McpSession {
   id: string;
   server: Server;
   /** Ends it for good (a guard session's row says `ended`; the audit keeps everything). */
-  end(reason: string): void;
+  end(reason: string): Promise<void>;
 }
 
 /** Why a session could not be opened; the details are logged, not told to the client. */
@@ -47,7 +47,7 @@ export class SessionOpener {
   constructor(private readonly options: SessionOpenerOptions) {}
 
   async open(key: ApiKeyRecord): Promise<McpSession> {
-    return key.kind === "operator" ? this.openOperator(key) : this.openAgent(key);
+    return key.kind === "operator" ? await this.openOperator(key) : this.openAgent(key);
   }
 
   /** Resolves true once no tool call is under way, or false after `timeoutMs`. */
@@ -67,10 +67,10 @@ export class SessionOpener {
       // Read again at every session: an edited policy applies to sessions opened after.
       const policy = loadPolicy(key.policy_file ?? "", tools);
       const stripe = upstream.clientFor(policy);
-      const session = startSession(store, { policy, agent: key.name });
+      const session = await startSession(store, { policy, agent: key.name });
       sessionId = session.id;
-      store.recordSessionKey(session.id, key.id);
-      guard = new TrackedGuard(
+      await store.recordSessionKey(session.id, key.id);
+      guard = await TrackedGuard.openTracked(
         { policy, store, sessionId, stripe, home, tools, transport: "http", readOnly, logger },
         this.calls,
       );
@@ -102,18 +102,18 @@ export class SessionOpener {
     return {
       id: sessionId,
       server: createServer(guard),
-      end(reason) {
-        if (endSession(store, sessionId, reason)) {
+      async end(reason) {
+        if (await endSession(store, sessionId, reason)) {
           logger.info({ session: sessionId, reason }, "agent session ended");
         }
       },
     };
   }
 
-  private openOperator(key: ApiKeyRecord): McpSession {
+  private async openOperator(key: ApiKeyRecord): Promise<McpSession> {
     const { store, home, logger } = this.options;
     const id = newOperatorSessionId();
-    store.recordSessionKey(id, key.id);
+    await store.recordSessionKey(id, key.id);
     logger.info({ session: id, operator: key.name, keyId: key.id }, "operator session opened");
     return {
       id,
@@ -124,7 +124,7 @@ export class SessionOpener {
         operator: `operator:${key.name}`,
         logger,
       }),
-      end(reason) {
+      async end(reason) {
         logger.info({ session: id, reason }, "operator session ended");
       },
     };
@@ -147,11 +147,16 @@ export class SessionOpener {
 
 /** A guard whose calls are counted while they run. */
 class TrackedGuard extends Guard {
-  constructor(
+  static async openTracked(options: GuardOptions, calls: InFlightCalls): Promise<TrackedGuard> {
+    return new TrackedGuard(options, await Guard.sessionFor(options), calls);
+  }
+
+  private constructor(
     options: GuardOptions,
+    session: SessionRecord,
     private readonly calls: InFlightCalls,
   ) {
-    super(options);
+    super(options, session);
   }
 
   override call(...args: Parameters<Guard["call"]>) {

@@ -113,7 +113,7 @@ describe("a repeat after Stripe has forgotten the key", () => {
     expect((await refundsOn(w.admin, CHARGE)).map((r) => [r.id, r.amount])).toEqual([
       [first.id, 2_000],
     ]);
-    const books = readBooks(w.home);
+    const books = await readBooks(w.home);
     expect(firstCalls(books.admissions).map((a) => [a.state, a.amount_cap])).toEqual([
       ["settled", 2_000],
     ]);
@@ -158,7 +158,7 @@ describe("reconciling an unknown refund after the key's life", () => {
     expect(refunds.map((r) => [r.amount, r.metadata?.spendguard_admission])).toEqual([
       [2_000, "adm_1"],
     ]);
-    const books = readBooks(w.home);
+    const books = await readBooks(w.home);
     expect(firstCalls(books.admissions).map((a) => [a.id, a.state, a.amount_cap])).toEqual([
       ["adm_1", "settled", 2_000],
     ]);
@@ -185,9 +185,9 @@ describe("reconciling an unknown refund after the key's life", () => {
     await second.close();
 
     expect(refundPosts(w.sandbox)).toHaveLength(posts);
-    expect(firstCalls(readBooks(w.home).admissions).map((a) => [a.state, a.amount_cap])).toEqual([
-      ["settled", 5_000],
-    ]);
+    expect(
+      firstCalls((await readBooks(w.home)).admissions).map((a) => [a.state, a.amount_cap]),
+    ).toEqual([["settled", 5_000]]);
   });
 });
 
@@ -215,7 +215,7 @@ describe("reconciliation passes today's gates before it sends anything", () => {
     [
       "the session was killed",
       async (w) => {
-        const [admission] = readBooks(w.home).admissions;
+        const [admission] = (await readBooks(w.home)).admissions;
         const killed = await runCli(["kill", admission?.session ?? "", "--reason", "test"], {
           env: { SPENDGUARD_HOME: w.home },
         });
@@ -241,7 +241,7 @@ describe("reconciliation passes today's gates before it sends anything", () => {
 
     expect(refundPosts(w.sandbox)).toHaveLength(posts);
     expect(await refundsOn(w.admin, CHARGE)).toEqual([]);
-    const books = readBooks(w.home);
+    const books = await readBooks(w.home);
     expect(firstCalls(books.admissions).map((a) => a.state)).toEqual(["released"]);
     expect(books.audit.filter((r) => r.rule === "reconcile").map((r) => r.reason)).toEqual([
       expect.stringMatching(/Not sent again .*Read Stripe: no refund/),
@@ -264,7 +264,9 @@ describe("what cannot be proven", () => {
     await call(second.client, "session_status");
     await second.close();
     await w.relay.up();
-    expect(firstCalls(readBooks(w.home).admissions).map((a) => a.state)).toEqual(["unknown"]);
+    expect(firstCalls((await readBooks(w.home)).admissions).map((a) => a.state)).toEqual([
+      "unknown",
+    ]);
 
     const env = { SPENDGUARD_HOME: w.home, ...w.env };
     const listed = await runCli(["admissions", "--json"], { env });
@@ -290,7 +292,7 @@ describe("what cannot be proven", () => {
     );
     expect(resolved.code).toBe(0);
     expect(resolved.stdout).toMatch(/adm_1.*not applied/);
-    const books = readBooks(w.home);
+    const books = await readBooks(w.home);
     expect(firstCalls(books.admissions).map((a) => a.state)).toEqual(["released"]);
     expect(books.audit.at(-1)).toMatchObject({
       rule: "operator",

@@ -196,11 +196,11 @@ async function serveAgentStdio(
     const stripe = upstreamOf(sandbox, env, options.allowSecretKey, logger).clientFor(policy);
     const store = openSqliteStore(env.home);
     if (sandbox) noteSandboxSessions(store, env.home);
-    const session = startSession(store, {
+    const session = await startSession(store, {
       policy,
       ...(options.agent ? { agent: options.agent } : {}),
     });
-    const guard = new Guard({
+    const guard = await Guard.open({
       policy,
       store,
       sessionId: session.id,
@@ -224,9 +224,9 @@ async function serveAgentStdio(
     const reconciled = await guard.reconcile();
     logger.info({ reconciled }, "reconciliation done");
     await serveStdio(createServer(guard));
-    endSession(store, session.id, "stdio client disconnected");
+    await endSession(store, session.id, "stdio client disconnected");
     logger.info({ session: session.id }, "session ended");
-    store.close();
+    await store.close();
     return 0;
   } finally {
     await sandbox?.close();
@@ -242,7 +242,7 @@ async function serveOperatorStdio(env: Environment, logger: Logger): Promise<num
     createOperatorServer({ store, home: env.home, sessionId, operator: "operator:stdio", logger }),
   );
   logger.info({ session: sessionId }, "operator session ended");
-  store.close();
+  await store.close();
   return 0;
 }
 
@@ -303,11 +303,12 @@ async function serveOverHttp(env: Environment, logger: Logger, flags: HttpFlags)
       idleTimeoutMs: flags.idleTimeoutMs,
       emptyIdleTimeoutMs: flags.emptyIdleTimeoutMs,
       rateLimit: flags.rateLimit,
-      checkKey: (token) => checkApiKey(store, token, Date.now(), authorization.resources),
+      checkKey: async (token) =>
+        await checkApiKey(store, token, Date.now(), authorization.resources),
       routes: [operatorConsole.route, authorization.route],
       challenge: (pathname) => authorization.challenge(pathname),
-      keyUsable: (keyId) => {
-        const key = store.getApiKey(keyId);
+      keyUsable: async (keyId) => {
+        const key = await store.getApiKey(keyId);
         return key !== undefined && keyStatus(key, Date.now()) === "active";
       },
       openSession: (key) => opener.open(key),
@@ -333,7 +334,7 @@ async function serveOverHttp(env: Environment, logger: Logger, flags: HttpFlags)
     logger.info({ signal, callsUnderWay: opener.callsUnderWay }, "shutting down");
     operatorConsole.close();
     await service.close();
-    store.close();
+    await store.close();
     return 0;
   } finally {
     await sandbox?.close();
