@@ -329,9 +329,10 @@ class Demo {
       "",
       s.bold(`The story happened as scripted, in ${seconds} s.`),
       `Everything it did is in ${this.home}. Look around:`,
-      `  SPENDGUARD_HOME=${this.home} npx spendguard audit`,
-      `  SPENDGUARD_HOME=${this.home} npx spendguard sessions`,
-      `  SPENDGUARD_HOME=${this.home} npx spendguard report --by customer`,
+      `  SPENDGUARD_HOME=${this.home} spendguard audit`,
+      `  SPENDGUARD_HOME=${this.home} spendguard sessions`,
+      `  SPENDGUARD_HOME=${this.home} spendguard report --by customer`,
+      "(`spendguard` is on your PATH once `npm link` has run in the checkout.)",
       "",
     );
   }

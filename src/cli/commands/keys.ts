@@ -2,13 +2,21 @@ import { resolve } from "node:path";
 import { TOOLS } from "../../../tools/index.js";
 import { ConfigError } from "../../errors.js";
 import { createApiKey, keyStatus, revokeApiKey } from "../../keys/api-keys.js";
+import { OPERATOR_TOOLS } from "../../operator/tools/index.js";
 import { loadPolicy, parseDuration } from "../../policy/load.js";
 import { openSqliteStore } from "../../store/sqlite/store.js";
 import type { ApiKeyRecord, Store } from "../../store/store.js";
 import { HOME_FLAG, homeOf, parseFlags } from "../args.js";
 import { type CliCommand, type CliIO, UsageError } from "../command.js";
 import { withStore } from "../data.js";
-import { formatTime, styleFor, table, terminalWidth, tolerateClosedPipe } from "../format.js";
+import {
+  formatTime,
+  styleFor,
+  table,
+  terminalWidth,
+  tolerateClosedPipe,
+  wrapWords,
+} from "../format.js";
 
 const USAGE = `Usage: spendguard keys create --agent NAME --policy FILE [--expires 30d|ISO] [--json]
        spendguard keys create --operator [--name NAME] [--expires 30d|ISO] [--json]
@@ -25,9 +33,13 @@ only its SHA-256 and names it by its id (key_…) everywhere else.
                  must still be valid, whenever a session opens). The agent's caps per
                  day are counted per NAME, across all its sessions and keys.
   create --operator [--name NAME]
-                 an operator key (sg_op_…): opens an operator session with the control
-                 tools (list_sessions, kill_session, kill_agent, kill_all,
-                 spend_summary) and no Stripe tool. NAME defaults to "operator".
+                 an operator key (sg_op_…): opens an operator session with the
+                 operator tools and no Stripe tool. NAME defaults to "operator".
+                 The operator tools:
+${wrapWords(
+  OPERATOR_TOOLS.map((tool) => tool.name),
+  "                   ",
+)}
   --expires WHEN the key stops working after a duration (90m, 12h, 30d) or at an ISO
                  date/time (default: never)
   list           every key: id, kind, name, policy, created, expiry and status; never a
