@@ -10,6 +10,7 @@ import { createLogger, type Logger } from "../../logger.js";
 import { ConsentPages } from "../../oauth/consent.js";
 import { createAuthorizationServer } from "../../oauth/server.js";
 import { createOperatorServer, newOperatorSessionId } from "../../operator/server.js";
+import { OPERATOR_TOOLS } from "../../operator/tools/index.js";
 import { loadPolicy, parseDuration } from "../../policy/load.js";
 import { type Sandbox, SandboxStateError, startSandbox } from "../../sandbox/index.js";
 import { createServer } from "../../server.js";
@@ -21,6 +22,7 @@ import { sandboxUpstream, stripeUpstream, type Upstream } from "../../transports
 import { PACKAGE_ROOT } from "../../version.js";
 import { parseCount, parseFlags } from "../args.js";
 import { type CliCommand, UsageError } from "../command.js";
+import { wrapWords } from "../format.js";
 import { noteSandboxSessions, sandboxStateFile, stateProblem } from "../sandbox-home.js";
 
 const USAGE = `Usage: spendguard serve [--policy FILE] [options]          one agent session over stdio
@@ -34,16 +36,21 @@ create\`): Streamable HTTP on /mcp and, for older clients, HTTP+SSE on /sse + /m
 on one port. Each MCP session is one guard session; the agent's name and policy come
 from its key, or from the OAuth grant an operator gave a hosted client (/authorize,
 /token, /register; discovery at /.well-known/oauth-protected-resource). Requests without
-a valid key or access token get 401; an operator key opens an operator
-session (list_sessions, kill_session, kill_agent, kill_all, spend_summary; no Stripe
-tool). The operator console is at /console on the same port (sign in with an operator
-key; see \`spendguard console --help\`). SIGINT/SIGTERM stop it gracefully: tool calls
-under way finish first (10 s at most), then every session ends. A call that needs a
-person's approval waits for the operator: the agent's own MCP client is asked only under
-approval_via: client or either.
+a valid key or access token get 401; an operator key opens an operator session with the
+operator tools below (no Stripe tool). The operator console is at /console on the same
+port (sign in with an operator key; see \`spendguard console --help\`). SIGINT/SIGTERM stop
+it gracefully: tool calls under way finish first (10 s at most), then every session ends.
+A call that needs a person's approval waits for the operator: the agent's own MCP client
+is asked only under approval_via: client or either.
 
 --operator: the operator tools over stdio, beside the agents' servers on the same
 SPENDGUARD_HOME (no Stripe key needed).
+
+Operator tools (an operator key's session over HTTP, or serve --operator):
+${wrapWords(
+  OPERATOR_TOOLS.map((tool) => tool.name),
+  "  ",
+)}
 
 Options:
   --policy FILE           policy file (or SPENDGUARD_POLICY); stdio only

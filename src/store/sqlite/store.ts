@@ -1,6 +1,6 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { join } from "node:path";
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
 import { GENESIS_HASH, hashAuditRow } from "../../audit/chain.js";
 import { storedAuditEntry } from "../../audit/record.js";
 import { ConfigError } from "../../errors.js";
@@ -49,6 +49,7 @@ import { withBusyRetry } from "./busy.js";
 import { type KeyStatements, prepareKeyStatements } from "./keys.js";
 import { MIGRATIONS } from "./migrations.js";
 import { type OAuthStatements, prepareOAuthStatements } from "./oauth.js";
+import { openDatabase } from "./open.js";
 import { prepareUsageTotals, type UsageTotals } from "./usage.js";
 
 export const DATABASE_FILE = "spendguard.db";
@@ -143,7 +144,7 @@ export class SqliteStore implements Store {
 
   constructor(file: string, options: SqliteStoreOptions = {}) {
     this.file = file;
-    this.db = withBusyRetry(() => new Database(file, { timeout: options.busyTimeoutMs ?? 5_000 }));
+    this.db = withBusyRetry(() => openDatabase(file, { timeout: options.busyTimeoutMs ?? 5_000 }));
     withBusyRetry(() => this.db.pragma("journal_mode = WAL"));
     this.durability = options.synchronous ?? "tiered";
     this.db.pragma(`synchronous = ${this.durability === "full" ? "FULL" : "NORMAL"}`);
@@ -573,7 +574,7 @@ export function inspectDatabase(home: string): DatabaseInfo {
   const file = join(home, DATABASE_FILE);
   const current = MIGRATIONS.length;
   if (!existsSync(file)) return { file, exists: false, version: null, current };
-  const db = withBusyRetry(() => new Database(file, { fileMustExist: true, timeout: 5_000 }));
+  const db = withBusyRetry(() => openDatabase(file, { fileMustExist: true, timeout: 5_000 }));
   try {
     return {
       file,
