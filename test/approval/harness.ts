@@ -1,9 +1,5 @@
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import {
-  type ElicitRequest,
-  ElicitRequestSchema,
-  type ElicitResult,
-} from "@modelcontextprotocol/sdk/types.js";
+import type { ElicitRequest, ElicitResult } from "@modelcontextprotocol/client";
+import { Client } from "@modelcontextprotocol/client";
 import { openSqliteStore } from "../../src/store/sqlite/store.js";
 import type { ApprovalRecord, AuditRecord } from "../../src/store/store.js";
 import { runCli } from "../cli/helpers.js";
@@ -19,7 +15,7 @@ export function clientFor(answer?: Answer): { client: Client; questions: ElicitR
     answer ? { capabilities: { elicitation: {} } } : {},
   );
   if (answer) {
-    client.setRequestHandler(ElicitRequestSchema, (request) => {
+    client.setRequestHandler("elicitation/create", (request) => {
       questions.push(request);
       return answer(request);
     });

@@ -7,6 +7,7 @@ import { checkApiKey, keyStatus } from "../../keys/api-keys.js";
 import { createLogger, type Logger } from "../../logger.js";
 import { createOperatorServer, newOperatorSessionId } from "../../operator/server.js";
 import { loadPolicy, parseDuration } from "../../policy/load.js";
+import { RequestStateSealer } from "../../request-state.js";
 import { type Sandbox, SandboxStateError, startSandbox } from "../../sandbox/index.js";
 import { createServer } from "../../server.js";
 import { openSqliteStore } from "../../store/sqlite/store.js";
@@ -197,7 +198,9 @@ async function serveAgentStdio(
     // Unknown outcomes left by an earlier crash are settled before this agent spends.
     const reconciled = await guard.reconcile();
     logger.info({ reconciled }, "reconciliation done");
-    await serveStdio(createServer(guard));
+    const guardSession = { guard, sessionId: session.id, keyId: null };
+    const sealer = new RequestStateSealer();
+    await serveStdio(() => createServer({ session: async () => guardSession, sealer }));
     endSession(store, session.id, "stdio client disconnected");
     logger.info({ session: session.id }, "session ended");
     store.close();
@@ -212,7 +215,7 @@ async function serveOperatorStdio(env: Environment, logger: Logger): Promise<num
   const store = openSqliteStore(env.home);
   const sessionId = newOperatorSessionId();
   logger.info({ session: sessionId, home: env.home }, "operator session started");
-  await serveStdio(
+  await serveStdio(() =>
     createOperatorServer({ store, home: env.home, sessionId, operator: "operator:stdio", logger }),
   );
   logger.info({ session: sessionId }, "operator session ended");
@@ -262,6 +265,9 @@ async function serveOverHttp(env: Environment, logger: Logger, flags: HttpFlags)
         return key !== undefined && keyStatus(key, Date.now()) === "active";
       },
       openSession: (key) => opener.open(key),
+      modernServer: (key, toolCall) => opener.modernServer(key, toolCall),
+      sweepModern: (now) => opener.sweep(now, flags.idleTimeoutMs, flags.emptyIdleTimeoutMs),
+      endModern: (keyId, reason) => opener.endKeySessions(keyId, reason),
       settled: (timeoutMs) => opener.settled(timeoutMs),
       logger,
     });
