@@ -317,7 +317,8 @@ export async function serveHttp(options: HttpOptions): Promise<HttpService> {
     body: unknown,
   ) => {
     const wireId = req.headers["mcp-session-id"];
-    if (req.method === "POST" && typeof wireId !== "string" && (await isModern(req, body))) {
+    // A 2026-07-28 request is served per request; an Mcp-Session-Id on it is ignored.
+    if (req.method === "POST" && (await isModern(req, body))) {
       await serveModern(req, res, key, body);
       return;
     }

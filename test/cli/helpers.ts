@@ -2,10 +2,10 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import type { CallToolResult } from "@modelcontextprotocol/client";
-import { Client } from "@modelcontextprotocol/client";
+import type { CallToolResult, Client } from "@modelcontextprotocol/client";
 import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
 import type { Sandbox } from "../../src/sandbox/index.js";
+import { newClient } from "../e2e/harness.js";
 
 /** The checkout; the CLI under test is the built one, run as a child process. */
 export const ROOT = resolve(import.meta.dirname, "../..");
@@ -87,7 +87,7 @@ export async function startServer(options: {
   transport.stderr?.on("data", (chunk: Buffer) => {
     stderr += chunk.toString();
   });
-  const client = new Client({ name: "spendguard-cli-test", version: "0.0.0" });
+  const client = newClient("spendguard-cli-test");
   await client.connect(transport);
   return { client, stderr: () => stderr, close: () => client.close() };
 }

@@ -1,6 +1,6 @@
 import { TOOLS } from "../../../tools/index.js";
 import { type Environment, readEnvironment } from "../../config.js";
-import { ConfigError } from "../../errors.js";
+import { ConfigError, SpendguardError } from "../../errors.js";
 import { Guard } from "../../guard/guard.js";
 import { endSession, startSession } from "../../guard/sessions.js";
 import { checkApiKey, keyStatus } from "../../keys/api-keys.js";
@@ -9,7 +9,7 @@ import { createOperatorServer, newOperatorSessionId } from "../../operator/serve
 import { loadPolicy, parseDuration } from "../../policy/load.js";
 import { RequestStateSealer } from "../../request-state.js";
 import { type Sandbox, SandboxStateError, startSandbox } from "../../sandbox/index.js";
-import { createServer } from "../../server.js";
+import { createServer, type GuardSession } from "../../server.js";
 import { openSqliteStore } from "../../store/sqlite/store.js";
 import { serveHttp } from "../../transports/http.js";
 import { SessionOpener } from "../../transports/mcp-sessions.js";
@@ -171,10 +171,21 @@ async function serveAgentStdio(
     const stripe = upstreamOf(sandbox, env, options.allowSecretKey, logger).clientFor(policy);
     const store = openSqliteStore(env.home);
     if (sandbox) noteSandboxSessions(store, env.home);
-    const session = startSession(store, {
-      policy,
-      ...(options.agent ? { agent: options.agent } : {}),
-    });
+    // Opened at start: its reconciliation settles what an earlier crash left, and a kill
+    // by agent finds it. (A 2026-07-28 client's throwaway probe process opens one too: it
+    // shows under `spendguard sessions --empty`.)
+    let session: ReturnType<typeof startSession>;
+    try {
+      session = startSession(store, {
+        policy,
+        ...(options.agent ? { agent: options.agent } : {}),
+      });
+    } catch (err) {
+      if (err instanceof SpendguardError) {
+        throw new ConfigError(`${err.message} ${err.hint ?? ""}`.trim());
+      }
+      throw err;
+    }
     const guard = new Guard({
       policy,
       store,
@@ -198,7 +209,7 @@ async function serveAgentStdio(
     // Unknown outcomes left by an earlier crash are settled before this agent spends.
     const reconciled = await guard.reconcile();
     logger.info({ reconciled }, "reconciliation done");
-    const guardSession = { guard, sessionId: session.id, keyId: null };
+    const guardSession: GuardSession = { guard, sessionId: session.id, keyId: null };
     const sealer = new RequestStateSealer();
     await serveStdio(() => createServer({ session: async () => guardSession, sealer }));
     endSession(store, session.id, "stdio client disconnected");
