@@ -23,12 +23,15 @@ const USAGE = `Usage: spendguard serve [--policy FILE] [options]          one ag
        spendguard serve --http [--host HOST] [--port N] [options]
        spendguard serve --operator                            operator tools over stdio
 
-stdio: one process is one guard session, for the agent the policy (or --agent) names.
+Protocol revisions 2024-11-05 to 2025-11-25 and 2026-07-28 (server/discover), on stdio
+and Streamable HTTP. stdio: one process is one guard session, for the agent the policy
+(or --agent) names.
 
 --http: agents and operators connect over HTTP, each with its own key (\`spendguard keys
 create\`): Streamable HTTP on /mcp and, for older clients, HTTP+SSE on /sse + /messages,
-on one port. Each MCP session is one guard session; the agent's name and policy come
-from its key. Requests without a valid key get 401; an operator key opens an operator
+on one port. Each MCP session (up to revision 2025-11-25) is one guard session; on
+2026-07-28, which has no transport session, an agent key's requests share one guard
+session until it idles out. The agent's name and policy come from its key. Requests without a valid key get 401; an operator key opens an operator
 session (list_sessions, kill_session, kill_agent, kill_all, spend_summary; no Stripe
 tool). SIGINT/SIGTERM stop it gracefully: tool calls under way finish first (10 s at
 most), then every session ends. A call that needs a person's approval waits for the
