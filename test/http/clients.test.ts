@@ -279,11 +279,14 @@ describe("2026-07-28: guard sessions without transport sessions", () => {
     await stdioFirst.connect(new StdioClientTransport(stdioParams("limit-stdio", limited)));
     expect((await status(stdioFirst as unknown as AnyClient)).code).toBe("ok");
     await stdioFirst.close();
-    const stdioSecond = new V2Client({ name: "clients-test", version: "0.0.0" });
-    await stdioSecond.connect(new StdioClientTransport(stdioParams("limit-stdio", limited)));
-    await expect(stdioSecond.callTool({ name: "session_status", arguments: {} })).rejects.toThrow(
-      /sessions_per_day/,
-    );
-    await stdioSecond.close();
+    const second = new StdioClientTransport(stdioParams("limit-stdio", limited));
+    let stderr = "";
+    second.stderr?.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    await expect(
+      new V2Client({ name: "clients-test", version: "0.0.0" }).connect(second),
+    ).rejects.toThrow();
+    expect(stderr).toMatch(/sessions_per_day: 1/);
   });
 });
