@@ -1,12 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
-import { Server } from "@modelcontextprotocol/sdk/server/index.js";
-import {
-  CallToolRequestSchema,
-  type CallToolResult,
-  ListToolsRequestSchema,
-  type Tool,
-} from "@modelcontextprotocol/sdk/types.js";
+import type { CallToolResult, Tool } from "@modelcontextprotocol/server";
+import { Server } from "@modelcontextprotocol/server";
 import { auditArgs } from "../audit/args.js";
 import { redactSecrets } from "../audit/redact.js";
 import { agentName, clip, printableLines } from "../audit/text.js";
@@ -48,11 +43,11 @@ export function createOperatorServer(session: OperatorSession): Server {
     { name: "spendguard-operator", title: "spendguard operator", version: VERSION },
     { capabilities: { tools: {} }, instructions: INSTRUCTIONS },
   );
-  server.setRequestHandler(ListToolsRequestSchema, () => {
+  server.setRequestHandler("tools/list", () => {
     operatorListing ??= OPERATOR_TOOLS.map(describeOperatorTool);
     return { tools: operatorListing };
   });
-  server.setRequestHandler(CallToolRequestSchema, (request) =>
+  server.setRequestHandler("tools/call", (request) =>
     callOperatorTool(session, request.params.name, request.params.arguments ?? {}),
   );
   return server;

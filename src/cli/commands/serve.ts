@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { TOOLS } from "../../../tools/index.js";
 import { type Environment, readEnvironment } from "../../config.js";
 import { createConsole } from "../../console/console.js";
-import { ConfigError } from "../../errors.js";
+import { ConfigError, SpendguardError } from "../../errors.js";
 import { Guard } from "../../guard/guard.js";
 import { endSession, startSession } from "../../guard/sessions.js";
 import { checkApiKey, keyStatus } from "../../keys/api-keys.js";
@@ -12,8 +12,9 @@ import { createAuthorizationServer } from "../../oauth/server.js";
 import { createOperatorServer, newOperatorSessionId } from "../../operator/server.js";
 import { OPERATOR_TOOLS } from "../../operator/tools/index.js";
 import { loadPolicy, parseDuration } from "../../policy/load.js";
+import { RequestStateSealer } from "../../request-state.js";
 import { type Sandbox, SandboxStateError, startSandbox } from "../../sandbox/index.js";
-import { createServer } from "../../server.js";
+import { createServer, type GuardSession } from "../../server.js";
 import { openSqliteStore } from "../../store/sqlite/store.js";
 import { serveHttp } from "../../transports/http.js";
 import { SessionOpener } from "../../transports/mcp-sessions.js";
@@ -29,19 +30,23 @@ const USAGE = `Usage: spendguard serve [--policy FILE] [options]          one ag
        spendguard serve --http [--host HOST] [--port N] [options]
        spendguard serve --operator                            operator tools over stdio
 
-stdio: one process is one guard session, for the agent the policy (or --agent) names.
+Protocol revisions 2024-11-05 to 2025-11-25 and 2026-07-28 (server/discover), on stdio
+and Streamable HTTP. stdio: one process is one guard session, for the agent the policy
+(or --agent) names.
 
 --http: agents and operators connect over HTTP, each with its own key (\`spendguard keys
 create\`): Streamable HTTP on /mcp and, for older clients, HTTP+SSE on /sse + /messages,
-on one port. Each MCP session is one guard session; the agent's name and policy come
-from its key, or from the OAuth grant an operator gave a hosted client (/authorize,
-/token, /register; discovery at /.well-known/oauth-protected-resource). Requests without
-a valid key or access token get 401; an operator key opens an operator session with the
-operator tools below (no Stripe tool). The operator console is at /console on the same
-port (sign in with an operator key; see \`spendguard console --help\`). SIGINT/SIGTERM stop
-it gracefully: tool calls under way finish first (10 s at most), then every session ends.
-A call that needs a person's approval waits for the operator: the agent's own MCP client
-is asked only under approval_via: client or either.
+on one port. Each MCP session (up to revision 2025-11-25) is one guard session; on
+2026-07-28, which has no transport session, an agent key's requests share one guard
+session until it idles out. The agent's name and policy come from its key, or from the
+OAuth grant an operator gave a hosted client (/authorize, /token, /register; discovery at
+/.well-known/oauth-protected-resource). Requests without a valid key or access token get
+401; an operator key opens an operator session with the operator tools below (no Stripe
+tool). The operator console is at /console on the same port (sign in with an operator
+key; see \`spendguard console --help\`). SIGINT/SIGTERM stop it gracefully: tool calls
+under way finish first (10 s at most), then every session ends. A call that needs a
+person's approval waits for the operator: the agent's own MCP client is asked only under
+approval_via: client or either.
 
 --operator: the operator tools over stdio, beside the agents' servers on the same
 SPENDGUARD_HOME (no Stripe key needed).
@@ -203,10 +208,21 @@ async function serveAgentStdio(
     const stripe = upstreamOf(sandbox, env, options.allowSecretKey, logger).clientFor(policy);
     const store = openSqliteStore(env.home);
     if (sandbox) noteSandboxSessions(store, env.home);
-    const session = startSession(store, {
-      policy,
-      ...(options.agent ? { agent: options.agent } : {}),
-    });
+    // Opened at start: its reconciliation settles what an earlier crash left, and a kill
+    // by agent finds it. (A 2026-07-28 client's throwaway probe process opens one too: it
+    // shows under `spendguard sessions --empty`.)
+    let session: ReturnType<typeof startSession>;
+    try {
+      session = startSession(store, {
+        policy,
+        ...(options.agent ? { agent: options.agent } : {}),
+      });
+    } catch (err) {
+      if (err instanceof SpendguardError) {
+        throw new ConfigError(`${err.message} ${err.hint ?? ""}`.trim());
+      }
+      throw err;
+    }
     const guard = new Guard({
       policy,
       store,
@@ -230,7 +246,9 @@ async function serveAgentStdio(
     // Unknown outcomes left by an earlier crash are settled before this agent spends.
     const reconciled = await guard.reconcile();
     logger.info({ reconciled }, "reconciliation done");
-    await serveStdio(createServer(guard));
+    const guardSession: GuardSession = { guard, sessionId: session.id, keyId: null };
+    const sealer = new RequestStateSealer();
+    await serveStdio(() => createServer({ session: async () => guardSession, sealer }));
     endSession(store, session.id, "stdio client disconnected");
     logger.info({ session: session.id }, "session ended");
     store.close();
@@ -245,7 +263,7 @@ async function serveOperatorStdio(env: Environment, logger: Logger): Promise<num
   const store = openSqliteStore(env.home);
   const sessionId = newOperatorSessionId();
   logger.info({ session: sessionId, home: env.home }, "operator session started");
-  await serveStdio(
+  await serveStdio(() =>
     createOperatorServer({ store, home: env.home, sessionId, operator: "operator:stdio", logger }),
   );
   logger.info({ session: sessionId }, "operator session ended");
@@ -318,6 +336,9 @@ async function serveOverHttp(env: Environment, logger: Logger, flags: HttpFlags)
         return key !== undefined && keyStatus(key, Date.now()) === "active";
       },
       openSession: (key) => opener.open(key),
+      modernServer: (key, toolCall) => opener.modernServer(key, toolCall),
+      sweepModern: (now) => opener.sweep(now, flags.idleTimeoutMs, flags.emptyIdleTimeoutMs),
+      endModern: (keyId, reason) => opener.endKeySessions(keyId, reason),
       settled: (timeoutMs) => opener.settled(timeoutMs),
       logger,
     });
