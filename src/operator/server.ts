@@ -7,7 +7,7 @@ import {
   ListToolsRequestSchema,
   type Tool,
 } from "@modelcontextprotocol/sdk/types.js";
-import { auditArgs } from "../audit/args.js";
+import { operatorEntry } from "../audit/operator-entry.js";
 import { redactSecrets } from "../audit/redact.js";
 import { agentName, clip, printableLines } from "../audit/text.js";
 import { describeInvalidArguments, quoteName } from "../guard/agent-schemas.js";
@@ -79,27 +79,20 @@ function callOperatorTool(
     code: string | null,
     reason: string,
   ) =>
-    session.store.appendAudit({
-      at: new Date(now).toISOString(),
-      session: session.sessionId,
-      agent: session.operator,
-      tool: agentName(name),
-      args: auditArgs(rawArgs),
-      decision,
-      code,
-      rule: "operator",
-      reason: clip(redactSecrets(reason), 2_000, ""),
-      stripe_request_id: null,
-      idempotency_key: null,
-      amount: null,
-      currency: null,
-      amount_cap: null,
-      cap_currency: null,
-      revenue_at_risk_cap: null,
-      customer: null,
-      outcome,
-      duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
-    });
+    session.store.appendAudit(
+      operatorEntry({
+        at: now,
+        session: session.sessionId,
+        operator: session.operator,
+        tool: agentName(name),
+        args: rawArgs,
+        decision,
+        outcome,
+        code,
+        reason,
+        durationMs: performance.now() - started,
+      }),
+    );
   const refuse = (outcome: AuditOutcome, error: OperatorError): CallToolResult => {
     audit("error", outcome, error.code, error.message);
     return errorResult(error.code, error.message);

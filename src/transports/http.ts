@@ -47,6 +47,8 @@ export interface HttpOptions {
   openSession(key: ApiKeyRecord): Promise<McpSession>;
   /** At shutdown: resolves true once no tool call is under way, false after `timeoutMs`. */
   settled(timeoutMs: number): Promise<boolean>;
+  /** Other surfaces on the same port (`/metrics`), by path; each checks its own credentials. */
+  routes?: Readonly<Record<string, (req: IncomingMessage, res: ServerResponse) => Promise<void>>>;
   logger: Logger;
 }
 
@@ -117,6 +119,11 @@ export async function serveHttp(options: HttpOptions): Promise<HttpService> {
       return;
     }
     const url = new URL(req.url ?? "/", "http://spendguard.invalid");
+    const surface = options.routes?.[url.pathname];
+    if (surface) {
+      await surface(req, res);
+      return;
+    }
     if (isOAuthDiscoveryPath(url.pathname)) {
       answerOAuthDiscovery(req, res, options.checkKey);
       return;

@@ -37,6 +37,8 @@ export interface SessionOpenerOptions {
   /** `serve --read-only`: agents see and may call read tools only. */
   readOnly: boolean;
   logger: Logger;
+  /** The guards' `afterCall` (alert rules). */
+  afterCall?: () => Promise<void>;
 }
 
 export class SessionOpener {
@@ -60,7 +62,7 @@ export class SessionOpener {
   }
 
   private async openAgent(key: ApiKeyRecord): Promise<McpSession> {
-    const { store, home, upstream, tools, readOnly, logger } = this.options;
+    const { store, home, upstream, tools, readOnly, logger, afterCall } = this.options;
     let guard: TrackedGuard;
     let sessionId: string;
     try {
@@ -71,7 +73,18 @@ export class SessionOpener {
       sessionId = session.id;
       store.recordSessionKey(session.id, key.id);
       guard = new TrackedGuard(
-        { policy, store, sessionId, stripe, home, tools, transport: "http", readOnly, logger },
+        {
+          policy,
+          store,
+          sessionId,
+          stripe,
+          home,
+          tools,
+          transport: "http",
+          readOnly,
+          logger,
+          ...(afterCall ? { afterCall } : {}),
+        },
         this.calls,
       );
       logger.info(

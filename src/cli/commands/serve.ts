@@ -5,17 +5,20 @@ import { Guard } from "../../guard/guard.js";
 import { endSession, startSession } from "../../guard/sessions.js";
 import { checkApiKey, keyStatus } from "../../keys/api-keys.js";
 import { createLogger, type Logger } from "../../logger.js";
+import { MIN_METRICS_TOKEN, metricsEndpoint } from "../../metrics/endpoint.js";
 import { createOperatorServer, newOperatorSessionId } from "../../operator/server.js";
 import { loadPolicy, parseDuration } from "../../policy/load.js";
 import { type Sandbox, SandboxStateError, startSandbox } from "../../sandbox/index.js";
 import { createServer } from "../../server.js";
 import { openSqliteStore } from "../../store/sqlite/store.js";
+import type { RequestObserver } from "../../stripe/attempts.js";
 import { serveHttp } from "../../transports/http.js";
 import { SessionOpener } from "../../transports/mcp-sessions.js";
 import { serveStdio } from "../../transports/stdio.js";
 import { sandboxUpstream, stripeUpstream, type Upstream } from "../../transports/upstream.js";
 import { parseCount, parseFlags } from "../args.js";
 import { type CliCommand, UsageError } from "../command.js";
+import { watchStore } from "../observability.js";
 import { noteSandboxSessions, sandboxStateFile, stateProblem } from "../sandbox-home.js";
 
 const USAGE = `Usage: spendguard serve [--policy FILE] [options]          one agent session over stdio
@@ -47,6 +50,8 @@ Options:
                           reset\` clears both. One sandbox per data directory at a time.
   --read-only             list and allow only read tools, whatever the policy enables
   --allow-secret-key      accept a standard sk_ key (not recommended: use a restricted key)
+  --alerts FILE           alert rules and where to send them (or SPENDGUARD_ALERTS; see
+                          the README's "Alerts"): checked at start-up
 HTTP options:
   --host HOST             address to listen on (default 127.0.0.1; anything but loopback
                           is logged as a warning: put TLS in front of it)
@@ -58,12 +63,15 @@ HTTP options:
   --empty-idle-timeout DURATION  the same for a session that has made no tool call yet,
                           such as the spare session some clients open (default 1m)
   --rate-limit N          requests per second per key, in bursts of up to 2N (default 20)
+  --metrics-token TOKEN   a bearer token (16+ characters) a Prometheus scraper may read
+                          /metrics with; operator keys may always
 
 Logs go to stderr as JSON lines: warnings and errors only over stdio, info and up over
 HTTP. SPENDGUARD_LOG_LEVEL=info (or debug) shows more, e.g. each session opened.
 
 Environment: STRIPE_API_KEY, SPENDGUARD_POLICY, SPENDGUARD_HOME,
-SPENDGUARD_STRIPE_BASE_URL, SPENDGUARD_STRIPE_TIMEOUT_MS, SPENDGUARD_LOG_LEVEL.
+SPENDGUARD_STRIPE_BASE_URL, SPENDGUARD_STRIPE_TIMEOUT_MS, SPENDGUARD_LOG_LEVEL,
+SPENDGUARD_ALERTS.
 `;
 
 export const serveCommand: CliCommand = {
@@ -86,6 +94,8 @@ export const serveCommand: CliCommand = {
       "idle-timeout": { type: "string" },
       "empty-idle-timeout": { type: "string" },
       "rate-limit": { type: "string" },
+      alerts: { type: "string" },
+      "metrics-token": { type: "string" },
     });
     const env = readEnvironment(io.env);
     // stdio: the MCP client shows stderr in its own window (the Inspector in every
@@ -101,11 +111,12 @@ export const serveCommand: CliCommand = {
       "idle-timeout",
       "empty-idle-timeout",
       "rate-limit",
+      "metrics-token",
     ]);
 
     if (values.operator) {
       const extra = [
-        ...given(["policy", "agent", "sandbox", "read-only", "allow-secret-key", "http"]),
+        ...given(["policy", "agent", "sandbox", "read-only", "allow-secret-key", "http", "alerts"]),
         ...httpOnly,
       ];
       if (extra.length > 0) {
@@ -137,6 +148,9 @@ export const serveCommand: CliCommand = {
         sandbox: values.sandbox ?? false,
         readOnly: values["read-only"] ?? false,
         allowSecretKey: values["allow-secret-key"] ?? false,
+        alertsFile: values.alerts ?? env.alertsFile,
+        metricsToken: metricsToken(values["metrics-token"]),
+        env: io.env,
       });
     }
     if (httpOnly.length > 0) throw new UsageError(`${httpOnly.join(", ")} need --http`);
@@ -146,6 +160,8 @@ export const serveCommand: CliCommand = {
       sandbox: values.sandbox ?? false,
       readOnly: values["read-only"] ?? false,
       allowSecretKey: values["allow-secret-key"] ?? false,
+      alertsFile: values.alerts ?? env.alertsFile,
+      env: io.env,
     });
   },
 };
@@ -160,6 +176,8 @@ async function serveAgentStdio(
     sandbox: boolean;
     readOnly: boolean;
     allowSecretKey: boolean;
+    alertsFile: string | undefined;
+    env: NodeJS.ProcessEnv;
   },
 ): Promise<number> {
   if (!options.policyFile)
@@ -168,7 +186,13 @@ async function serveAgentStdio(
   const sandbox = options.sandbox ? await startHomeSandbox(env.home, logger) : undefined;
   try {
     const stripe = upstreamOf(sandbox, env, options.allowSecretKey, logger).clientFor(policy);
-    const store = openSqliteStore(env.home);
+    const watched = await watchStore(() => openSqliteStore(env.home), {
+      alertsFile: options.alertsFile,
+      env: options.env,
+      metrics: false,
+      logger,
+    });
+    const { store, alerts } = watched;
     if (sandbox) noteSandboxSessions(store, env.home);
     const session = startSession(store, {
       policy,
@@ -184,6 +208,7 @@ async function serveAgentStdio(
       transport: "stdio",
       readOnly: options.readOnly,
       logger,
+      ...(alerts ? { afterCall: () => alerts.afterCall() } : {}),
     });
     logger.info(
       {
@@ -200,7 +225,7 @@ async function serveAgentStdio(
     await serveStdio(createServer(guard));
     endSession(store, session.id, "stdio client disconnected");
     logger.info({ session: session.id }, "session ended");
-    store.close();
+    await watched.close();
     return 0;
   } finally {
     await sandbox?.close();
@@ -231,15 +256,26 @@ interface HttpFlags {
   sandbox: boolean;
   readOnly: boolean;
   allowSecretKey: boolean;
+  alertsFile: string | undefined;
+  metricsToken: string | null;
+  env: NodeJS.ProcessEnv;
 }
 
 /** HTTP: every key's sessions in one process; resolves once a signal has stopped it. */
 async function serveOverHttp(env: Environment, logger: Logger, flags: HttpFlags): Promise<number> {
+  const watched = await watchStore(() => openSqliteStore(env.home), {
+    alertsFile: flags.alertsFile,
+    env: flags.env,
+    metrics: true,
+    logger,
+  });
+  const { store, alerts, metrics } = watched;
   const sandbox = flags.sandbox ? await startHomeSandbox(env.home, logger) : undefined;
   try {
-    const upstream = upstreamOf(sandbox, env, flags.allowSecretKey, logger);
-    const store = openSqliteStore(env.home);
     if (sandbox) noteSandboxSessions(store, env.home);
+    const onRequest = (ms: number, status: number | null) => metrics?.stripeRequest(ms, status);
+    const upstream = upstreamOf(sandbox, env, flags.allowSecretKey, logger, onRequest);
+    const checkKey = (token: string | undefined) => checkApiKey(store, token, Date.now());
     const opener = new SessionOpener({
       store,
       home: env.home,
@@ -247,6 +283,7 @@ async function serveOverHttp(env: Environment, logger: Logger, flags: HttpFlags)
       tools: TOOLS,
       readOnly: flags.readOnly,
       logger,
+      ...(alerts ? { afterCall: () => alerts.afterCall() } : {}),
     });
     const service = await serveHttp({
       host: flags.host,
@@ -256,13 +293,20 @@ async function serveOverHttp(env: Environment, logger: Logger, flags: HttpFlags)
       idleTimeoutMs: flags.idleTimeoutMs,
       emptyIdleTimeoutMs: flags.emptyIdleTimeoutMs,
       rateLimit: flags.rateLimit,
-      checkKey: (token) => checkApiKey(store, token, Date.now()),
+      checkKey,
       keyUsable: (keyId) => {
         const key = store.getApiKey(keyId);
         return key !== undefined && keyStatus(key, Date.now()) === "active";
       },
       openSession: (key) => opener.open(key),
       settled: (timeoutMs) => opener.settled(timeoutMs),
+      ...(metrics
+        ? {
+            routes: {
+              "/metrics": metricsEndpoint({ metrics, checkKey, token: flags.metricsToken, logger }),
+            },
+          }
+        : {}),
       logger,
     });
     logger.info(
@@ -280,7 +324,7 @@ async function serveOverHttp(env: Environment, logger: Logger, flags: HttpFlags)
     });
     logger.info({ signal, callsUnderWay: opener.callsUnderWay }, "shutting down");
     await service.close();
-    store.close();
+    await watched.close();
     return 0;
   } finally {
     await sandbox?.close();
@@ -313,8 +357,19 @@ function upstreamOf(
   env: Environment,
   allowSecretKey: boolean,
   logger: Logger,
+  onRequest?: RequestObserver,
 ): Upstream {
-  return sandbox ? sandboxUpstream(sandbox, logger) : stripeUpstream(env, allowSecretKey, logger);
+  return sandbox
+    ? sandboxUpstream(sandbox, logger, onRequest)
+    : stripeUpstream(env, allowSecretKey, logger, onRequest);
+}
+
+function metricsToken(token: string | undefined): string | null {
+  if (token === undefined) return null;
+  if (token.length < MIN_METRICS_TOKEN) {
+    throw new UsageError(`--metrics-token must be at least ${MIN_METRICS_TOKEN} characters`);
+  }
+  return token;
 }
 
 function parsePort(text: string): number {

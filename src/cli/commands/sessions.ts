@@ -1,15 +1,13 @@
-import { readdirSync } from "node:fs";
-import { join } from "node:path";
 import { TOOLS } from "../../../tools/index.js";
 import { printable } from "../../audit/text.js";
 import { ConfigError } from "../../errors.js";
 import { type LoadedPolicy, loadPolicy } from "../../policy/load.js";
 import type { SessionState, SessionSummary } from "../../store/store.js";
-import { PACKAGE_ROOT } from "../../version.js";
 import { HOME_FLAG, homeOf, oneOf, parseCount, parseFlags } from "../args.js";
 import { type CliCommand, UsageError } from "../command.js";
 import { withStore } from "../data.js";
 import { formatTime, money, styleFor, table, tolerateClosedPipe } from "../format.js";
+import { addShippedPolicies } from "../policies.js";
 
 const STATES = ["active", "killed", "expired", "ended"] as const;
 
@@ -186,22 +184,7 @@ function knownPolicies(files: readonly string[]): Map<string, LoadedPolicy> {
       throw error;
     }
   }
-  const dir = join(PACKAGE_ROOT, "policies");
-  let shipped: string[] = [];
-  try {
-    shipped = readdirSync(dir).filter((name) => name.endsWith(".yaml"));
-  } catch {
-    // An install without policies/: only the files given count.
-  }
-  for (const name of shipped) {
-    try {
-      const policy = loadPolicy(join(dir, name), TOOLS);
-      if (!byHash.has(policy.hash)) byHash.set(policy.hash, policy);
-    } catch {
-      // A ready policy this build cannot load is simply not a candidate.
-    }
-  }
-  return byHash;
+  return addShippedPolicies(byHash);
 }
 
 function view(row: SessionSummary, policies: Map<string, LoadedPolicy>, now: number): SessionView {

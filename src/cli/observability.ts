@@ -1,0 +1,75 @@
+import { TOOLS } from "../../tools/index.js";
+import { loadAlerts } from "../alerts/config.js";
+import { AlertService } from "../alerts/service.js";
+import type { Logger } from "../logger.js";
+import { Metrics } from "../metrics/registry.js";
+import { newOperatorSessionId } from "../operator/server.js";
+import { OPERATOR_TOOLS } from "../operator/tools/index.js";
+import { observeStore } from "../store/observed.js";
+import type { Store } from "../store/store.js";
+import { keyPolicyFinder } from "./policies.js";
+
+/**
+ * What a long-running command (`serve`, the console) adds around its store: alert rules
+ * (`--alerts FILE` / `SPENDGUARD_ALERTS`) and Prometheus metrics, both told of every
+ * store failure.
+ */
+
+export interface Watched {
+  /** The store to hand on: failures reach alerts and metrics. */
+  store: Store;
+  alerts: AlertService | undefined;
+  metrics: Metrics | undefined;
+  close(): Promise<void>;
+}
+
+export interface WatchOptions {
+  /** The alerts file, loaded (and checked) now; none: no alerts. */
+  alertsFile: string | undefined;
+  env: NodeJS.ProcessEnv;
+  metrics: boolean;
+  logger: Logger;
+}
+
+/** Loads the alerts file first: a bad one stops the command before anything else starts. */
+export function watchStore(open: () => Store, options: WatchOptions): Watched {
+  const config = options.alertsFile ? loadAlerts(options.alertsFile, options.env) : undefined;
+  const raw = open();
+  const metrics = options.metrics
+    ? new Metrics({
+        store: raw,
+        tools: [...TOOLS.map((tool) => tool.name), ...OPERATOR_TOOLS.map((tool) => tool.name)],
+        policyFor: keyPolicyFinder(raw),
+      })
+    : undefined;
+  const alerts = config
+    ? new AlertService({
+        config,
+        store: raw,
+        session: newOperatorSessionId(),
+        logger: options.logger,
+      })
+    : undefined;
+  if (config) {
+    options.logger.info(
+      { file: config.file, sinks: config.sinks.map((s) => s.name), rules: config.rules.length },
+      "alerts on",
+    );
+  }
+  const store =
+    alerts || metrics
+      ? observeStore(raw, (operation, err) => {
+          metrics?.storeError(operation);
+          alerts?.storeFailed(operation, err);
+        })
+      : raw;
+  return {
+    store,
+    alerts,
+    metrics,
+    async close() {
+      await alerts?.close();
+      raw.close();
+    },
+  };
+}
