@@ -137,7 +137,7 @@ export class AlertEngine {
       if (!breach) continue;
       const event: AlertEvent = {
         type: "velocity",
-        key: `velocity:${row.seq}`,
+        key: `velocity:${row.hash}`,
         at,
         agent: row.agent,
         tool: row.tool,

@@ -14,7 +14,7 @@ export type EventDetails = Record<string, string | number | null>;
 
 export interface AlertEvent {
   type: AlertType | "test";
-  /** Names the event for every process that sees it: `audit:12`, `kill:ses_…`. */
+  /** Names the event for every process that sees it: `audit:<row hash>`, `kill:ses_…`. */
   key: string;
   /** When it happened (ms since the epoch). */
   at: number;
@@ -83,7 +83,8 @@ function fromRow(
 ): AlertEvent {
   return {
     type,
-    key: `audit:${row.seq}`,
+    // The row's hash, not its seq: unique across stores too, so receivers can dedupe by id.
+    key: `audit:${row.hash}`,
     at: Date.parse(row.at),
     agent: row.agent,
     tool: row.tool,
@@ -154,7 +155,7 @@ export function unresolvedEvent(admission: Admission, capCurrency: string | null
     admission.currency !== null ? ` of ${formatMoney(admission.amount, admission.currency)}` : "";
   return {
     type: "unknown_outcome",
-    key: `unresolved:${admission.id}`,
+    key: `unresolved:${admission.id}:${admission.created_at}:${admission.session}`,
     at: admission.created_at,
     agent: admission.agent,
     tool: admission.tool,

@@ -86,8 +86,9 @@ export function slackMessage(alert: Alert): SlackMessage {
     { type: "section", text: mrkdwn(escapeSlack(event.summary), SECTION_MAX) },
   ];
   if (fields.length > 0) blocks.push({ type: "section", fields });
-  if (reason)
-    blocks.push({ type: "section", text: mrkdwn(`>${escapeSlack(reason)}`, SECTION_MAX) });
+  if (reason) {
+    blocks.push({ type: "section", text: mrkdwn(`*Reason*\n${escapeSlack(reason)}`, SECTION_MAX) });
+  }
   blocks.push({ type: "context", elements: [mrkdwn(escapeSlack(context.join(" · ")), FIELD_MAX)] });
   return { text: bounded(`${title}: ${escapeSlack(event.summary)}`, SECTION_MAX), blocks };
 }

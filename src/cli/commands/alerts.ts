@@ -4,6 +4,7 @@ import { testEvent } from "../../alerts/events.js";
 import { type Alert, jsonBody, slackBody } from "../../alerts/payload.js";
 import { alertId } from "../../alerts/rules.js";
 import { readEnvironment } from "../../config.js";
+import { openSqliteStore } from "../../store/sqlite/store.js";
 import type { AlertDelivery, AlertDeliveryState, Store } from "../../store/store.js";
 import { HOME_FLAG, homeOf, oneOf, parseCount, parseFlags } from "../args.js";
 import { type CliCommand, type CliIO, UsageError } from "../command.js";
@@ -69,7 +70,13 @@ export const alertsCommand: CliCommand = {
       if (!alertsFile)
         throw new UsageError("no alerts file: pass --alerts FILE or set SPENDGUARD_ALERTS");
       const config = loadAlerts(alertsFile, io.env);
-      return withStore(home, (store) => sendTests(store, config, io));
+      // Before the first serve too: checking the sinks is part of setting up.
+      const store = openSqliteStore(home);
+      try {
+        return await sendTests(store, config, io);
+      } finally {
+        store.close();
+      }
     }
     const config = alertsFile ? loadAlerts(alertsFile, io.env) : undefined;
     const limit = values.limit === undefined ? 50 : parseCount("limit", values.limit);
