@@ -24,6 +24,8 @@ import { alertId, cooldownKey, ruleMatches, velocityBreach } from "./rules.js";
 
 /** `killed_by` of the sessions a pause kills; their kill is reported by the velocity alert. */
 export const PAUSED_BY = "auto-pause";
+/** The `tool` of a pause's audit row (the operator's `resume_agent` undoes it). */
+export const PAUSE_TOOL = "pause_agent";
 /** An admission still unknown after this long is reported (once). */
 export const UNRESOLVED_AFTER_MS = 15 * 60_000;
 /** Kills are read again this far back, for hosts whose clocks lag. */
@@ -165,7 +167,7 @@ export class AlertEngine {
             at: now,
             session: this.options.session,
             operator: `operator:${PAUSED_BY}`,
-            tool: "pause_agent",
+            tool: PAUSE_TOOL,
             args: { agent: row.agent, rule: rule.id },
             decision: "allow",
             outcome: "ok",

@@ -1,5 +1,6 @@
 import { TOOLS } from "../../tools/index.js";
 import { loadAlerts } from "../alerts/config.js";
+import { PAUSE_TOOL } from "../alerts/engine.js";
 import { AlertService } from "../alerts/service.js";
 import type { Logger } from "../logger.js";
 import { Metrics } from "../metrics/registry.js";
@@ -38,7 +39,11 @@ export function watchStore(open: () => Store, options: WatchOptions): Watched {
   const metrics = options.metrics
     ? new Metrics({
         store: raw,
-        tools: [...TOOLS.map((tool) => tool.name), ...OPERATOR_TOOLS.map((tool) => tool.name)],
+        tools: [
+          ...TOOLS.map((tool) => tool.name),
+          ...OPERATOR_TOOLS.map((tool) => tool.name),
+          PAUSE_TOOL,
+        ],
         policyFor: keyPolicyFinder(raw),
       })
     : undefined;

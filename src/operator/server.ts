@@ -20,7 +20,7 @@ import { type AnyOperatorTool, OperatorError, type OperatorErrorCode } from "./t
 import { OPERATOR_TOOLS } from "./tools/index.js";
 
 const INSTRUCTIONS =
-  "spendguard operator console: see the agents' sessions and what they spent, stop sessions (one, all of an agent's, or all) on their very next call, and approve or reject the calls waiting for a person's yes. There is no Stripe tool here. Every call you make is recorded in the audit under your operator name.";
+  "spendguard operator console: see the agents' sessions and what they spent, stop sessions (one, all of an agent's, or all) on their very next call, approve or reject the calls waiting for a person's yes, and resume agents an alert rule paused. There is no Stripe tool here. Every call you make is recorded in the audit under your operator name.";
 
 export interface OperatorSession {
   store: Store;

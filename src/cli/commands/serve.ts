@@ -31,10 +31,12 @@ stdio: one process is one guard session, for the agent the policy (or --agent) n
 create\`): Streamable HTTP on /mcp and, for older clients, HTTP+SSE on /sse + /messages,
 on one port. Each MCP session is one guard session; the agent's name and policy come
 from its key. Requests without a valid key get 401; an operator key opens an operator
-session (list_sessions, kill_session, kill_agent, kill_all, spend_summary; no Stripe
-tool). SIGINT/SIGTERM stop it gracefully: tool calls under way finish first (10 s at
-most), then every session ends. A call that needs a person's approval waits for the
-operator: the agent's own MCP client is asked only under approval_via: client or either.
+session (list_sessions, kill_session, kill_agent, kill_all, spend_summary, approvals,
+resume_agent, …; no Stripe tool). With --metrics-token or an operator key, GET /metrics
+answers in the Prometheus text format. SIGINT/SIGTERM stop it gracefully: tool calls
+under way finish first (10 s at most), then every session ends. A call that needs a
+person's approval waits for the operator: the agent's own MCP client is asked only
+under approval_via: client or either.
 
 --operator: the operator tools over stdio, beside the agents' servers on the same
 SPENDGUARD_HOME (no Stripe key needed).
