@@ -3,7 +3,7 @@ import { loadAlerts } from "../alerts/config.js";
 import { PAUSE_TOOL } from "../alerts/engine.js";
 import { AlertService } from "../alerts/service.js";
 import type { Logger } from "../logger.js";
-import { Metrics } from "../metrics/registry.js";
+import type { Metrics } from "../metrics/registry.js";
 import { newOperatorSessionId } from "../operator/server.js";
 import { OPERATOR_TOOLS } from "../operator/tools/index.js";
 import { observeStore } from "../store/observed.js";
@@ -32,11 +32,17 @@ export interface WatchOptions {
   logger: Logger;
 }
 
-/** Loads the alerts file first: a bad one stops the command before anything else starts. */
-export function watchStore(open: () => Store, options: WatchOptions): Watched {
+/**
+ * Loads the alerts file first: a bad one stops the command before anything else starts.
+ * prom-client is loaded only when metrics are wanted: every other command starts faster.
+ */
+export async function watchStore(open: () => Store, options: WatchOptions): Promise<Watched> {
   const config = options.alertsFile ? loadAlerts(options.alertsFile, options.env) : undefined;
   const raw = open();
-  const metrics = options.metrics
+  const { Metrics } = options.metrics
+    ? await import("../metrics/registry.js")
+    : { Metrics: undefined };
+  const metrics = Metrics
     ? new Metrics({
         store: raw,
         tools: [

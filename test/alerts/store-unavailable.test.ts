@@ -66,7 +66,7 @@ describe("store_unavailable", () => {
         reason: "duplicate",
       });
       expect(outcome).toMatchObject({ ok: false, code: "internal_error" });
-      const [alert] = await receiver.waitFor(1, (r) => r.path === "/ops", 10_000);
+      const [alert] = await receiver.waitFor(1, (r) => r.path === "/ops", 45_000);
       expect(JSON.parse(alert?.body ?? "")).toMatchObject({
         type: "store_unavailable",
         rule: "rules[0]",
@@ -85,5 +85,5 @@ describe("store_unavailable", () => {
     }
     // Nothing was refunded while the store was down.
     expect(world.writesOf("issue_refund")).toHaveLength(0);
-  }, 60_000);
+  }, 120_000);
 });
