@@ -9,7 +9,7 @@ import {
 } from "@modelcontextprotocol/sdk/types.js";
 import { operatorEntry } from "../audit/operator-entry.js";
 import { redactSecrets } from "../audit/redact.js";
-import { agentName, clip, printableLines } from "../audit/text.js";
+import { agentName, printableLines } from "../audit/text.js";
 import { describeInvalidArguments, quoteName } from "../guard/agent-schemas.js";
 import type { Logger } from "../logger.js";
 import { silentLogger } from "../logger.js";

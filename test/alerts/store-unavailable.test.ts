@@ -54,6 +54,7 @@ describe("store_unavailable", () => {
       stripe: unusedStripe(),
       home,
       tools,
+      transport: "stdio",
       afterCall: () => alerts.afterCall(),
     });
 
