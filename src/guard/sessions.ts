@@ -6,7 +6,8 @@ import type { SessionRecord, Store } from "../store/store.js";
 
 /**
  * Guard sessions: stdio has one per process, HTTP one per MCP session. A session only
- * ever leaves `active` — killed, expired or ended — and never comes back.
+ * ever leaves `active` — killed, expired or ended — and never comes back. A session of
+ * a held (paused) agent is killed as it starts, with the hold's reason.
  */
 
 export interface StartSession {
@@ -57,6 +58,21 @@ export function startSession(
     kill_reason: null,
   };
   store.createSession(session);
+  // Checked after the insert: a hold that began meanwhile killed this session already,
+  // and one that began before is seen here, so no session of a held agent stays active.
+  const hold = store.agentHold(session.agent);
+  if (hold && hold.released_at === null) {
+    const change = { state: "killed" as const, at: now, by: hold.held_by, reason: hold.reason };
+    if (store.changeSessionState(session.id, change)) {
+      return {
+        ...session,
+        state: change.state,
+        state_changed_at: now,
+        killed_by: hold.held_by,
+        kill_reason: hold.reason,
+      };
+    }
+  }
   return session;
 }
 

@@ -55,6 +55,8 @@ export interface SessionOpenerOptions {
   /** `serve --read-only`: agents see and may call read tools only. */
   readOnly: boolean;
   logger: Logger;
+  /** The guards' `afterCall` (alert rules). */
+  afterCall?: () => Promise<void>;
 }
 
 export class SessionOpener {
@@ -166,7 +168,7 @@ export class SessionOpener {
   }
 
   private async openAgent(key: ApiKeyRecord): Promise<GuardSession> {
-    const { store, home, upstream, tools, readOnly, logger } = this.options;
+    const { store, home, upstream, tools, readOnly, logger, afterCall } = this.options;
     let guard: TrackedGuard;
     let sessionId: string;
     try {
@@ -177,7 +179,18 @@ export class SessionOpener {
       sessionId = session.id;
       store.recordSessionKey(session.id, key.id);
       guard = new TrackedGuard(
-        { policy, store, sessionId, stripe, home, tools, transport: "http", readOnly, logger },
+        {
+          policy,
+          store,
+          sessionId,
+          stripe,
+          home,
+          tools,
+          transport: "http",
+          readOnly,
+          logger,
+          ...(afterCall ? { afterCall } : {}),
+        },
         this.calls,
       );
       logger.info(

@@ -42,6 +42,7 @@ describe("serve --operator (stdio)", () => {
       "reject",
       "list_unresolved",
       "resolve_admission",
+      "resume_agent",
     ]);
     await expect(JSON.stringify(tools, null, 2)).toMatchFileSnapshot(
       "__snapshots__/operator-tools.json",

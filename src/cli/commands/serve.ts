@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { join } from "node:path";
 import { TOOLS } from "../../../tools/index.js";
 import { type Environment, readEnvironment } from "../../config.js";
@@ -7,6 +8,7 @@ import { Guard } from "../../guard/guard.js";
 import { endSession, startSession } from "../../guard/sessions.js";
 import { checkApiKey, keyStatus } from "../../keys/api-keys.js";
 import { createLogger, type Logger } from "../../logger.js";
+import { MIN_METRICS_TOKEN, metricsEndpoint } from "../../metrics/endpoint.js";
 import { ConsentPages } from "../../oauth/consent.js";
 import { createAuthorizationServer } from "../../oauth/server.js";
 import { createOperatorServer, newOperatorSessionId } from "../../operator/server.js";
@@ -16,7 +18,8 @@ import { RequestStateSealer } from "../../request-state.js";
 import { type Sandbox, SandboxStateError, startSandbox } from "../../sandbox/index.js";
 import { createServer, type GuardSession } from "../../server.js";
 import { openSqliteStore } from "../../store/sqlite/store.js";
-import { serveHttp } from "../../transports/http.js";
+import type { RequestObserver } from "../../stripe/attempts.js";
+import { type HttpRoute, serveHttp } from "../../transports/http.js";
 import { SessionOpener } from "../../transports/mcp-sessions.js";
 import { serveStdio } from "../../transports/stdio.js";
 import { sandboxUpstream, stripeUpstream, type Upstream } from "../../transports/upstream.js";
@@ -24,6 +27,7 @@ import { PACKAGE_ROOT } from "../../version.js";
 import { parseCount, parseFlags } from "../args.js";
 import { type CliCommand, UsageError } from "../command.js";
 import { wrapWords } from "../format.js";
+import { watchStore } from "../observability.js";
 import { noteSandboxSessions, sandboxStateFile, stateProblem } from "../sandbox-home.js";
 
 const USAGE = `Usage: spendguard serve [--policy FILE] [options]          one agent session over stdio
@@ -42,7 +46,8 @@ session until it idles out. The agent's name and policy come from its key, or fr
 OAuth grant an operator gave a hosted client (/authorize, /token, /register; discovery at
 /.well-known/oauth-protected-resource). Requests without a valid key or access token get
 401; an operator key opens an operator session with the operator tools below (no Stripe
-tool). The operator console is at /console on the same port (sign in with an operator
+tool). With --metrics-token or an operator key, GET /metrics answers in the Prometheus
+text format. The operator console is at /console on the same port (sign in with an operator
 key; see \`spendguard console --help\`). SIGINT/SIGTERM stop it gracefully: tool calls
 under way finish first (10 s at most), then every session ends. A call that needs a
 person's approval waits for the operator: the agent's own MCP client is asked only under
@@ -68,6 +73,8 @@ Options:
                           reset\` clears both. One sandbox per data directory at a time.
   --read-only             list and allow only read tools, whatever the policy enables
   --allow-secret-key      accept a standard sk_ key (not recommended: use a restricted key)
+  --alerts FILE           alert rules and where to send them (or SPENDGUARD_ALERTS; see
+                          the README's "Alerts"): checked at start-up
 HTTP options:
   --host HOST             address to listen on (default 127.0.0.1; anything but loopback
                           is logged as a warning: put TLS in front of it)
@@ -85,12 +92,15 @@ HTTP options:
                           address it listens on)
   --access-token-ttl DURATION  how long an OAuth access token works (default 1h; clients
                           refresh it)
+  --metrics-token TOKEN   a bearer token (16+ characters) a Prometheus scraper may read
+                          /metrics with; operator keys may always
 
 Logs go to stderr as JSON lines: warnings and errors only over stdio, info and up over
 HTTP. SPENDGUARD_LOG_LEVEL=info (or debug) shows more, e.g. each session opened.
 
 Environment: STRIPE_API_KEY, SPENDGUARD_POLICY, SPENDGUARD_HOME,
-SPENDGUARD_STRIPE_BASE_URL, SPENDGUARD_STRIPE_TIMEOUT_MS, SPENDGUARD_LOG_LEVEL.
+SPENDGUARD_STRIPE_BASE_URL, SPENDGUARD_STRIPE_TIMEOUT_MS, SPENDGUARD_LOG_LEVEL,
+SPENDGUARD_ALERTS.
 `;
 
 export const serveCommand: CliCommand = {
@@ -115,6 +125,8 @@ export const serveCommand: CliCommand = {
       "rate-limit": { type: "string" },
       "public-url": { type: "string" },
       "access-token-ttl": { type: "string" },
+      alerts: { type: "string" },
+      "metrics-token": { type: "string" },
     });
     const env = readEnvironment(io.env);
     // stdio: the MCP client shows stderr in its own window (the Inspector in every
@@ -132,11 +144,12 @@ export const serveCommand: CliCommand = {
       "rate-limit",
       "public-url",
       "access-token-ttl",
+      "metrics-token",
     ]);
 
     if (values.operator) {
       const extra = [
-        ...given(["policy", "agent", "sandbox", "read-only", "allow-secret-key", "http"]),
+        ...given(["policy", "agent", "sandbox", "read-only", "allow-secret-key", "http", "alerts"]),
         ...httpOnly,
       ];
       if (extra.length > 0) {
@@ -175,6 +188,9 @@ export const serveCommand: CliCommand = {
         sandbox: values.sandbox ?? false,
         readOnly: values["read-only"] ?? false,
         allowSecretKey: values["allow-secret-key"] ?? false,
+        alertsFile: values.alerts ?? env.alertsFile,
+        metricsToken: metricsToken(values["metrics-token"]),
+        env: io.env,
       });
     }
     if (httpOnly.length > 0) throw new UsageError(`${httpOnly.join(", ")} need --http`);
@@ -184,6 +200,8 @@ export const serveCommand: CliCommand = {
       sandbox: values.sandbox ?? false,
       readOnly: values["read-only"] ?? false,
       allowSecretKey: values["allow-secret-key"] ?? false,
+      alertsFile: values.alerts ?? env.alertsFile,
+      env: io.env,
     });
   },
 };
@@ -198,6 +216,8 @@ async function serveAgentStdio(
     sandbox: boolean;
     readOnly: boolean;
     allowSecretKey: boolean;
+    alertsFile: string | undefined;
+    env: NodeJS.ProcessEnv;
   },
 ): Promise<number> {
   if (!options.policyFile)
@@ -206,7 +226,13 @@ async function serveAgentStdio(
   const sandbox = options.sandbox ? await startHomeSandbox(env.home, logger) : undefined;
   try {
     const stripe = upstreamOf(sandbox, env, options.allowSecretKey, logger).clientFor(policy);
-    const store = openSqliteStore(env.home);
+    const watched = await watchStore(() => openSqliteStore(env.home), {
+      alertsFile: options.alertsFile,
+      env: options.env,
+      metrics: false,
+      logger,
+    });
+    const { store, alerts } = watched;
     if (sandbox) noteSandboxSessions(store, env.home);
     // Opened at start: its reconciliation settles what an earlier crash left, and a kill
     // by agent finds it. (A 2026-07-28 client's throwaway probe process opens one too: it
@@ -233,6 +259,7 @@ async function serveAgentStdio(
       transport: "stdio",
       readOnly: options.readOnly,
       logger,
+      ...(alerts ? { afterCall: () => alerts.afterCall() } : {}),
     });
     logger.info(
       {
@@ -251,7 +278,7 @@ async function serveAgentStdio(
     await serveStdio(() => createServer({ session: async () => guardSession, sealer }));
     endSession(store, session.id, "stdio client disconnected");
     logger.info({ session: session.id }, "session ended");
-    store.close();
+    await watched.close();
     return 0;
   } finally {
     await sandbox?.close();
@@ -284,15 +311,25 @@ interface HttpFlags {
   sandbox: boolean;
   readOnly: boolean;
   allowSecretKey: boolean;
+  alertsFile: string | undefined;
+  metricsToken: string | null;
+  env: NodeJS.ProcessEnv;
 }
 
 /** HTTP: every key's sessions in one process; resolves once a signal has stopped it. */
 async function serveOverHttp(env: Environment, logger: Logger, flags: HttpFlags): Promise<number> {
+  const watched = await watchStore(() => openSqliteStore(env.home), {
+    alertsFile: flags.alertsFile,
+    env: flags.env,
+    metrics: true,
+    logger,
+  });
+  const { store, alerts, metrics } = watched;
   const sandbox = flags.sandbox ? await startHomeSandbox(env.home, logger) : undefined;
   try {
-    const upstream = upstreamOf(sandbox, env, flags.allowSecretKey, logger);
-    const store = openSqliteStore(env.home);
     if (sandbox) noteSandboxSessions(store, env.home);
+    const onRequest = (ms: number, status: number | null) => metrics?.stripeRequest(ms, status);
+    const upstream = upstreamOf(sandbox, env, flags.allowSecretKey, logger, onRequest);
     const opener = new SessionOpener({
       store,
       home: env.home,
@@ -300,6 +337,7 @@ async function serveOverHttp(env: Environment, logger: Logger, flags: HttpFlags)
       tools: TOOLS,
       readOnly: flags.readOnly,
       logger,
+      ...(alerts ? { afterCall: () => alerts.afterCall() } : {}),
     });
     const operatorConsole = createConsole({
       store,
@@ -320,6 +358,8 @@ async function serveOverHttp(env: Environment, logger: Logger, flags: HttpFlags)
         logger,
       }),
     });
+    const checkKey = (token: string | undefined) =>
+      checkApiKey(store, token, Date.now(), authorization.resources);
     const service = await serveHttp({
       host: flags.host,
       port: flags.port,
@@ -328,8 +368,18 @@ async function serveOverHttp(env: Environment, logger: Logger, flags: HttpFlags)
       idleTimeoutMs: flags.idleTimeoutMs,
       emptyIdleTimeoutMs: flags.emptyIdleTimeoutMs,
       rateLimit: flags.rateLimit,
-      checkKey: (token) => checkApiKey(store, token, Date.now(), authorization.resources),
-      routes: [operatorConsole.route, authorization.route],
+      checkKey,
+      routes: [
+        operatorConsole.route,
+        authorization.route,
+        ...(metrics
+          ? [
+              metricsRoute(
+                metricsEndpoint({ metrics, checkKey, token: flags.metricsToken, logger }),
+              ),
+            ]
+          : []),
+      ],
       challenge: (pathname) => authorization.challenge(pathname),
       keyUsable: (keyId) => {
         const key = store.getApiKey(keyId);
@@ -361,7 +411,7 @@ async function serveOverHttp(env: Environment, logger: Logger, flags: HttpFlags)
     logger.info({ signal, callsUnderWay: opener.callsUnderWay }, "shutting down");
     operatorConsole.close();
     await service.close();
-    store.close();
+    await watched.close();
     return 0;
   } finally {
     await sandbox?.close();
@@ -394,8 +444,30 @@ function upstreamOf(
   env: Environment,
   allowSecretKey: boolean,
   logger: Logger,
+  onRequest?: RequestObserver,
 ): Upstream {
-  return sandbox ? sandboxUpstream(sandbox, logger) : stripeUpstream(env, allowSecretKey, logger);
+  return sandbox
+    ? sandboxUpstream(sandbox, logger, onRequest)
+    : stripeUpstream(env, allowSecretKey, logger, onRequest);
+}
+
+/** `/metrics` as one of the HTTP server's extra routes. */
+function metricsRoute(
+  answer: (req: IncomingMessage, res: ServerResponse) => Promise<void>,
+): HttpRoute {
+  return async (req, res, url) => {
+    if (url.pathname !== "/metrics") return false;
+    await answer(req, res);
+    return true;
+  };
+}
+
+function metricsToken(token: string | undefined): string | null {
+  if (token === undefined) return null;
+  if (token.length < MIN_METRICS_TOKEN) {
+    throw new UsageError(`--metrics-token must be at least ${MIN_METRICS_TOKEN} characters`);
+  }
+  return token;
 }
 
 /** `--public-url`: an http(s) base URL, scheme, host and port only. */
