@@ -8,7 +8,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { verifyAudit } from "../../src/audit/chain.js";
 import { DENY_CODES } from "../../src/errors.js";
-import { agentInputSchema, agentOutputSchema } from "../../src/guard/agent-schemas.js";
+import {
+  agentInputSchema,
+  agentOutputSchema,
+  withoutNullOptionals,
+} from "../../src/guard/agent-schemas.js";
 import { fxTable, majorToMinor, toCapMinor } from "../../src/money/currency.js";
 import { DEMO, type DemoRole, type Sandbox, startSandbox } from "../../src/sandbox/index.js";
 import { openSqliteStore } from "../../src/store/sqlite/store.js";
@@ -220,7 +224,8 @@ async function fuzzServer(
       calls.total++;
       resultTexts.push({ where: `${label} ${tool.name} result`, text: JSON.stringify(result) });
       if (!alive()) throw new Error(`${label} died after ${tool.name}`);
-      const expected = input.safeParse(overTheWire(c.args));
+      // An optional argument sent as null means "not given" (strict function calling).
+      const expected = input.safeParse(withoutNullOptionals(input, overTheWire(c.args)));
       if (result.isError) {
         const error = errorOf(result);
         calls.errors.set(error.code, (calls.errors.get(error.code) ?? 0) + 1);
