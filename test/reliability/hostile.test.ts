@@ -11,6 +11,7 @@ import { DENY_CODES } from "../../src/errors.js";
 import {
   agentInputSchema,
   agentOutputSchema,
+  malformedTextAt,
   withoutNullOptionals,
 } from "../../src/guard/agent-schemas.js";
 import { fxTable, majorToMinor, toCapMinor } from "../../src/money/currency.js";
@@ -224,8 +225,13 @@ async function fuzzServer(
       calls.total++;
       resultTexts.push({ where: `${label} ${tool.name} result`, text: JSON.stringify(result) });
       if (!alive()) throw new Error(`${label} died after ${tool.name}`);
-      // An optional argument sent as null means "not given" (strict function calling).
-      const expected = input.safeParse(withoutNullOptionals(input, overTheWire(c.args)));
+      // As the guard reads them: text with a lone surrogate is refused, and an optional
+      // argument sent as null is not given (#14, #15).
+      const sent = overTheWire(c.args);
+      const expected =
+        malformedTextAt(sent) === undefined
+          ? input.safeParse(withoutNullOptionals(input, sent))
+          : { success: false as const };
       if (result.isError) {
         const error = errorOf(result);
         calls.errors.set(error.code, (calls.errors.get(error.code) ?? 0) + 1);
