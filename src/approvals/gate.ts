@@ -44,6 +44,8 @@ import type { ApprovalPaths } from "./via.js";
 export type HumanAnswer = "accept" | "decline" | "timeout" | "unavailable";
 
 export interface HumanQuestion {
+  /** The approval request (`apr_…`) the question is about. */
+  approvalId: string;
   message: string;
   timeoutMs: number;
 }
@@ -160,6 +162,7 @@ export class ApprovalGate {
   ): Promise<GateResult> {
     const { store, policy, clock, paths } = this.options;
     const answer = await askHuman({
+      approvalId: approval.id,
       message: approval.summary,
       timeoutMs: policy.approvalTimeoutMs,
     });

@@ -79,9 +79,12 @@ export class LiveFeed {
     this.timer = setInterval(() => {
       if (this.polling) return;
       this.polling = true;
-      this.poll().finally(() => {
-        this.polling = false;
-      });
+      this.poll()
+        // A store that cannot be read now is read again at the next poll.
+        .catch(() => undefined)
+        .finally(() => {
+          this.polling = false;
+        });
     }, this.intervalMs);
     this.signature = await this.currentSignature();
     this.heartbeat = setInterval(() => {

@@ -90,6 +90,12 @@ export interface GuardOptions {
   /** ms since the epoch; injectable for tests. */
   clock?: () => number;
   logger?: Logger;
+  /**
+   * Runs after each call's audit rows are written and before its answer goes back, so
+   * what it does (an alert rule pausing the agent) applies from the very next call.
+   * Its failures are logged, never the agent's.
+   */
+  afterCall?: () => Promise<void>;
 }
 
 export interface CallOptions {
@@ -119,6 +125,7 @@ export class Guard {
   private readonly readOnly: boolean;
   private readonly clock: () => number;
   private readonly logger: Logger;
+  private readonly afterCall: (() => Promise<void>) | undefined;
   private readonly inputSchemas = new Map<string, z.ZodObject>();
   private readonly outputSchemas = new Map<string, z.ZodObject>();
   private readonly identity: CallIdentity;
@@ -154,6 +161,7 @@ export class Guard {
     this.readOnly = options.readOnly ?? false;
     this.clock = options.clock ?? Date.now;
     this.logger = options.logger ?? silentLogger;
+    this.afterCall = options.afterCall;
     this.agent = session.agent;
     this.identity = {
       session: this.sessionId,
@@ -209,11 +217,20 @@ export class Guard {
   /** Never throws for anything an agent can send; every call is exactly one audit row. */
   async call(toolName: string, rawArgs: unknown, options: CallOptions = {}): Promise<CallOutcome> {
     const trail = new CallTrail(this.identity, toolName, rawArgs, this.clock());
+    let outcome: CallOutcome;
     try {
-      return await this.run(trail, toolName, rawArgs, options);
+      outcome = await this.run(trail, toolName, rawArgs, options);
     } catch (err) {
-      return await this.crashed(trail, err);
+      outcome = await this.crashed(trail, err);
     }
+    if (this.afterCall) {
+      try {
+        await this.afterCall();
+      } catch (err) {
+        this.logger.error({ err: redactError(err), session: this.sessionId }, "afterCall failed");
+      }
+    }
+    return outcome;
   }
 
   /**

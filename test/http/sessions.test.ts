@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { OPERATOR_TOOLS } from "../../src/operator/tools/index.js";
 import { DEMO, type Sandbox, startSandbox } from "../../src/sandbox/index.js";
 import { openSqliteStore } from "../../src/store/sqlite/store.js";
 import type { AuditRecord, SessionRecord } from "../../src/store/store.js";
@@ -341,16 +342,9 @@ describe("operator", () => {
       connect(server.url, operatorK.key, "sse"),
     ]);
     const operatorTools = (await operator.client.listTools()).tools.map((t) => t.name);
-    expect(operatorTools).toEqual([
-      "list_sessions",
-      "kill_session",
-      "kill_agent",
-      "kill_all",
-      "spend_summary",
-      "list_pending_approvals",
-      "approve",
-      "reject",
-    ]);
+    // Exactly the operator tool registry, and none of the agent tools.
+    expect(operatorTools).toEqual(OPERATOR_TOOLS.map((tool) => tool.name));
+    expect(operatorTools).not.toContain("issue_refund");
 
     expect(outcome(await call(agent.client, "issue_refund", refund(800))).ok).toBe(true);
     const listed = outcome(await call(operator.client, "list_sessions", { agent: "t4-agent" }));
