@@ -94,11 +94,11 @@ export function inBandApproval(
   const opened = token === undefined ? undefined : sealer.open(token, call);
   let question: HumanQuestion | undefined;
   const askHuman: AskHuman = async (asked): Promise<HumanAnswer> => {
-    if (!opened) {
+    // No answer yet, or one for another request (that one lapsed): ask this one.
+    if (!opened || opened.state?.approval !== asked.approvalId) {
       question = asked;
-      return "unavailable";
+      return "deferred";
     }
-    if (opened.state?.approval !== asked.approvalId) return "unavailable";
     if (!opened.ok) return opened.reason === "expired" ? "timeout" : "unavailable";
     const answer = inputResponse(ctx.mcpReq.inputResponses, QUESTION_KEY);
     if (answer.kind !== "elicit") return "unavailable";
