@@ -57,6 +57,7 @@ export function shippedPolicyFiles(): string[] {
 export class PolicyIndex {
   private byHash = new Map<string, LoadedPolicy>();
   private scannedAt = Number.NEGATIVE_INFINITY;
+  private scanning: Promise<void> | undefined;
 
   constructor(
     private readonly files: () => Promise<readonly string[]>,
@@ -64,9 +65,20 @@ export class PolicyIndex {
   ) {}
 
   async get(hash: string): Promise<LoadedPolicy | undefined> {
+    // A scan under way is waited for: a second caller meanwhile must not see "scanned
+    // just now" and go without (metrics collect their gauges concurrently).
+    if (this.scanning) await this.scanning;
     const known = this.byHash.get(hash);
     if (known || Date.now() - this.scannedAt < this.rescanMs) return known;
     this.scannedAt = Date.now();
+    this.scanning = this.scan().finally(() => {
+      this.scanning = undefined;
+    });
+    await this.scanning;
+    return this.byHash.get(hash);
+  }
+
+  private async scan(): Promise<void> {
     const found = new Map<string, LoadedPolicy>();
     for (const file of new Set(await this.files())) {
       try {
@@ -77,6 +89,5 @@ export class PolicyIndex {
     }
     if (found.size === 0) for (const [h, p] of knownPolicies([])) found.set(h, p);
     this.byHash = found;
-    return found.get(hash);
   }
 }
