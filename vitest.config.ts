@@ -5,6 +5,8 @@ const BOTH_REVISIONS = ["test/e2e/**/*.test.ts", "test/approval/stdio.test.ts"];
 
 export default defineConfig({
   test: {
+    // One throwaway PostgreSQL server for the whole run (skipped without the binaries).
+    globalSetup: ["test/postgres-server.ts"],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // Tests spawn servers and child processes; two cores are the budget.

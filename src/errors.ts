@@ -34,6 +34,8 @@ export type ErrorCode =
   | "stripe_unavailable"
   | "outcome_unknown"
   | "session_limit"
+  /** The database (PostgreSQL) cannot be reached or is too slow: the call is refused. */
+  | "store_unavailable"
   | "internal_error";
 
 export class SpendguardError extends Error {

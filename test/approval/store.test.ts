@@ -1,18 +1,29 @@
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, expect, it } from "vitest";
 import { verifyAudit } from "../../src/audit/chain.js";
 import { allow, deny } from "../../src/policy/decision.js";
-import { openSqliteStore, type SqliteStore } from "../../src/store/sqlite/store.js";
 import type {
   AdmissionRequest,
   ApprovalDecision,
   ApprovalRequest,
   AuditEntry,
+  Store,
 } from "../../src/store/store.js";
-import { removeTempHomes, tempHome } from "../guard/fixtures/home.js";
+import { removeTempHomes } from "../guard/fixtures/home.js";
+import { describeEachStore, type StoreKind } from "../store/stores.js";
 
 /** The approvals table: one open request per binding, decisions once, a use per admission. */
 
-afterAll(removeTempHomes);
+const opened: Store[] = [];
+afterAll(async () => {
+  await Promise.all(opened.map((store) => store.close().catch(() => undefined)));
+  removeTempHomes();
+});
+
+async function openStore(kind: StoreKind): Promise<Store> {
+  const store = await kind.open();
+  opened.push(store);
+  return store;
+}
 
 const T0 = Date.parse("2026-03-02T09:00:00.000Z");
 const TTL = 15 * 60_000;
@@ -81,16 +92,16 @@ const entryFor = (decision: ApprovalDecision): AuditEntry => ({
   duration_ms: 0,
 });
 
-async function decide(store: SqliteStore, id: string, to: ApprovalDecision["to"], at = T0 + 500) {
+async function decide(store: Store, id: string, to: ApprovalDecision["to"], at = T0 + 500) {
   const decision: ApprovalDecision = { id, to, at, by: "cli", reason: null };
   return await store.decideApproval(decision, () => entryFor(decision));
 }
 
 const unusable = () => deny("approval_required", "approval", "used up");
 
-describe("approval requests", () => {
+describeEachStore("approval requests", (kind) => {
   it("one open request per binding: the same call finds it, a lapsed one is replaced", async () => {
-    const store = openSqliteStore(tempHome());
+    const store = await openStore(kind);
     const first = await store.findOrRequestApproval(request());
     expect(first).toMatchObject({ created: true, approval: { state: "pending" } });
     const again = await store.findOrRequestApproval(request({ created_at: T0 + 60_000 }));
@@ -104,7 +115,7 @@ describe("approval requests", () => {
   });
 
   it("are decided once, before they lapse, with the audit row in the same transaction", async () => {
-    const store = openSqliteStore(tempHome());
+    const store = await openStore(kind);
     const { approval } = await store.findOrRequestApproval(request());
     const done = await decide(store, approval.id, "approved", T0 + 60_000);
     expect(done).toMatchObject({
@@ -135,7 +146,7 @@ describe("approval requests", () => {
   });
 
   it("list newest first, by state, session, agent and whether still open", async () => {
-    const store = openSqliteStore(tempHome());
+    const store = await openStore(kind);
     const a = (await store.findOrRequestApproval(request({ binding: "a" }))).approval;
     const b = (await store.findOrRequestApproval(request({ binding: "b", created_at: T0 + 1 })))
       .approval;
@@ -145,7 +156,7 @@ describe("approval requests", () => {
       )
     ).approval;
     await decide(store, b.id, "rejected");
-    const ids = async (filter: Parameters<SqliteStore["listApprovals"]>[0]) =>
+    const ids = async (filter: Parameters<Store["listApprovals"]>[0]) =>
       (await store.listApprovals(filter)).map((row) => row.id);
     expect(await ids({})).toEqual([c.id, b.id, a.id]);
     expect(await ids({ states: ["pending"] })).toEqual([c.id, a.id]);
@@ -157,7 +168,7 @@ describe("approval requests", () => {
   });
 
   it("with liveSession, only those whose session is still active: an ended one can use none", async () => {
-    const store = openSqliteStore(tempHome());
+    const store = await openStore(kind);
     const session = async (id: string, state: "active" | "ended") =>
       await store.createSession({
         id,
@@ -184,9 +195,9 @@ describe("approval requests", () => {
   });
 });
 
-describe("using an approval", () => {
+describeEachStore("using an approval", (kind) => {
   it("an admission uses it up and is linked to it; only one admission can", async () => {
-    const store = openSqliteStore(tempHome());
+    const store = await openStore(kind);
     const { approval } = await store.findOrRequestApproval(request());
     await decide(store, approval.id, "approved");
     const first = await store.admit(admission(), () => allow("test", "ok"), {
@@ -209,7 +220,7 @@ describe("using an approval", () => {
   });
 
   it("a call the caps refuse leaves it unused; a pending or lapsed one cannot be used", async () => {
-    const store = openSqliteStore(tempHome());
+    const store = await openStore(kind);
     const { approval } = await store.findOrRequestApproval(request());
     const refusedByCaps = await store.admit(
       admission(),
@@ -231,9 +242,9 @@ describe("using an approval", () => {
   });
 });
 
-describe("operator views", () => {
+describeEachStore("operator views", (kind) => {
   it("a decision row is not a call: reports and session summaries leave it out", async () => {
-    const store = openSqliteStore(tempHome());
+    const store = await openStore(kind);
     await store.createSession({
       id: "ses_a",
       agent: "agent-1",
