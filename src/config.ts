@@ -10,6 +10,8 @@ export interface Environment {
   policyFile: string | undefined;
   /** `SPENDGUARD_HOME`: SQLite database and kill flags. */
   home: string;
+  /** `SPENDGUARD_DATABASE_URL`: `postgres://…`, the store shared by several hosts. */
+  databaseUrl: string | undefined;
   /** `SPENDGUARD_STRIPE_BASE_URL`: Stripe API base URL override. */
   stripeBaseUrl: string | undefined;
   /** `SPENDGUARD_LOG_LEVEL`: pino level; unset, each command picks its own default. */
@@ -25,11 +27,21 @@ export function readEnvironment(env: NodeJS.ProcessEnv): Environment {
     stripeApiKey: env.STRIPE_API_KEY || undefined,
     policyFile: env.SPENDGUARD_POLICY || undefined,
     home: resolve(env.SPENDGUARD_HOME || join(homedir(), ".spendguard")),
+    databaseUrl: databaseUrl("SPENDGUARD_DATABASE_URL", env.SPENDGUARD_DATABASE_URL),
     stripeBaseUrl: env.SPENDGUARD_STRIPE_BASE_URL || undefined,
     logLevel: env.SPENDGUARD_LOG_LEVEL || undefined,
     stripeTimeoutMs: positiveMs("SPENDGUARD_STRIPE_TIMEOUT_MS", env.SPENDGUARD_STRIPE_TIMEOUT_MS),
     alertsFile: env.SPENDGUARD_ALERTS || undefined,
   };
+}
+
+/** A PostgreSQL URL (`postgres://` or `postgresql://`), or nothing for SQLite. */
+export function databaseUrl(name: string, value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  if (!/^postgres(ql)?:\/\/./.test(value)) {
+    throw new ConfigError(`${name} must be a postgres:// URL, got '${value.split("@").pop()}'`);
+  }
+  return value;
 }
 
 function positiveMs(name: string, value: string | undefined): number | undefined {

@@ -1,7 +1,8 @@
 import { type ParseArgsConfig, parseArgs } from "node:util";
-import { readEnvironment } from "../config.js";
+import { databaseUrl, readEnvironment } from "../config.js";
 import { ConfigError } from "../errors.js";
 import { parseDuration } from "../policy/load.js";
+import type { DataLocation } from "../store/open.js";
 import { UsageError } from "./command.js";
 
 /**
@@ -26,7 +27,21 @@ export function parseFlags<const O extends Options>(
 }
 
 /** The `--home DIR` flag every data command accepts. */
-export const HOME_FLAG = { home: { type: "string" } } as const;
+export const HOME_FLAG = { home: { type: "string" }, database: { type: "string" } } as const;
+
+/** The home, and `--database` if given, else `SPENDGUARD_DATABASE_URL` (PostgreSQL). */
+export function locationOf(
+  values: { home?: string | undefined; database?: string | undefined },
+  env: NodeJS.ProcessEnv,
+): DataLocation {
+  return {
+    home: homeOf(values.home, env),
+    databaseUrl:
+      values.database === undefined
+        ? readEnvironment(env).databaseUrl
+        : databaseUrl("--database", values.database),
+  };
+}
 
 /** `--home` if given, else `SPENDGUARD_HOME`, else `~/.spendguard` (absolute). */
 export function homeOf(flag: string | undefined, env: NodeJS.ProcessEnv): string {

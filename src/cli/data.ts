@@ -1,25 +1,18 @@
-import { existsSync } from "node:fs";
-import { join } from "node:path";
 import { ConfigError } from "../errors.js";
-import { DATABASE_FILE, openSqliteStore, type SqliteStore } from "../store/sqlite/store.js";
+import { type DataLocation, openStore } from "../store/open.js";
 import type { SessionRecord, Store } from "../store/store.js";
 
 /**
- * Opens the data directory's database for a command that reads it. A missing database is
- * a mistake worth saying (a wrong `SPENDGUARD_HOME`), not a reason to create an empty one.
+ * Opens the store for a command that reads it. A missing SQLite database is a mistake
+ * worth saying (a wrong `SPENDGUARD_HOME`), not a reason to create an empty one.
  */
-export function openExistingStore(home: string): SqliteStore {
-  if (!existsSync(join(home, DATABASE_FILE))) {
-    throw new ConfigError(
-      `no spendguard data in ${home} (no ${DATABASE_FILE} there). Point SPENDGUARD_HOME (or --home) at the directory \`spendguard serve\` uses; \`spendguard demo\` prints the one it made.`,
-    );
-  }
-  return openSqliteStore(home);
+export function openExistingStore(location: DataLocation): Promise<Store> {
+  return openStore(location, { mustExist: true });
 }
 
 /** Runs `fn` with the store open, closing it afterwards. */
-export async function withStore<T>(home: string, fn: (store: SqliteStore) => T): Promise<T> {
-  const store = openExistingStore(home);
+export async function withStore<T>(location: DataLocation, fn: (store: Store) => T): Promise<T> {
+  const store = await openExistingStore(location);
   try {
     return await fn(store);
   } finally {

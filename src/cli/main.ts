@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { redactSecrets } from "../audit/redact.js";
-import { ConfigError } from "../errors.js";
+import { ConfigError, SpendguardError } from "../errors.js";
 import { VERSION } from "../version.js";
 import { type CliCommand, type CliIO, UsageError } from "./command.js";
 import { COMMANDS } from "./commands/index.js";
@@ -53,6 +53,10 @@ async function runCommand(command: CliCommand, argv: string[]): Promise<number> 
     }
     if (error instanceof ConfigError) {
       io.stderr.write(`spendguard ${command.name}: ${error.message}\n`);
+      return 1;
+    }
+    if (error instanceof SpendguardError && error.code === "store_unavailable") {
+      io.stderr.write(`spendguard ${command.name}: ${error.message} ${error.hint ?? ""}\n`);
       return 1;
     }
     const message = error instanceof Error ? error.message : String(error);

@@ -36,9 +36,12 @@ export interface WatchOptions {
  * Loads the alerts file first: a bad one stops the command before anything else starts.
  * prom-client is loaded only when metrics are wanted: every other command starts faster.
  */
-export async function watchStore(open: () => Store, options: WatchOptions): Promise<Watched> {
+export async function watchStore(
+  open: () => Promise<Store>,
+  options: WatchOptions,
+): Promise<Watched> {
   const config = options.alertsFile ? loadAlerts(options.alertsFile, options.env) : undefined;
-  const raw = open();
+  const raw = await open();
   const { Metrics } = options.metrics
     ? await import("../metrics/registry.js")
     : { Metrics: undefined };

@@ -125,7 +125,7 @@ async function inspect(home: string): Promise<ResetPlan> {
   }
   const lines = [`  ${state}: ${describeState(state)}`];
   if (existsSync(database)) {
-    const store = openExistingStore(home);
+    const store = await openExistingStore({ home });
     try {
       const noted = notedSessions(home);
       const sessions = await store.listSessions({});

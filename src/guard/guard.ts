@@ -884,6 +884,10 @@ export class Guard {
         "could not record a failed call",
       );
     }
+    if (failure.error.code === "store_unavailable") {
+      // Refused: nothing is let through without the ledger. After the send, say so.
+      return errorOutcome(maybeSent ? storeLostOutcome() : failure.error);
+    }
     return errorOutcome(failure.error, "internal_error");
   }
 
@@ -922,6 +926,15 @@ function errorOutcome(error: SpendguardError, code: ErrorCode = error.code): Cal
     message: error.message,
     ...(error.hint ? { hint: error.hint } : {}),
   };
+}
+
+/** The database went away after the request left: the outcome stands, its record waits. */
+function storeLostOutcome(): SpendguardError {
+  return new SpendguardError(
+    "store_unavailable",
+    "Stripe may have done this, but spendguard's database stopped answering before it was recorded.",
+    "Do not repeat this with different arguments. Repeat the same call once the database is back: nothing is done twice, and it keeps counting against the caps until confirmed.",
+  );
 }
 
 /** The agent's arguments without the guard's own `stripe_account`: what a replay re-parses. */

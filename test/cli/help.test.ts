@@ -20,6 +20,7 @@ const COMMANDS = [
   "alerts",
   "scopes",
   "doctor",
+  "migrate",
   "policy",
 ];
 
@@ -38,6 +39,7 @@ const OPERATOR_COMMANDS = [
   "alerts",
   "scopes",
   "doctor",
+  "migrate",
   "policy",
 ];
 

@@ -1,6 +1,6 @@
 import { ConfigError } from "../../errors.js";
 import { resolveAdmission, unresolvedAdmissions } from "../../guard/unresolved.js";
-import { HOME_FLAG, homeOf, parseFlags } from "../args.js";
+import { HOME_FLAG, homeOf, locationOf, parseFlags } from "../args.js";
 import { type CliCommand, UsageError } from "../command.js";
 import { withStore } from "../data.js";
 import { formatTime, money, styleFor, table, tolerateClosedPipe } from "../format.js";
@@ -23,6 +23,7 @@ keeps counting against the caps until it is resolved: look it up in the Stripe D
   --agent NAME   only this agent's
   --json         one JSON array; amounts in minor units
   --home DIR     data directory (default: SPENDGUARD_HOME, else ~/.spendguard)
+  --database URL the PostgreSQL of several hosts (default: SPENDGUARD_DATABASE_URL)
 
 Exit code: 0, 1 if the data directory holds no database, 2 usage.
 `;
@@ -37,6 +38,7 @@ releases it (it stops counting). Your reason and the ruling go into the audit.
   --not-applied   it did not
   --reason TEXT   why: what you checked (required)
   --home DIR      data directory (default: SPENDGUARD_HOME, else ~/.spendguard)
+  --database URL  the PostgreSQL of several hosts (default: SPENDGUARD_DATABASE_URL)
 
 Exit code: 0 done, 1 no such admission or it is not unresolved, 2 usage.
 `;
@@ -55,7 +57,7 @@ export const admissionsCommand: CliCommand = {
     const home = homeOf(values.home, io.env);
     const now = Date.now();
     const rows = await withStore(
-      home,
+      locationOf(values, io.env),
       async (store) =>
         await unresolvedAdmissions(store, now, values.agent ? { agent: values.agent } : {}),
     );
@@ -117,7 +119,7 @@ export const resolveCommand: CliCommand = {
     const reason = values.reason?.trim();
     if (!reason) throw new UsageError("say why: --reason TEXT (what you checked)");
     const outcome = await withStore(
-      homeOf(values.home, io.env),
+      locationOf(values, io.env),
       async (store) =>
         await resolveAdmission(store, { id, applied, reason, by: "cli", now: Date.now() }),
     );

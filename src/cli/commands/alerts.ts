@@ -6,7 +6,7 @@ import { alertId } from "../../alerts/rules.js";
 import { readEnvironment } from "../../config.js";
 import { openSqliteStore } from "../../store/sqlite/store.js";
 import type { AlertDelivery, AlertDeliveryState, Store } from "../../store/store.js";
-import { HOME_FLAG, homeOf, oneOf, parseCount, parseFlags } from "../args.js";
+import { HOME_FLAG, homeOf, locationOf, oneOf, parseCount, parseFlags } from "../args.js";
 import { type CliCommand, type CliIO, UsageError } from "../command.js";
 import { withStore } from "../data.js";
 import { formatTime, styleFor, table, terminalWidth, tolerateClosedPipe } from "../format.js";
@@ -33,6 +33,7 @@ each answered (recorded as a delivery of type test).
                   host (never its full URL: webhook URLs hold secrets)
   --json          JSON Lines, one delivery each with its attempts, for scripts
   --home DIR      data directory (default: SPENDGUARD_HOME, else ~/.spendguard)
+  --database URL  the PostgreSQL of several hosts (default: SPENDGUARD_DATABASE_URL)
 
 Exit code: 0 ok (for \`test\`: every sink answered 2xx), 1 a failure, 2 usage.
 `;
@@ -81,7 +82,7 @@ export const alertsCommand: CliCommand = {
     const config = alertsFile ? loadAlerts(alertsFile, io.env) : undefined;
     const limit = values.limit === undefined ? 50 : parseCount("limit", values.limit);
     const state = values.state === undefined ? undefined : oneOf("state", values.state, STATES);
-    return withStore(home, async (store) => {
+    return withStore(locationOf(values, io.env), async (store) => {
       const deliveries = await store.listAlertDeliveries({
         ...(state ? { state } : {}),
         ...(values.sink ? { sink: values.sink } : {}),

@@ -9,7 +9,7 @@ import {
 import { printableLines } from "../../audit/text.js";
 import { ConfigError } from "../../errors.js";
 import type { ApprovalState } from "../../store/store.js";
-import { HOME_FLAG, homeOf, parseCount, parseFlags } from "../args.js";
+import { HOME_FLAG, homeOf, locationOf, parseCount, parseFlags } from "../args.js";
 import { type CliCommand, type CliIO, UsageError } from "../command.js";
 import { withStore } from "../data.js";
 import { formatTime, shortId, styleFor, table, tolerateClosedPipe } from "../format.js";
@@ -38,6 +38,7 @@ The decision, who took it (cli) and the reason go into the audit.
 
   --reason TEXT   why, kept with the request and in the audit (shown to the agent on a no)
   --home DIR      data directory (default: SPENDGUARD_HOME, else ~/.spendguard)
+  --database URL  the PostgreSQL of several hosts (default: SPENDGUARD_DATABASE_URL)
 
 Exit code: 0 done, 1 no such request, already decided, expired, or (approve) its session
 can no longer call; 2 usage.
@@ -63,7 +64,7 @@ function decideCommand(verb: "approve" | "reject"): CliCommand {
         throw new UsageError(`one request at a time, got also: ${extra.join(" ")}`);
       const now = Date.now();
       const outcome = await withStore(
-        homeOf(values.home, io.env),
+        locationOf(values, io.env),
         async (store) =>
           await decideApproval(store, id, {
             approve: verb === "approve",
@@ -104,6 +105,7 @@ Options:
   --limit N       at most N requests (default 50; 0 for all)
   --json          one JSON array (money in minor units, times ISO)
   --home DIR      data directory (default: SPENDGUARD_HOME, else ~/.spendguard)
+  --database URL  the PostgreSQL of several hosts (default: SPENDGUARD_DATABASE_URL)
 
 Exit code: 0, 1 if the data directory holds no database, 2 usage.
 `;
@@ -126,7 +128,7 @@ export const approvalsCommand: CliCommand = {
     const now = Date.now();
     const home = homeOf(values.home, io.env);
     const views = await withStore(
-      home,
+      locationOf(values, io.env),
       async (store) =>
         await approvalViews(
           store,

@@ -8,6 +8,7 @@ import type { AuditFilter, AuditRecord, Store } from "../../store/store.js";
 import {
   HOME_FLAG,
   homeOf,
+  locationOf,
   oneOf,
   outputFormat,
   parseCount,
@@ -60,6 +61,7 @@ Output:
   --follow              after the matching rows, keep printing new ones as they are
                         written (by any process on this data directory) until Ctrl-C
   --home DIR            data directory (default: SPENDGUARD_HOME, else ~/.spendguard)
+  --database URL        the PostgreSQL of several hosts (default: SPENDGUARD_DATABASE_URL)
 
 Amounts: AMOUNT is what the call moves in its own currency, with the cap-currency
 figure the caps counted when it differs.
@@ -112,7 +114,10 @@ export const auditCommand: CliCommand = {
           `audit verify checks the whole chain; it takes no --${given.join(", --")}`,
         );
       }
-      return withStore(home, async (store) => await verify(store, io, home, values.json === true));
+      return withStore(
+        locationOf(values, io.env),
+        async (store) => await verify(store, io, home, values.json === true),
+      );
     }
 
     const format = outputFormat(values);
@@ -123,7 +128,7 @@ export const auditCommand: CliCommand = {
     const limitFlag = values.limit === undefined ? undefined : parseCount("limit", values.limit);
     const limit = limitFlag ?? (format === "table" ? DEFAULT_TABLE_ROWS : 0);
 
-    return withStore(home, async (store) => {
+    return withStore(locationOf(values, io.env), async (store) => {
       const filter: AuditFilter = {
         ...(values.session !== undefined
           ? { session: (await findSession(store, values.session)).id }

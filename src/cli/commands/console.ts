@@ -2,7 +2,7 @@ import { readEnvironment } from "../../config.js";
 import { createConsole } from "../../console/console.js";
 import { serveConsole } from "../../console/server.js";
 import { createLogger } from "../../logger.js";
-import { HOME_FLAG, homeOf, parseCount, parseFlags } from "../args.js";
+import { HOME_FLAG, homeOf, locationOf, parseCount, parseFlags } from "../args.js";
 import { type CliCommand, UsageError } from "../command.js";
 import { openExistingStore } from "../data.js";
 
@@ -28,6 +28,7 @@ Options:
   --policy FILE           a policy file to show caps from, besides those of the keys and
                           the ready policies (repeatable; also SPENDGUARD_POLICY)
   --home DIR              data directory (default: SPENDGUARD_HOME, else ~/.spendguard)
+  --database URL          the PostgreSQL of several hosts (default: SPENDGUARD_DATABASE_URL)
 
 SIGINT/SIGTERM stop it. Logs go to stderr as JSON lines.
 
@@ -52,7 +53,7 @@ export const consoleCommand: CliCommand = {
     const env = readEnvironment(io.env);
     const logger = createLogger(env.logLevel ?? "info");
     const home = homeOf(values.home, io.env);
-    const store = openExistingStore(home);
+    const store = await openExistingStore(locationOf(values, io.env));
     const operatorConsole = createConsole({
       store,
       home,

@@ -10,7 +10,7 @@ import { sqliteAddonProblem } from "../../store/sqlite/open.js";
 import { inspectDatabase, openSqliteStore } from "../../store/sqlite/store.js";
 import { checkStripeKey } from "../../stripe/keys.js";
 import { PACKAGE_ROOT } from "../../version.js";
-import { HOME_FLAG, homeOf, parseFlags } from "../args.js";
+import { homeOf, parseFlags } from "../args.js";
 import type { CliCommand, CliIO } from "../command.js";
 import { styleFor, tolerateClosedPipe } from "../format.js";
 import { type KeySource, keySource, probeClient } from "../key-source.js";
@@ -69,7 +69,7 @@ export const doctorCommand: CliCommand = {
   async run(argv, io) {
     tolerateClosedPipe(io.stdout);
     const { values } = parseFlags(argv, {
-      ...HOME_FLAG,
+      home: { type: "string" },
       policy: { type: "string" },
       sandbox: { type: "boolean" },
       "allow-secret-key": { type: "boolean" },

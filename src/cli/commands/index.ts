@@ -8,6 +8,7 @@ import { demoCommand } from "./demo.js";
 import { doctorCommand } from "./doctor.js";
 import { keysCommand } from "./keys.js";
 import { killCommand } from "./kill.js";
+import { migrateCommand } from "./migrate.js";
 import { policyCommand } from "./policy.js";
 import { reportCommand } from "./report.js";
 import { resumeCommand } from "./resume.js";
@@ -36,5 +37,6 @@ export const COMMANDS: readonly CliCommand[] = [
   alertsCommand,
   scopesCommand,
   doctorCommand,
+  migrateCommand,
   policyCommand,
 ];

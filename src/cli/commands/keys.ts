@@ -6,9 +6,9 @@ import { parseExpiry } from "../../keys/expiry.js";
 import { type CreatedOAuthClient, createOAuthClientIdentity } from "../../keys/oauth-client.js";
 import { OPERATOR_TOOLS } from "../../operator/tools/index.js";
 import { loadPolicy } from "../../policy/load.js";
-import { openSqliteStore } from "../../store/sqlite/store.js";
+import { openStore } from "../../store/open.js";
 import type { ApiKeyRecord, OAuthClientRecord, Store } from "../../store/store.js";
-import { HOME_FLAG, homeOf, parseFlags } from "../args.js";
+import { HOME_FLAG, locationOf, parseFlags } from "../args.js";
 import { type CliCommand, type CliIO, UsageError } from "../command.js";
 import { withStore } from "../data.js";
 import {
@@ -58,6 +58,7 @@ ${wrapWords(
                  those of sessions already open included
   --json         JSON instead of text (create: the key is in the "key" field)
   --home DIR     data directory (default: SPENDGUARD_HOME, else ~/.spendguard)
+  --database URL the PostgreSQL of several hosts (default: SPENDGUARD_DATABASE_URL)
 
 Exit code: 0 done, 1 a failure (unknown key id, invalid policy, no database), 2 usage.
 `;
@@ -115,7 +116,7 @@ async function create(argv: string[], io: CliIO): Promise<number> {
   const policy = policyFile === null ? null : loadPolicy(policyFile, TOOLS);
   const name = operator ? (values.name ?? "operator") : (values.agent ?? "");
 
-  const store = openSqliteStore(homeOf(values.home, io.env));
+  const store = await openStore(locationOf(values, io.env));
   try {
     const others = operator ? [] : await otherAgentKeys(store, name, now);
     if (values["oauth-client"] && policy && policyFile) {
@@ -210,7 +211,7 @@ function oauthClientCreated(
 async function clients(argv: string[], io: CliIO): Promise<number> {
   const { values } = parseFlags(argv, { ...HOME_FLAG, json: { type: "boolean" } });
   const now = Date.now();
-  const { known, identities } = await withStore(homeOf(values.home, io.env), async (store) => ({
+  const { known, identities } = await withStore(locationOf(values, io.env), async (store) => ({
     known: await store.listOAuthClients(),
     identities: (await store.listApiKeys()).filter((k) => k.oauth_client !== null),
   }));
@@ -275,7 +276,7 @@ async function list(argv: string[], io: CliIO): Promise<number> {
   const { values } = parseFlags(argv, { ...HOME_FLAG, json: { type: "boolean" } });
   const now = Date.now();
   const keys = await withStore(
-    homeOf(values.home, io.env),
+    locationOf(values, io.env),
     async (store) => await store.listApiKeys(),
   );
   if (values.json) {
@@ -348,7 +349,7 @@ async function revoke(argv: string[], io: CliIO): Promise<number> {
   }
   const id = positionals[0];
   const { record, changed } = await withStore(
-    homeOf(values.home, io.env),
+    locationOf(values, io.env),
     async (store) => await revokeApiKey(store, id),
   );
   const who = record.kind === "agent" ? `agent '${record.name}'` : `operator '${record.name}'`;

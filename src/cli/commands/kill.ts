@@ -5,7 +5,7 @@ import { ALL_SESSIONS } from "../../guard/kill.js";
 import { type KillOutcome, stopSessions } from "../../operator/kill-switch.js";
 import { DATABASE_FILE, openSqliteStore } from "../../store/sqlite/store.js";
 import type { Store } from "../../store/store.js";
-import { HOME_FLAG, homeOf, parseFlags } from "../args.js";
+import { HOME_FLAG, homeOf, locationOf, parseFlags } from "../args.js";
 import { type CliCommand, UsageError } from "../command.js";
 import { findSession, openExistingStore } from "../data.js";
 import { tolerateClosedPipe } from "../format.js";
@@ -27,6 +27,7 @@ comes back; the agent's next session starts fresh.
   --reason TEXT   why, shown to the agent and kept in the session and audit
                   (default: "${defaultReason()}")
   --home DIR      data directory (default: SPENDGUARD_HOME, else ~/.spendguard)
+  --database URL  the PostgreSQL of several hosts (default: SPENDGUARD_DATABASE_URL)
 
 Exit code: 0 done (or nothing left to kill), 1 no such session or agent, 2 usage.
 `;
@@ -103,10 +104,11 @@ export const killCommand: CliCommand = {
 
     // `--all` also guards sessions yet to start, so it works on a data directory no
     // server has used yet; the others need sessions to exist.
+    const location = locationOf(values, io.env);
     const store =
-      "all" in target && !existsSync(join(home, DATABASE_FILE))
+      "all" in target && !location.databaseUrl && !existsSync(join(home, DATABASE_FILE))
         ? openSqliteStore(home)
-        : openExistingStore(home);
+        : await openExistingStore(location);
     try {
       const outcome = await killFromCli(store, home, target, reason);
       io.stdout.write(describeKill(target, outcome, home, reason));

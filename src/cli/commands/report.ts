@@ -5,7 +5,7 @@ import {
   type ReportView,
 } from "../../operator/report-view.js";
 import type { ReportGrouping } from "../../store/store.js";
-import { HOME_FLAG, homeOf, oneOf, parseFlags, parseSince } from "../args.js";
+import { HOME_FLAG, locationOf, oneOf, parseFlags, parseSince } from "../args.js";
 import { type CliCommand, type CliIO, UsageError } from "../command.js";
 import { findSession, withStore } from "../data.js";
 import { formatTime, money, styleFor, table, tolerateClosedPipe } from "../format.js";
@@ -34,6 +34,7 @@ Options:
   --session ID   only this session (a unique prefix of its id will do)
   --json         one JSON object; money in minor units of each row's cap_currency
   --home DIR     data directory (default: SPENDGUARD_HOME, else ~/.spendguard)
+  --database URL the PostgreSQL of several hosts (default: SPENDGUARD_DATABASE_URL)
 
 Exit code: 0, 1 if the data directory holds no database, 2 usage.
 `;
@@ -60,8 +61,7 @@ export const reportCommand: CliCommand = {
       throw new UsageError("--until must be later than --since");
     }
     const by = values.by === undefined ? "agent" : oneOf("by", values.by, GROUPINGS);
-    const home = homeOf(values.home, io.env);
-    const view = await withStore(home, async (store) => {
+    const view = await withStore(locationOf(values, io.env), async (store) => {
       const session =
         values.session === undefined ? undefined : (await findSession(store, values.session)).id;
       const report = await store.report({

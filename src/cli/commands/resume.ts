@@ -3,7 +3,7 @@ import { operatorEntry } from "../../audit/operator-entry.js";
 import { ConfigError } from "../../errors.js";
 import { resumeAgent } from "../../operator/kill-switch.js";
 import { newOperatorSessionId } from "../../operator/server.js";
-import { HOME_FLAG, homeOf, parseFlags } from "../args.js";
+import { HOME_FLAG, locationOf, parseFlags } from "../args.js";
 import { type CliCommand, UsageError } from "../command.js";
 import { withStore } from "../data.js";
 import { tolerateClosedPipe } from "../format.js";
@@ -19,6 +19,7 @@ client opens a new session). Recorded in the audit as resume_agent by operator:c
   --agent NAME    the paused agent (\`spendguard resume\` alone lists the paused ones)
   --reason TEXT   why it may go on, kept with the pause and in the audit
   --home DIR      data directory (default: SPENDGUARD_HOME, else ~/.spendguard)
+  --database URL  the PostgreSQL of several hosts (default: SPENDGUARD_DATABASE_URL)
 
 Exit code: 0 resumed, 1 the agent is not paused, 2 usage.
 `;
@@ -34,8 +35,7 @@ export const resumeCommand: CliCommand = {
       agent: { type: "string" },
       reason: { type: "string" },
     });
-    const home = homeOf(values.home, io.env);
-    return withStore(home, async (store) => {
+    return withStore(locationOf(values, io.env), async (store) => {
       const agent = values.agent?.trim();
       if (!agent) {
         const paused = (await store.listAgentHolds({ open: true })).map((hold) => hold.agent);

@@ -12,7 +12,7 @@ import {
   type SeedName,
   startSandbox,
 } from "../../sandbox/index.js";
-import { HOME_FLAG, homeOf, parseFlags } from "../args.js";
+import { homeOf, parseFlags } from "../args.js";
 import { type CliCommand, type CliIO, UsageError } from "../command.js";
 import { planReset, resetHome, sandboxStateFile, stateProblem } from "../sandbox-home.js";
 
@@ -120,7 +120,7 @@ function parseOptions(argv: string[], env: NodeJS.ProcessEnv): Options {
     keys: { type: "string" },
     state: { type: "string" },
     "in-memory": { type: "boolean" },
-    ...HOME_FLAG,
+    home: { type: "string" },
   });
   const port = values.port ?? String(DEFAULT_PORT);
   if (!/^\d{1,5}$/.test(port) || Number(port) > 65535) {
@@ -269,7 +269,7 @@ export async function runSandboxReset(
   io: CliIO,
   confirm: ((question: string) => Promise<boolean>) | undefined,
 ): Promise<number> {
-  const { values } = parseFlags(argv, { ...HOME_FLAG, yes: { type: "boolean" } });
+  const { values } = parseFlags(argv, { home: { type: "string" }, yes: { type: "boolean" } });
   const home = homeOf(values.home, io.env);
   const plan = await planReset(home);
   if (plan.kind === "empty") {

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { join } from "node:path";
 import { TOOLS } from "../../../tools/index.js";
-import { type Environment, readEnvironment } from "../../config.js";
+import { databaseUrl, type Environment, readEnvironment } from "../../config.js";
 import { createConsole } from "../../console/console.js";
 import { ConfigError, SpendguardError } from "../../errors.js";
 import { Guard } from "../../guard/guard.js";
@@ -17,7 +17,7 @@ import { loadPolicy, parseDuration } from "../../policy/load.js";
 import { RequestStateSealer } from "../../request-state.js";
 import { type Sandbox, SandboxStateError, startSandbox } from "../../sandbox/index.js";
 import { createServer, type GuardSession } from "../../server.js";
-import { openSqliteStore } from "../../store/sqlite/store.js";
+import { openStore } from "../../store/open.js";
 import type { RequestObserver } from "../../stripe/attempts.js";
 import { type HttpRoute, serveHttp } from "../../transports/http.js";
 import { SessionOpener } from "../../transports/mcp-sessions.js";
@@ -98,7 +98,7 @@ HTTP options:
 Logs go to stderr as JSON lines: warnings and errors only over stdio, info and up over
 HTTP. SPENDGUARD_LOG_LEVEL=info (or debug) shows more, e.g. each session opened.
 
-Environment: STRIPE_API_KEY, SPENDGUARD_POLICY, SPENDGUARD_HOME,
+Environment: STRIPE_API_KEY, SPENDGUARD_POLICY, SPENDGUARD_HOME, SPENDGUARD_DATABASE_URL,
 SPENDGUARD_STRIPE_BASE_URL, SPENDGUARD_STRIPE_TIMEOUT_MS, SPENDGUARD_LOG_LEVEL,
 SPENDGUARD_ALERTS.
 `;
@@ -127,8 +127,10 @@ export const serveCommand: CliCommand = {
       "access-token-ttl": { type: "string" },
       alerts: { type: "string" },
       "metrics-token": { type: "string" },
+      database: { type: "string" },
     });
     const env = readEnvironment(io.env);
+    if (values.database !== undefined) env.databaseUrl = databaseUrl("--database", values.database);
     // stdio: the MCP client shows stderr in its own window (the Inspector in every
     // terminal), so only warnings and errors by default. HTTP is a service: info.
     const logger = createLogger(env.logLevel ?? (values.http ? "info" : "warn"));
@@ -226,7 +228,7 @@ async function serveAgentStdio(
   const sandbox = options.sandbox ? await startHomeSandbox(env.home, logger) : undefined;
   try {
     const stripe = upstreamOf(sandbox, env, options.allowSecretKey, logger).clientFor(policy);
-    const watched = await watchStore(() => openSqliteStore(env.home), {
+    const watched = await watchStore(() => openStore(env), {
       alertsFile: options.alertsFile,
       env: options.env,
       metrics: false,
@@ -287,7 +289,7 @@ async function serveAgentStdio(
 
 /** `--operator` over stdio: the control tools, no Stripe. */
 async function serveOperatorStdio(env: Environment, logger: Logger): Promise<number> {
-  const store = openSqliteStore(env.home);
+  const store = await openStore(env);
   const sessionId = newOperatorSessionId();
   logger.info({ session: sessionId, home: env.home }, "operator session started");
   await serveStdio(() =>
@@ -318,7 +320,7 @@ interface HttpFlags {
 
 /** HTTP: every key's sessions in one process; resolves once a signal has stopped it. */
 async function serveOverHttp(env: Environment, logger: Logger, flags: HttpFlags): Promise<number> {
-  const watched = await watchStore(() => openSqliteStore(env.home), {
+  const watched = await watchStore(() => openStore(env), {
     alertsFile: flags.alertsFile,
     env: flags.env,
     metrics: true,

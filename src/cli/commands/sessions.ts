@@ -3,7 +3,7 @@ import { ConfigError } from "../../errors.js";
 import { knownPolicies } from "../../operator/known-policies.js";
 import type { LoadedPolicy } from "../../policy/load.js";
 import type { SessionState, SessionSummary } from "../../store/store.js";
-import { HOME_FLAG, homeOf, oneOf, parseCount, parseFlags } from "../args.js";
+import { HOME_FLAG, homeOf, locationOf, oneOf, parseCount, parseFlags } from "../args.js";
 import { type CliCommand, UsageError } from "../command.js";
 import { withStore } from "../data.js";
 import { formatTime, money, styleFor, table, tolerateClosedPipe } from "../format.js";
@@ -33,6 +33,7 @@ Options:
   --policy FILE   a policy file to compute LEFT from (repeatable)
   --json          one JSON array; money in minor units of cap_currency
   --home DIR      data directory (default: SPENDGUARD_HOME, else ~/.spendguard)
+  --database URL  the PostgreSQL of several hosts (default: SPENDGUARD_DATABASE_URL)
 
 Exit code: 0, 1 if the data directory holds no database, 2 usage.
 `;
@@ -84,7 +85,7 @@ export const sessionsCommand: CliCommand = {
     ]);
     const now = Date.now();
     const home = homeOf(values.home, io.env);
-    const { views, hidden } = await withStore(home, async (store) => {
+    const { views, hidden } = await withStore(locationOf(values, io.env), async (store) => {
       // "expired" is decided on the session's next call; show it as it is now.
       // A limit can go to the query unless some rows may be set aside after it.
       const exact = withEmpty && (state === "killed" || state === "ended" || state === undefined);
