@@ -65,7 +65,7 @@ export async function startHttpServer(options: {
   let stderr = "";
   const exited = new Promise<number | null>((resolveExit) => child.on("exit", resolveExit));
   const url = await new Promise<string>((resolveUrl, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no "listening" line:\n${stderr}`)), 10_000);
+    const timer = setTimeout(() => reject(new Error(`no "listening" line:\n${stderr}`)), 30_000);
     child.stderr?.on("data", (chunk: Buffer) => {
       stderr += chunk.toString();
       const line = stderr.split("\n").find((l) => l.includes('"msg":"listening"'));

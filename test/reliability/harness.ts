@@ -4,7 +4,7 @@ import Stripe from "stripe";
 import { verifyAudit } from "../../src/audit/chain.js";
 import type { Sandbox } from "../../src/sandbox/index.js";
 import { DEMO } from "../../src/sandbox/index.js";
-import { openSqliteStore } from "../../src/store/sqlite/store.js";
+import { openStore } from "../../src/store/open.js";
 import type { Admission, AuditRecord } from "../../src/store/store.js";
 import { TOOLS } from "../../tools/index.js";
 import { policyFile } from "../e2e/harness.js";
@@ -43,8 +43,8 @@ export interface Books {
 }
 
 /** The ledger, the audit and whether its chain verifies, read from a data directory. */
-export async function readBooks(home: string): Promise<Books> {
-  const store = openSqliteStore(home);
+export async function readBooks(home: string, databaseUrl?: string): Promise<Books> {
+  const store = await openStore({ home, databaseUrl });
   try {
     return {
       admissions: await store.listAdmissions({}),

@@ -42,11 +42,12 @@ export class PgDatabase {
     readonly url: string,
     options: PgOptions = {},
   ) {
-    const timeout = options.statementTimeoutMs ?? 5_000;
+    const timeout = options.statementTimeoutMs ?? 10_000;
     this.pool = new pg.Pool({
       connectionString: url,
-      max: options.maxConnections ?? 10,
-      connectionTimeoutMillis: options.connectTimeoutMs ?? 3_000,
+      max: options.maxConnections ?? 20,
+      // Also the longest wait for a free connection of the pool, under a burst of calls.
+      connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
       statement_timeout: timeout,
       lock_timeout: timeout,
       // Client-side too: a database that stops answering mid-statement is given up on.

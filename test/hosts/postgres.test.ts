@@ -1,0 +1,172 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEMO, type Sandbox, startSandbox } from "../../src/sandbox/index.js";
+import { call, errorOf, okOf, tempHome } from "../e2e/harness.js";
+import {
+  connect,
+  createKey,
+  type HttpServer,
+  outcome,
+  runCli,
+  startHttpServer,
+} from "../http/harness.js";
+import {
+  adminClient,
+  readBooks,
+  refundPolicy,
+  refundPosts,
+  refundsOn,
+} from "../reliability/harness.js";
+import { freshPostgres, POSTGRES_MISSING } from "../store/stores.js";
+
+/**
+ * Several hosts, one ledger: `serve --http` processes, each with its own SPENDGUARD_HOME
+ * (as separate machines have), sharing one PostgreSQL. Caps, kills and key revocations
+ * hold across them as they do across processes on one SQLite.
+ */
+
+const AGENT = "refund-bot";
+const CHARGE = DEMO.charges.acmeLarge;
+
+let sandbox: Sandbox;
+const homes: ReturnType<typeof tempHome>[] = [];
+
+beforeAll(async () => {
+  sandbox = await startSandbox({ port: 0, seed: "demo" });
+});
+afterAll(async () => {
+  await sandbox.close();
+  for (const home of homes) home.cleanup();
+});
+
+/** A host: its own home, the shared database. */
+async function host(databaseUrl: string): Promise<{ home: string; server: HttpServer }> {
+  const home = tempHome();
+  homes.push(home);
+  const server = await startHttpServer({
+    home: home.dir,
+    env: {
+      STRIPE_API_KEY: sandbox.keys.roles["support-refunds"],
+      SPENDGUARD_STRIPE_BASE_URL: sandbox.url,
+      SPENDGUARD_DATABASE_URL: databaseUrl,
+    },
+    args: ["--rate-limit", "1000"],
+  });
+  return { home: home.dir, server };
+}
+
+describe.skipIf(POSTGRES_MISSING)("several hosts on one PostgreSQL", () => {
+  it("4 hosts × 50 parallel refunds at one agent's daily cap: Stripe ≤ cap = ledger = audit", async () => {
+    const HOSTS = 4;
+    const CALLS_EACH = 50;
+    const CAP_DOLLARS = 300;
+    const url = await freshPostgres();
+    const hosts = await Promise.all(Array.from({ length: HOSTS }, () => host(url)));
+    const policy = refundPolicy(hosts[0]?.home ?? "", { per_call: 100, per_day: CAP_DOLLARS });
+    const { key } = await createKey(hosts[0]?.home ?? "", [
+      "--agent",
+      AGENT,
+      "--policy",
+      policy,
+      "--database",
+      url,
+    ]);
+    const clients = await Promise.all(hosts.map((h) => connect(h.server.url, key)));
+    const outcomes = await Promise.all(
+      clients.flatMap((client, s) =>
+        Array.from({ length: CALLS_EACH }, async (_, i) => {
+          const amount = 100 + (((s * CALLS_EACH + i) * 37) % 1_400);
+          const result = await call(client.client, "issue_refund", {
+            charge: CHARGE,
+            amount,
+            reason: "duplicate",
+          });
+          return result.isError
+            ? { amount, code: errorOf(result).code, refund: null }
+            : { amount, code: "ok", refund: okOf<{ id: string }>(result).id };
+        }),
+      ),
+    );
+    await Promise.all(clients.map((c) => c.close()));
+    await Promise.all(hosts.map((h) => h.server.stop()));
+
+    expect(new Set(outcomes.map((o) => o.code))).toEqual(new Set(["ok", "cap_day"]));
+    const told = outcomes.filter((o) => o.code === "ok");
+    const refunds = await refundsOn(adminClient(sandbox), CHARGE);
+    const stripeCents = refunds.reduce((sum, r) => sum + r.amount, 0);
+    expect(stripeCents).toBeLessThanOrEqual(CAP_DOLLARS * 100);
+    // Contested: the smallest refusal would not have fitted.
+    const smallestRefused = Math.min(
+      ...outcomes.filter((o) => o.code === "cap_day").map((o) => o.amount),
+    );
+    expect(stripeCents + smallestRefused).toBeGreaterThan(CAP_DOLLARS * 100);
+    expect(new Set(refunds.map((r) => r.id))).toEqual(new Set(told.map((o) => o.refund)));
+    expect(stripeCents).toBe(told.reduce((sum, o) => sum + o.amount, 0));
+
+    const books = await readBooks(hosts[0]?.home ?? "", url);
+    expect(new Set(books.admissions.map((a) => a.state))).toEqual(new Set(["settled"]));
+    expect(books.admissions.reduce((sum, a) => sum + a.amount_cap, 0)).toBe(stripeCents);
+    const allowed = books.audit.filter((r) => r.tool === "issue_refund" && r.outcome === "ok");
+    expect(allowed.reduce((sum, r) => sum + (r.amount_cap ?? 0), 0)).toBe(stripeCents);
+    expect(books.audit.filter((r) => r.tool === "issue_refund")).toHaveLength(HOSTS * CALLS_EACH);
+    expect(books.chain).toEqual({ ok: true, rows: books.audit.length });
+  }, 180_000);
+
+  it("a kill and a key revocation through host A refuse host B's next call; Stripe sees nothing after", async () => {
+    const url = await freshPostgres();
+    const [a, b] = await Promise.all([host(url), host(url)]);
+    if (!a || !b) throw new Error("unreachable");
+    const policy = refundPolicy(a.home, { per_call: 100, per_day: 1_000 });
+    const agentKey = (name: string) =>
+      createKey(a.home, ["--agent", name, "--policy", policy, "--database", url]);
+    const operatorKey = await createKey(a.home, [
+      "--operator",
+      "--name",
+      "olivia",
+      "--database",
+      url,
+    ]);
+    const refund = (amount: number) => ({ charge: CHARGE, amount, reason: "duplicate" });
+
+    // The kill: an operator on host A, the agent's session on host B.
+    const killed = await agentKey("kill-bot");
+    const agent = await connect(b.server.url, killed.key);
+    expect(outcome(await call(agent.client, "issue_refund", refund(101))).ok).toBe(true);
+    const operator = await connect(a.server.url, operatorKey.key);
+    const kill = outcome(
+      await call(operator.client, "kill_session", {
+        session_id: agent.sessionId(),
+        reason: "runaway loop",
+      }),
+    );
+    expect(kill).toMatchObject({ ok: true, data: { killed: true } });
+    const postsBefore = refundPosts(sandbox).length;
+    expect(outcome(await call(agent.client, "issue_refund", refund(102)))).toMatchObject({
+      ok: false,
+      code: "session_killed",
+    });
+
+    // The revocation: `keys revoke` against the shared database, the agent on host B.
+    const revoked = await agentKey("revoked-bot");
+    const other = await connect(b.server.url, revoked.key);
+    expect(outcome(await call(other.client, "issue_refund", refund(103))).ok).toBe(true);
+    const postsBeforeRevoke = refundPosts(sandbox).length;
+    const revoke = await runCli([
+      "keys",
+      "revoke",
+      revoked.id,
+      "--home",
+      a.home,
+      "--database",
+      url,
+    ]);
+    expect(revoke.code).toBe(0);
+    await expect(call(other.client, "issue_refund", refund(104))).rejects.toThrow(/401|revoked/i);
+    expect(refundPosts(sandbox).length).toBe(postsBeforeRevoke);
+    expect(postsBeforeRevoke).toBe(postsBefore + 1);
+
+    await Promise.all([agent.close(), operator.close()]);
+    await Promise.all([a.server.stop(), b.server.stop()]);
+    const books = await readBooks(a.home, url);
+    expect(books.chain).toEqual({ ok: true, rows: books.audit.length });
+  }, 120_000);
+});
