@@ -3,6 +3,7 @@ import { verifyAudit } from "../../audit/chain.js";
 import { AUDIT_CSV_HEADER, auditCsv, auditJson } from "../../audit/export.js";
 import { printable } from "../../audit/text.js";
 import { amountOf, resultOf, scanAudit } from "../../operator/audit-rows.js";
+import { describeLocation } from "../../store/open.js";
 import { DATABASE_FILE } from "../../store/sqlite/store.js";
 import type { AuditFilter, AuditRecord, Store } from "../../store/store.js";
 import {
@@ -114,9 +115,10 @@ export const auditCommand: CliCommand = {
           `audit verify checks the whole chain; it takes no --${given.join(", --")}`,
         );
       }
+      const location = locationOf(values, io.env);
       return withStore(
-        locationOf(values, io.env),
-        async (store) => await verify(store, io, home, values.json === true),
+        location,
+        async (store) => await verify(store, io, describeLocation(location), values.json === true),
       );
     }
 
@@ -304,8 +306,8 @@ function writeTable(
   }
 }
 
-async function verify(store: Store, io: CliIO, home: string, json: boolean): Promise<number> {
-  const file = join(home, DATABASE_FILE);
+/** `file`: the store, as people name it (the SQLite file, or the URL without its password). */
+async function verify(store: Store, io: CliIO, file: string, json: boolean): Promise<number> {
   const result = await verifyAudit(store);
   if (json) {
     io.stdout.write(
