@@ -25,6 +25,8 @@ export interface UnresolvedAdmission {
   currency: string | null;
   /** What it counts against the caps meanwhile, in the cap currency's minor unit. */
   amount_cap: number;
+  /** The cap currency its call was audited in; `null` when no row says (a call moving no money). */
+  cap_currency: string | null;
   state: "unknown" | "reserved";
   created_at: string;
   /** Whether Stripe may still hold its idempotency key (so a repeat could still be sent). */
@@ -36,13 +38,15 @@ export function unresolvedAdmissions(
   now: number,
   filter: { agent?: string } = {},
 ): UnresolvedAdmission[] {
-  return store
-    .listAdmissions({ states: ["unknown", "reserved"], ...filter })
-    .filter((a) => a.state === "unknown" || ownerIsGone(a, now))
-    .map((a) => view(a, now));
+  const unresolved: UnresolvedAdmission[] = [];
+  for (const a of store.listAdmissions({ states: ["unknown", "reserved"], ...filter })) {
+    if (a.state === "unknown" || ownerIsGone(a, now))
+      unresolved.push(view(a, capCurrencyOf(store, a), now));
+  }
+  return unresolved;
 }
 
-function view(a: Admission, now: number): UnresolvedAdmission {
+function view(a: Admission, capCurrency: string | null, now: number): UnresolvedAdmission {
   return {
     id: a.id,
     session: a.session,
@@ -54,6 +58,7 @@ function view(a: Admission, now: number): UnresolvedAdmission {
     amount: a.amount,
     currency: a.currency,
     amount_cap: a.amount_cap,
+    cap_currency: capCurrency,
     state: a.state === "unknown" ? "unknown" : "reserved",
     created_at: new Date(a.created_at).toISOString(),
     key_alive: now - a.created_at < KEY_LIFE_MS,
@@ -81,11 +86,8 @@ export function resolveAdmission(store: Store, ruling: Ruling): RulingOutcome {
     admission.state === "unknown" ||
     (admission.state === "reserved" && ownerIsGone(admission, ruling.now));
   if (!open) return { resolved: false, problem: "not_unresolved", state: admission.state };
-  const entries = new ReconciliationEntries(
-    capCurrencyOf(store, admission),
-    () => ruling.now,
-    "operator",
-  );
+  const capCurrency = capCurrencyOf(store, admission);
+  const entries = new ReconciliationEntries(capCurrency, () => ruling.now, "operator");
   const reason = `${ruling.by} ruled it ${ruling.applied ? "applied" : "not applied"}: ${cleanReason(ruling.reason)}`;
   const result = ruling.applied
     ? store.settle(
@@ -111,7 +113,11 @@ export function resolveAdmission(store: Store, ruling: Ruling): RulingOutcome {
       state: store.getAdmission(admission.id)?.state,
     };
   }
-  return { resolved: true, admission: view(admission, ruling.now), record: result.record };
+  return {
+    resolved: true,
+    admission: view(admission, capCurrency, ruling.now),
+    record: result.record,
+  };
 }
 
 /** The cap currency the admission's own call was audited in. */
