@@ -25,10 +25,22 @@ import { KILL_PATH, kill, killChoice, killPage } from "./views/kill.js";
 import { OVERVIEW_LIVE, overviewFragment, overviewPage } from "./views/overview.js";
 import { findSummary, sessionFragment, sessionPage } from "./views/session.js";
 import { SPEND_PATH, spendPage } from "./views/spend.js";
+import {
+  findUnresolved,
+  RULING_PATH,
+  recordRuling,
+  rulingPage,
+  UNRESOLVED_LIVE,
+  UNRESOLVED_PATH,
+  unresolvedCount,
+  unresolvedFragment,
+  unresolvedPage,
+} from "./views/unresolved.js";
 
 /**
  * The operator console (`/console`): sign-in, the live overview, spend, session detail
- * with kill, approvals, audit with exports, keys. Mounted on `serve --http` through the
+ * with kill, approvals, writes with an unknown outcome to rule on, audit with exports,
+ * keys. Mounted on `serve --http` through the
  * HTTP server's extra routes, or served alone by `spendguard console`; either way behind
  * the same Host and Origin checks as `/mcp`. Pages are rendered here (escaped by
  * default); the bundled script only makes them live and draws the charts.
@@ -93,6 +105,7 @@ export function createConsole(options: ConsoleOptions): Console {
     csrf: who.csrf,
     current,
     pendingApprovals: pendingCount(ctx),
+    unresolved: unresolvedCount(ctx),
   });
 
   const asset = (res: ServerResponse, name: string) => {
@@ -143,6 +156,22 @@ export function createConsole(options: ConsoleOptions): Console {
           allowed,
         ),
       );
+    }
+    if (path === UNRESOLVED_PATH) {
+      return sendHtml(res, 200, unresolvedPage(ctx, nav(who, "unresolved"), takeFlash(who)));
+    }
+    if (path === UNRESOLVED_LIVE) {
+      return feed.listen(
+        req,
+        res,
+        fragmentStream("unresolved", () => unresolvedFragment(ctx).value, allowed),
+      );
+    }
+    const ruling = RULING_PATH.exec(path);
+    if (ruling?.[1]) {
+      const admission = findUnresolved(ctx, ruling[1]);
+      if (!admission) return notFound(res, who);
+      return sendHtml(res, 200, rulingPage(nav(who, "unresolved"), admission));
     }
     if (path === AUDIT_PATH)
       return sendHtml(res, 200, auditPage(ctx, nav(who, "audit"), url.searchParams));
@@ -227,6 +256,22 @@ export function createConsole(options: ConsoleOptions): Console {
       flash(who, decide(ctx, who, approval[1], form).message);
       return redirect(res, `${CONSOLE_PATH}/approvals`);
     }
+    const ruling = RULING_PATH.exec(path);
+    if (ruling?.[1]) {
+      const id = ruling[1];
+      const done = recordRuling(ctx, who, id, form);
+      if (done.ok) {
+        flash(who, done.message);
+        return redirect(res, UNRESOLVED_PATH);
+      }
+      const admission = findUnresolved(ctx, id);
+      if (!admission) return notFound(res, who);
+      return sendHtml(
+        res,
+        done.status,
+        rulingPage(nav(who, "unresolved"), admission, done.message, done.given),
+      );
+    }
     if (path === KEYS_PATH) {
       const policies = policyChoices(ctx, extraPolicies);
       const created = createKey(ctx, form, policies);
@@ -289,7 +334,7 @@ function notFound(res: ServerResponse, who: SignedIn): void {
     page({
       title: "Not found",
       nav: { operator: who.operator, csrf: who.csrf, current: "none" },
-      body: html`<h1>Not found</h1><p>Nothing here (an ended session is still found from the <a href="${CONSOLE_PATH}/audit">audit</a>). <a href="${CONSOLE_PATH}">Back to the overview</a>.</p>`,
+      body: html`<h1>Not found</h1><p>Nothing here (an ended session is still found from the <a href="${CONSOLE_PATH}/audit">audit</a>; a write ruled on is no longer in <a href="${UNRESOLVED_PATH}">Unresolved</a>). <a href="${CONSOLE_PATH}">Back to the overview</a>.</p>`,
     }),
   );
 }
