@@ -1,7 +1,7 @@
 // The benchmarks of issue #7, in one command:
 //
 //   npm run bench                        # all of them (a few minutes)
-//   npm run bench -- overhead kill       # some: guard overhead latency throughput kill startup sandbox-state console
+//   npm run bench -- overhead kill       # some: guard overhead latency throughput kill startup sandbox-state console alerts
 //   BENCH_SCALE=0.2 npm run bench        # every one with a fifth of its calls
 //
 // BENCH_DIR chooses the directory for data directories (default: the OS temp dir; it must
@@ -30,6 +30,7 @@ const BENCHES = {
   startup: async () => (await import("./startup.bench.mjs")).run(),
   "sandbox-state": async () => (await import("./sandbox-state.bench.mjs")).run(),
   console: async () => (await import("./console.bench.mjs")).run(),
+  alerts: async () => (await import("./alerts.bench.mjs")).run(),
 };
 
 const asked = process.argv.slice(2);

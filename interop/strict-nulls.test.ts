@@ -75,12 +75,9 @@ describe("the OpenAI Agents SDK's strict tools (convertSchemasToStrict)", () => 
   });
 });
 
-/**
- * `it.fails`: spendguard refuses these today (`invalid_input`: "expected string, received
- * null"); the guard's fix for #15 makes each pass, and then fails it here: turn it into `it`.
- */
+/** The guard reads an optional argument sent as `null` as not given (#15). */
 describe("a strict client that sends the nulls as the model wrote them", () => {
-  it.fails("payment_intent: null beside a charge means not given: the refund goes through", async () => {
+  it("payment_intent: null beside a charge means not given: the refund goes through", async () => {
     const client = await rawClient("strict-raw-refund");
     try {
       const { outcome } = await refund(client, {
@@ -95,7 +92,7 @@ describe("a strict client that sends the nulls as the model wrote them", () => {
     }
   });
 
-  it.fails("reason: null is refused exactly as a missing reason is (the policy requires one)", async () => {
+  it("reason: null is refused exactly as a missing reason is (the policy requires one)", async () => {
     const client = await rawClient("strict-raw-reason");
     try {
       const absent = await refund(client, { charge: CHARGES.acmeLarge, amount: 700 });
@@ -112,7 +109,7 @@ describe("a strict client that sends the nulls as the model wrote them", () => {
     }
   });
 
-  it.fails("charge: null and payment_intent: null still break 'exactly one of them'", async () => {
+  it("charge: null and payment_intent: null still break 'exactly one of them'", async () => {
     const client = await rawClient("strict-raw-neither");
     try {
       const { outcome } = await refund(client, {
@@ -131,7 +128,7 @@ describe("a strict client that sends the nulls as the model wrote them", () => {
     }
   });
 
-  it.fails("null and absent make the same idempotency key: repeating with a null replays the refund", async () => {
+  it("null and absent make the same idempotency key: repeating with a null replays the refund", async () => {
     const client = await rawClient("strict-raw-replay");
     try {
       const args = { charge: CHARGES.acmeLarge, amount: 800, reason: "duplicate" };

@@ -16,6 +16,8 @@ export interface Environment {
   logLevel: string | undefined;
   /** `SPENDGUARD_STRIPE_TIMEOUT_MS`: per-request Stripe timeout (default: the client's 20 s). */
   stripeTimeoutMs: number | undefined;
+  /** `SPENDGUARD_ALERTS`: path of the alerts file (or `--alerts`). */
+  alertsFile: string | undefined;
 }
 
 export function readEnvironment(env: NodeJS.ProcessEnv): Environment {
@@ -26,6 +28,7 @@ export function readEnvironment(env: NodeJS.ProcessEnv): Environment {
     stripeBaseUrl: env.SPENDGUARD_STRIPE_BASE_URL || undefined,
     logLevel: env.SPENDGUARD_LOG_LEVEL || undefined,
     stripeTimeoutMs: positiveMs("SPENDGUARD_STRIPE_TIMEOUT_MS", env.SPENDGUARD_STRIPE_TIMEOUT_MS),
+    alertsFile: env.SPENDGUARD_ALERTS || undefined,
   };
 }
 

@@ -33,6 +33,7 @@ export type ErrorCode =
   | "stripe_error"
   | "stripe_unavailable"
   | "outcome_unknown"
+  | "session_limit"
   | "internal_error";
 
 export class SpendguardError extends Error {

@@ -17,6 +17,8 @@ const ALLOWED: Record<string, readonly string[]> = {
   approvals: ["money", "audit", "policy", "store", "tool-contract", ERRORS],
   "tool-contract": ["money", "policy", ERRORS],
   tools: ["tool-contract", "money", "policy"],
+  alerts: ["money", "audit", "policy", "store", ERRORS, "src/logger.ts", "src/version.ts"],
+  metrics: ["money", "audit", "policy", "store", "keys", ERRORS, "src/logger.ts"],
   sandbox: [],
 };
 

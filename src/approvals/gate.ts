@@ -41,9 +41,15 @@ import type { ApprovalPaths } from "./via.js";
  * `ApprovalPaths` (policy `approval_via`, by default decided by the transport).
  */
 
-export type HumanAnswer = "accept" | "decline" | "timeout" | "unavailable";
+/**
+ * `deferred`: the question went back to the client with the call's answer (2026-07-28
+ * `input_required`) and comes back with the retry; the request stays pending meanwhile.
+ */
+export type HumanAnswer = "accept" | "decline" | "timeout" | "unavailable" | "deferred";
 
 export interface HumanQuestion {
+  /** The approval request (`apr_…`) the question is about. */
+  approvalId: string;
   message: string;
   timeoutMs: number;
 }
@@ -144,7 +150,7 @@ export class ApprovalGate {
     });
     if (approval.state === "approved") return { granted: approval };
     if (approval.state === "rejected") return { refused: approvalDeclined(asking(call), approval) };
-    if (ask) return this.ask(call, approval, ask);
+    if (ask) return this.ask(call, approval, created, ask);
     return waiting(call, approval, created);
   }
 
@@ -156,13 +162,16 @@ export class ApprovalGate {
   private async ask(
     call: ApprovalCall,
     approval: ApprovalRecord,
+    created: boolean,
     askHuman: AskHuman,
   ): Promise<GateResult> {
     const { store, policy, clock, paths } = this.options;
     const answer = await askHuman({
+      approvalId: approval.id,
       message: approval.summary,
       timeoutMs: policy.approvalTimeoutMs,
     });
+    if (answer === "deferred") return waiting(call, approval, created);
     // A client that claims elicitation but cannot do it: the operator decides, if they may.
     if (answer === "unavailable") {
       if (paths.operator) return waiting(call, approval, true);

@@ -96,6 +96,23 @@ function hasEscapes(text: string): boolean {
   return text.includes("\u001b[");
 }
 
+/** `a, b, c` in lines of at most `width` columns, each starting with `indent` (help texts). */
+export function wrapWords(words: readonly string[], indent: string, width = 88): string {
+  const lines: string[] = [];
+  let line = "";
+  words.forEach((word, i) => {
+    const item = i < words.length - 1 ? `${word},` : word;
+    if (line && indent.length + line.length + 1 + item.length > width) {
+      lines.push(indent + line);
+      line = item;
+    } else {
+      line = line ? `${line} ${item}` : item;
+    }
+  });
+  if (line) lines.push(indent + line);
+  return lines.join("\n");
+}
+
 /** `2025-06-01 09:14:03` (UTC, seconds) from an ISO time or ms since the epoch. */
 export function formatTime(at: string | number): string {
   const iso = typeof at === "number" ? new Date(at).toISOString() : at;

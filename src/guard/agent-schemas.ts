@@ -50,7 +50,7 @@ const spendguardBlock = z
     replayed: z
       .boolean()
       .describe(
-        "true when this repeated an earlier identical call: Stripe returned the first result and nothing was done twice.",
+        "true when this repeated an earlier identical call: its first result came back and nothing was done twice.",
       ),
     cap_currency: z.string(),
     session_left: z

@@ -89,6 +89,12 @@ export interface GuardOptions {
   /** ms since the epoch; injectable for tests. */
   clock?: () => number;
   logger?: Logger;
+  /**
+   * Runs after each call's audit rows are written and before its answer goes back, so
+   * what it does (an alert rule pausing the agent) applies from the very next call.
+   * Its failures are logged, never the agent's.
+   */
+  afterCall?: () => Promise<void>;
 }
 
 export interface CallOptions {
@@ -118,6 +124,7 @@ export class Guard {
   private readonly readOnly: boolean;
   private readonly clock: () => number;
   private readonly logger: Logger;
+  private readonly afterCall: (() => Promise<void>) | undefined;
   private readonly inputSchemas = new Map<string, z.ZodObject>();
   private readonly outputSchemas = new Map<string, z.ZodObject>();
   private readonly identity: CallIdentity;
@@ -135,6 +142,7 @@ export class Guard {
     this.readOnly = options.readOnly ?? false;
     this.clock = options.clock ?? Date.now;
     this.logger = options.logger ?? silentLogger;
+    this.afterCall = options.afterCall;
     const session = this.store.getSession(this.sessionId);
     if (!session)
       throw new Error(`guard: session ${this.sessionId} does not exist (startSession first)`);
@@ -198,11 +206,20 @@ export class Guard {
   /** Never throws for anything an agent can send; every call is exactly one audit row. */
   async call(toolName: string, rawArgs: unknown, options: CallOptions = {}): Promise<CallOutcome> {
     const trail = new CallTrail(this.identity, toolName, rawArgs, this.clock());
+    let outcome: CallOutcome;
     try {
-      return await this.run(trail, toolName, rawArgs, options);
+      outcome = await this.run(trail, toolName, rawArgs, options);
     } catch (err) {
-      return this.crashed(trail, err);
+      outcome = this.crashed(trail, err);
     }
+    if (this.afterCall) {
+      try {
+        await this.afterCall();
+      } catch (err) {
+        this.logger.error({ err: redactError(err), session: this.sessionId }, "afterCall failed");
+      }
+    }
+    return outcome;
   }
 
   /**

@@ -1,11 +1,13 @@
 import { randomBytes } from "node:crypto";
 import { cleanReason } from "../audit/text.js";
+import { SpendguardError } from "../errors.js";
 import type { LoadedPolicy } from "../policy/load.js";
 import type { SessionRecord, Store } from "../store/store.js";
 
 /**
  * Guard sessions: stdio has one per process, HTTP one per MCP session. A session only
- * ever leaves `active` — killed, expired or ended — and never comes back.
+ * ever leaves `active` — killed, expired or ended — and never comes back. A session of
+ * a held (paused) agent is killed as it starts, with the hold's reason.
  */
 
 export interface StartSession {
@@ -19,13 +21,33 @@ function newSessionId(): string {
   return `ses_${randomBytes(12).toString("hex")}`;
 }
 
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * Opens a session, unless the agent has opened `sessions_per_day` already in the last
+ * 24 hours (`session_limit`): a fresh session would be a fresh session cap.
+ */
 export function startSession(
   store: Store,
   { policy, agent, now = Date.now() }: StartSession,
 ): SessionRecord {
+  const name = agent ?? policy.name;
+  const limit = policy.policy.sessions_per_day;
+  if (limit !== undefined) {
+    const opened = store
+      .listSessions({ agent: name })
+      .filter((s) => s.started_at > now - DAY_MS).length;
+    if (opened >= limit) {
+      throw new SpendguardError(
+        "session_limit",
+        `Agent '${name}' has opened ${opened} sessions in the last 24 hours, the most its policy allows (sessions_per_day: ${limit}).`,
+        "Keep using the session you have; the operator can raise sessions_per_day.",
+      );
+    }
+  }
   const session: SessionRecord = {
     id: newSessionId(),
-    agent: agent ?? policy.name,
+    agent: name,
     policy_name: policy.name,
     policy_hash: policy.hash,
     started_at: now,
@@ -36,6 +58,21 @@ export function startSession(
     kill_reason: null,
   };
   store.createSession(session);
+  // Checked after the insert: a hold that began meanwhile killed this session already,
+  // and one that began before is seen here, so no session of a held agent stays active.
+  const hold = store.agentHold(session.agent);
+  if (hold && hold.released_at === null) {
+    const change = { state: "killed" as const, at: now, by: hold.held_by, reason: hold.reason };
+    if (store.changeSessionState(session.id, change)) {
+      return {
+        ...session,
+        state: change.state,
+        state_changed_at: now,
+        killed_by: hold.held_by,
+        kill_reason: hold.reason,
+      };
+    }
+  }
   return session;
 }
 

@@ -1,6 +1,7 @@
+import { cleanReason } from "../audit/text.js";
 import { ALL_SESSIONS, writeKillFlag } from "../guard/kill.js";
 import { type KillRequest, killAgent, killAll, killSession } from "../guard/sessions.js";
-import type { SessionRecord, Store } from "../store/store.js";
+import type { AuditEntry, SessionRecord, Store } from "../store/store.js";
 
 /**
  * The operator's kill, whoever asks for it (`spendguard kill`, the operator tools): the
@@ -37,4 +38,26 @@ export function stopSessions(
   }
   const killed = killAll(store, request);
   return { killed, flags: [writeKillFlag(home, ALL_SESSIONS, request.reason)] };
+}
+
+export interface ResumeRequest {
+  /** `cli`, or the operator's `operator:<name>`. */
+  by: string;
+  reason: string | null;
+  now: number;
+}
+
+/**
+ * Ends an agent's hold (an auto-pause): sessions it starts from now on work again. The
+ * sessions the pause killed stay killed. `audit` is the row to write with it, for callers
+ * whose action is not audited already (the operator tools audit their own calls).
+ */
+export function resumeAgent(
+  store: Store,
+  agent: string,
+  request: ResumeRequest,
+  audit: AuditEntry | null,
+): boolean {
+  const reason = request.reason === null ? null : cleanReason(request.reason) || null;
+  return store.releaseAgent({ agent, at: request.now, by: request.by, reason }, audit).released;
 }

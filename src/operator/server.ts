@@ -1,15 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
-import { Server } from "@modelcontextprotocol/sdk/server/index.js";
-import {
-  CallToolRequestSchema,
-  type CallToolResult,
-  ListToolsRequestSchema,
-  type Tool,
-} from "@modelcontextprotocol/sdk/types.js";
-import { auditArgs } from "../audit/args.js";
+import type { CallToolResult, Tool } from "@modelcontextprotocol/server";
+import { Server } from "@modelcontextprotocol/server";
+import { operatorEntry } from "../audit/operator-entry.js";
 import { redactSecrets } from "../audit/redact.js";
-import { agentName, clip, printableLines } from "../audit/text.js";
+import { agentName, printableLines } from "../audit/text.js";
 import { describeInvalidArguments, quoteName } from "../guard/agent-schemas.js";
 import type { Logger } from "../logger.js";
 import { silentLogger } from "../logger.js";
@@ -20,7 +15,7 @@ import { type AnyOperatorTool, OperatorError, type OperatorErrorCode } from "./t
 import { OPERATOR_TOOLS } from "./tools/index.js";
 
 const INSTRUCTIONS =
-  "spendguard operator console: see the agents' sessions and what they spent, stop sessions (one, all of an agent's, or all) on their very next call, and approve or reject the calls waiting for a person's yes. There is no Stripe tool here. Every call you make is recorded in the audit under your operator name.";
+  "spendguard operator console: see the agents' sessions and what they spent, stop sessions (one, all of an agent's, or all) on their very next call, approve or reject the calls waiting for a person's yes, and resume agents an alert rule paused. There is no Stripe tool here. Every call you make is recorded in the audit under your operator name.";
 
 export interface OperatorSession {
   store: Store;
@@ -48,11 +43,11 @@ export function createOperatorServer(session: OperatorSession): Server {
     { name: "spendguard-operator", title: "spendguard operator", version: VERSION },
     { capabilities: { tools: {} }, instructions: INSTRUCTIONS },
   );
-  server.setRequestHandler(ListToolsRequestSchema, () => {
+  server.setRequestHandler("tools/list", () => {
     operatorListing ??= OPERATOR_TOOLS.map(describeOperatorTool);
     return { tools: operatorListing };
   });
-  server.setRequestHandler(CallToolRequestSchema, (request) =>
+  server.setRequestHandler("tools/call", (request) =>
     callOperatorTool(session, request.params.name, request.params.arguments ?? {}),
   );
   return server;
@@ -79,27 +74,20 @@ function callOperatorTool(
     code: string | null,
     reason: string,
   ) =>
-    session.store.appendAudit({
-      at: new Date(now).toISOString(),
-      session: session.sessionId,
-      agent: session.operator,
-      tool: agentName(name),
-      args: auditArgs(rawArgs),
-      decision,
-      code,
-      rule: "operator",
-      reason: clip(redactSecrets(reason), 2_000, ""),
-      stripe_request_id: null,
-      idempotency_key: null,
-      amount: null,
-      currency: null,
-      amount_cap: null,
-      cap_currency: null,
-      revenue_at_risk_cap: null,
-      customer: null,
-      outcome,
-      duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
-    });
+    session.store.appendAudit(
+      operatorEntry({
+        at: now,
+        session: session.sessionId,
+        operator: session.operator,
+        tool: agentName(name),
+        args: rawArgs,
+        decision,
+        outcome,
+        code,
+        reason,
+        durationMs: performance.now() - started,
+      }),
+    );
   const refuse = (outcome: AuditOutcome, error: OperatorError): CallToolResult => {
     audit("error", outcome, error.code, error.message);
     return errorResult(error.code, error.message);

@@ -54,6 +54,7 @@ export type OperatorErrorCode =
   | "unknown_admission"
   | "admission_resolved"
   | "approval_client_only"
+  | "agent_not_paused"
   | "internal_error";
 
 /** A refusal an operator tool reports as a tool error (`{ error: { code, message } }`). */

@@ -1,11 +1,11 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { LineCounter, parseDocument } from "yaml";
 import { ConfigError } from "../errors.js";
 import { type FxTable, fxTable, majorToMinor } from "../money/currency.js";
-import { describeIssues, formatPath, type PolicyPath, type PolicyProblem } from "./errors.js";
+import type { PolicyPath, PolicyProblem } from "./errors.js";
 import type { ToolRules } from "./params.js";
 import { type ParamRule, type Policy, policySchema } from "./schema.js";
+import { parseYaml } from "./yaml.js";
 
 /**
  * Loads a policy file: YAML, validated by the schema, then checked against the tools this
@@ -68,38 +68,14 @@ export function parsePolicy(
   knownTools: readonly ToolRules[],
 ): LoadedPolicy {
   const bytes = typeof source === "string" ? Buffer.from(source, "utf8") : source;
-  const lines = new LineCounter();
-  const doc = parseDocument(bytes.toString("utf8"), { lineCounter: lines, uniqueKeys: true });
-  const lineOf = (path: PolicyPath): number | undefined => {
-    for (let depth = path.length; depth >= 0; depth--) {
-      const node = doc.getIn(path.slice(0, depth), true) as
-        | { range?: [number, number, number] }
-        | undefined;
-      if (node?.range) return lines.linePos(node.range[0]).line;
-    }
-    return undefined;
-  };
-  const fail = (problems: readonly PolicyProblem[]): never => {
-    const listed = problems.map(({ path, expected }) => {
-      const line = lineOf(path);
-      return `  ${file}${line ? `:${line}` : ""}: ${formatPath(path)}: ${expected}`;
-    });
-    throw new ConfigError(`policy ${file} is invalid:\n${listed.join("\n")}`);
-  };
-
-  if (doc.errors.length > 0) {
-    throw new ConfigError(
-      `policy ${file} is not valid YAML:\n${doc.errors.map((e) => `  ${file}:${e.linePos?.[0].line ?? "?"}: ${e.message.split("\n")[0]}`).join("\n")}`,
-    );
-  }
-  const input: unknown = doc.toJS();
-  const parsed = policySchema.safeParse(input ?? undefined);
-  if (!parsed.success) {
-    if (input === null || typeof input !== "object" || Array.isArray(input)) {
-      fail([{ path: [], expected: "expected a mapping with name, mode, tools, customers, …" }]);
-    }
-    return fail(describeIssues(policySchema, parsed.error.issues, input));
-  }
+  const parsed = parseYaml(
+    bytes.toString("utf8"),
+    file,
+    "policy",
+    policySchema,
+    "a mapping with name, mode, tools, customers, …",
+  );
+  const fail = parsed.fail;
   const policy = parsed.data;
   const problems = [
     ...checkTools(policy, knownTools),

@@ -117,6 +117,12 @@ export const policySchema = z
       )
       .default({}),
     session_ttl: durationText.optional(),
+    /**
+     * Most guard sessions the agent may open in a rolling 24 hours, whatever the
+     * transport: each session has its own session cap, so this bounds how often an agent
+     * can start one afresh.
+     */
+    sessions_per_day: z.number().int().positive().optional(),
     expires_at: z.coerce.date().optional(),
     /** Money-moving calls above this amount (cap currency, major units) need a human yes. */
     require_approval_over: majorAmount.optional(),

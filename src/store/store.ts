@@ -445,6 +445,159 @@ export interface CodeRedemption {
 }
 
 // ---------------------------------------------------------------------------------------
+// Agent holds (an agent paused until an operator resumes it)
+
+/**
+ * An agent kept out: its active sessions were killed when the hold began, and every
+ * session it starts while the hold is open is killed at birth. `released_at` is set when
+ * an operator resumes it.
+ */
+export interface AgentHold {
+  agent: string;
+  held_at: number;
+  /** Who paused it (`auto-pause` for a velocity rule); becomes the sessions' `killed_by`. */
+  held_by: string;
+  /** The sessions' `kill_reason` (`auto-pause: …`). */
+  reason: string;
+  released_at: number | null;
+  released_by: string | null;
+  release_reason: string | null;
+}
+
+export interface HoldRequest {
+  agent: string;
+  at: number;
+  by: string;
+  reason: string;
+}
+
+export interface HoldResult {
+  /** False when the agent was already held: nothing changed. */
+  held: boolean;
+  /** Sessions moved from active to killed. */
+  killed: string[];
+  record: AuditRecord | null;
+}
+
+export interface ReleaseRequest {
+  agent: string;
+  at: number;
+  by: string;
+  reason: string | null;
+}
+
+// ---------------------------------------------------------------------------------------
+// Alert deliveries (the durable outbox)
+
+/**
+ * `pending`: to be sent (again) at `next_attempt_at`; a process sending it holds a lease
+ * until `lease_until`. `delivered`: a receiver answered 2xx. `failed`: given up.
+ */
+export type AlertDeliveryState = "pending" | "delivered" | "failed";
+
+/** One alert for one sink, as the outbox keeps it. */
+export interface AlertDeliveryRequest {
+  /** `alr_…`: the alert, the same for every sink and however often its event is seen. */
+  alert: string;
+  sink: string;
+  /** The event kind (`cap_denied`, `velocity`, …, `test`). */
+  type: string;
+  /** The rule that fired (`rules[0]`); `test` for `spendguard alerts test`. */
+  rule: string;
+  agent: string | null;
+  /** Deliveries with the same key are kept at least a cool-down apart (by `event_at`). */
+  cooldown_key: string;
+  event_at: number;
+  /** One line for people (`spendguard alerts`). */
+  summary: string;
+  /** The exact body that is POSTed. */
+  body: string;
+  created_at: number;
+}
+
+export interface AlertDelivery extends AlertDeliveryRequest {
+  /** `dlv_<n>`. */
+  id: string;
+  state: AlertDeliveryState;
+  attempts: number;
+  next_attempt_at: number;
+  lease_until: number | null;
+  /** HTTP status of the last attempt; `null` if it got no answer. */
+  last_status: number | null;
+  last_error: string | null;
+  delivered_at: number | null;
+}
+
+/** One try at sending a delivery. */
+export interface AlertAttempt {
+  delivery: string;
+  at: number;
+  status: number | null;
+  error: string | null;
+  duration_ms: number;
+}
+
+export interface AttemptResult {
+  state: AlertDeliveryState;
+  /** When to try again (`pending`); ignored otherwise. */
+  next_attempt_at: number;
+}
+
+export interface DeliveryClaim {
+  /** Only deliveries to these sinks (the ones this process can reach). */
+  sinks: readonly string[];
+  now: number;
+  /** How long the claimer may take before another process may try the same delivery. */
+  leaseMs: number;
+  limit: number;
+}
+
+export interface DeliveryFilter {
+  state?: AlertDeliveryState;
+  sink?: string;
+  /** The most recent `limit`. */
+  limit?: number;
+}
+
+/** How far alert evaluation has got, shared by every process on the store. */
+export interface AlertCursor {
+  /** Audit rows up to this `seq` have been evaluated. */
+  audit_seq: number;
+  /** Kills (session state changes) up to this time have been evaluated. */
+  killed_at: number;
+}
+
+/** Money-moving admissions of an agent in a window (released ones do not count). */
+export interface AgentActivity {
+  money_calls: number;
+  /** Cap-currency minor units. */
+  amount_cap: number;
+}
+
+// ---------------------------------------------------------------------------------------
+// Running totals (for /metrics)
+
+/** Audit rows per tool, decision, rule and code, since the first row. */
+export interface AuditTotal {
+  tool: string;
+  decision: AuditDecision;
+  rule: string | null;
+  code: string | null;
+  count: number;
+}
+
+/** Money Stripe confirmed, per agent and currency, since the first call. */
+export interface MoneyTotal {
+  agent: string;
+  currency: string;
+  /** Minor units of `currency`. */
+  amount: number;
+  cap_currency: string | null;
+  /** Minor units of `cap_currency`. */
+  amount_cap: number;
+}
+
+// ---------------------------------------------------------------------------------------
 
 export interface Store {
   /**
@@ -554,6 +707,57 @@ export interface Store {
   recordSessionKey(session: string, keyId: string): void;
   /** The key that opened a session; `undefined` for stdio sessions. */
   sessionKey(session: string): string | undefined;
+
+  /** Killed sessions whose state changed at or after `at`, oldest change first. */
+  sessionsKilledSince(at: number, limit: number): SessionRecord[];
+  /**
+   * Money-moving admissions of `agent` (of these tools, if given) created after `since`
+   * and at or before `until`.
+   */
+  agentActivity(
+    agent: string,
+    tools: readonly string[] | null,
+    since: number,
+    until: number,
+  ): AgentActivity;
+
+  /**
+   * In one transaction, when `request.agent` has no open hold: records one, kills the
+   * agent's active sessions (by and reason as the hold's) and appends the audit row
+   * `audit` builds. Otherwise nothing changes.
+   */
+  holdAgent(request: HoldRequest, audit: (killed: readonly string[]) => AuditEntry): HoldResult;
+  /** Closes the agent's open hold (and appends `audit` with it); false if there was none. */
+  releaseAgent(
+    request: ReleaseRequest,
+    audit: AuditEntry | null,
+  ): { released: boolean; record: AuditRecord | null };
+  /** The agent's latest hold, open or released. */
+  agentHold(agent: string): AgentHold | undefined;
+  /** Newest first; `open` only those not released. */
+  listAgentHolds(filter: { open?: boolean }): AgentHold[];
+
+  /**
+   * Adds a delivery, unless the same alert is queued for that sink already, or another
+   * delivery with the same `cooldown_key` has an `event_at` less than `cooldownMs` away.
+   * Returns it, or `undefined` when it was not added.
+   */
+  enqueueAlert(request: AlertDeliveryRequest, cooldownMs: number): AlertDelivery | undefined;
+  /** Pending deliveries due at `now` and not leased, leased to the caller (oldest first). */
+  claimAlertDeliveries(claim: DeliveryClaim): AlertDelivery[];
+  /** Records one attempt and where it leaves the delivery (the lease ends). */
+  recordAlertAttempt(attempt: AlertAttempt, result: AttemptResult): void;
+  /** Newest first. */
+  listAlertDeliveries(filter: DeliveryFilter): AlertDelivery[];
+  /** Oldest first. */
+  listAlertAttempts(delivery: string): AlertAttempt[];
+  alertDeliveryCounts(): { sink: string; state: AlertDeliveryState; count: number }[];
+  alertCursor(): AlertCursor | undefined;
+  /** Moves the shared cursor forward (never back). */
+  advanceAlertCursor(cursor: AlertCursor): void;
+
+  auditTotals(): AuditTotal[];
+  moneyTotals(): MoneyTotal[];
 
   close(): void;
 }

@@ -1,3 +1,4 @@
+import { performance } from "node:perf_hooks";
 import Stripe from "stripe";
 import { neverReachedStripe } from "./errors.js";
 
@@ -53,20 +54,31 @@ class AttemptLog {
 
 const logs = new WeakMap<Stripe, AttemptLog>();
 
+/** Told of each HTTP request: how long it took and its status (`null` when none came). */
+export type RequestObserver = (durationMs: number, status: number | null) => void;
+
 /** Builds a Stripe client on an HTTP client that records which writes may have been applied. */
-export function recordingAttempts(build: (httpClient: Stripe.HttpClient) => Stripe): Stripe {
+export function recordingAttempts(
+  observe: RequestObserver | undefined,
+  build: (httpClient: Stripe.HttpClient) => Stripe,
+): Stripe {
   const log = new AttemptLog();
-  const stripe = build(recordingHttpClient(Stripe.createNodeHttpClient(), log));
+  const stripe = build(recordingHttpClient(Stripe.createNodeHttpClient(), log, observe));
   logs.set(stripe, log);
   return stripe;
 }
 
-function recordingHttpClient(inner: Stripe.HttpClient, log: AttemptLog): Stripe.HttpClient {
+function recordingHttpClient(
+  inner: Stripe.HttpClient,
+  log: AttemptLog,
+  observe: RequestObserver | undefined,
+): Stripe.HttpClient {
   return {
     getClientName: () => inner.getClientName(),
     async makeRequest(host, port, path, method, headers, body, protocol, timeout) {
       const key = idempotencyKeyOf(headers);
       if (key) log.sending(key);
+      const started = performance.now();
       try {
         const response = await inner.makeRequest(
           host,
@@ -79,9 +91,11 @@ function recordingHttpClient(inner: Stripe.HttpClient, log: AttemptLog): Stripe.
           timeout,
         );
         if (key && response.getStatusCode() >= 500) log.note(key);
+        observe?.(performance.now() - started, response.getStatusCode());
         return response;
       } catch (err) {
         if (key && !neverReachedStripe(err)) log.note(key);
+        observe?.(performance.now() - started, null);
         throw err;
       }
     },

@@ -1,7 +1,7 @@
 import Stripe from "stripe";
 import { ConfigError } from "../errors.js";
 import { VERSION } from "../version.js";
-import { recordingAttempts } from "./attempts.js";
+import { type RequestObserver, recordingAttempts } from "./attempts.js";
 
 export interface StripeClientOptions {
   apiKey: string;
@@ -11,11 +11,14 @@ export interface StripeClientOptions {
   timeoutMs?: number;
   /** Retries on network errors, 409, 429 and 5xx, always with the same idempotency key. */
   maxNetworkRetries?: number;
+  /** Told of every HTTP request (each retry too): its time and status (`null`: no answer). */
+  onRequest?: RequestObserver;
 }
 
 /** The one place a Stripe SDK client is configured. The key has been checked by `checkStripeKey`. */
 export function createStripeClient(options: StripeClientOptions): Stripe {
   return recordingAttempts(
+    options.onRequest,
     (httpClient) =>
       new Stripe(options.apiKey, {
         ...(options.baseUrl ? hostOptions(options.baseUrl) : {}),

@@ -8,6 +8,10 @@ export interface StripeKeyKind {
 
 const KEY_PATTERN = /^(rk|sk)_(test|live)_[A-Za-z0-9_]+$/;
 
+/** Text that stands for a key in docs and templates (mcp.json's `rk_test_replace_with_…`). */
+const PLACEHOLDER =
+  /^[a-z]{2}_(test|live)_(.*[_-])?(replace|your|placeholder|xxx+)([_-]|$)|…|\.\.\./i;
+
 /** Shows enough of a key to recognise it, never enough to use it (Stripe's own style). */
 export function describeKey(key: string): string {
   const prefix = /^[a-z]{2}_(test|live)_/.exec(key)?.[0] ?? "";
@@ -26,6 +30,11 @@ export function checkStripeKey(key: string | undefined, rules: KeyRules): Stripe
   if (!key) {
     throw new ConfigError(
       "STRIPE_API_KEY is not set. Create a restricted key (rk_test_…) with the permissions `spendguard scopes --policy FILE` prints, or run with --sandbox to try spendguard without Stripe.",
+    );
+  }
+  if (PLACEHOLDER.test(key)) {
+    throw new ConfigError(
+      `STRIPE_API_KEY (${describeKey(key)}) is still a placeholder, as mcp.json ships it, not a key. Put a restricted key there: in the Stripe Dashboard, Developers → API keys → Create restricted key, with the permissions \`spendguard scopes --policy FILE\` prints (rk_test_… for a test-mode policy). To try spendguard without a Stripe account, use the spendguard-sandbox entry (serve --sandbox) instead.`,
     );
   }
   const match = KEY_PATTERN.exec(key);

@@ -29,6 +29,8 @@ export type HttpRefusalCode =
   | "session_key_mismatch"
   | "session_wrong_transport"
   | "batch_not_supported"
+  | "invalid_message"
+  | "session_limit"
   | "session_open_failed"
   | "shutting_down";
 
@@ -37,6 +39,7 @@ const RPC_CODE: Partial<Record<HttpRefusalCode, number>> = {
   invalid_json: -32700,
   missing_session: -32600,
   batch_not_supported: -32600,
+  invalid_message: -32600,
   unsupported_media_type: -32600,
   session_not_found: -32001,
   session_open_failed: -32603,

@@ -1,8 +1,13 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { SSEServerTransport } from "@modelcontextprotocol/sdk/server/sse.js";
-import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
-import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
+import { NodeStreamableHTTPServerTransport, toNodeHandler } from "@modelcontextprotocol/node";
+import {
+  type AuthInfo,
+  createMcpHandler,
+  isInitializeRequest,
+  isLegacyRequest,
+  type Server,
+} from "@modelcontextprotocol/server";
 import { redactSecrets } from "../audit/redact.js";
 import type { KeyCheck } from "../keys/api-keys.js";
 import type { Logger } from "../logger.js";
@@ -12,6 +17,7 @@ import { isLoopback, originChecker } from "./http-origin.js";
 import { bearerToken, readJsonBody, refuse } from "./http-request.js";
 import { type McpSession, SessionOpenError } from "./mcp-sessions.js";
 import { RateLimiter } from "./rate-limit.js";
+import { SseServerTransport } from "./sse.js";
 
 /**
  * HTTP: Streamable HTTP on `/mcp` (sessions named by `Mcp-Session-Id`) and the legacy
@@ -45,6 +51,12 @@ export interface HttpOptions {
   /** Whether a key that opened a session may still be used (not revoked, not expired). */
   keyUsable(keyId: string): boolean;
   openSession(key: ApiKeyRecord): Promise<McpSession>;
+  /** 2026-07-28 (no transport session): the server for one request of `key`. */
+  modernServer(key: ApiKeyRecord, toolCall: boolean): Server;
+  /** Ends the key sessions of 2026-07-28 quiet for longer than the idle timeouts. */
+  sweepModern(now: number): void;
+  /** Ends the 2026-07-28 session of one key, or of every key. */
+  endModern(keyId: string | undefined, reason: string): void;
   /** At shutdown: resolves true once no tool call is under way, false after `timeoutMs`. */
   settled(timeoutMs: number): Promise<boolean>;
   logger: Logger;
@@ -74,8 +86,8 @@ const SHUTDOWN_GRACE_MS = 10_000;
 const NO_BATCHES_FROM = "2025-06-18";
 
 type LiveTransport =
-  | { kind: "streamable"; transport: StreamableHTTPServerTransport }
-  | { kind: "sse"; transport: SSEServerTransport };
+  | { kind: "streamable"; transport: NodeStreamableHTTPServerTransport }
+  | { kind: "sse"; transport: SseServerTransport };
 
 interface LiveSession {
   /** What the wire names it: `Mcp-Session-Id`, or the SSE transport's `sessionId`. */
@@ -108,6 +120,48 @@ export async function serveHttp(options: HttpOptions): Promise<HttpService> {
   };
   const retireKey = (keyId: string, reason: string) => {
     for (const entry of [...live.values()]) if (entry.keyId === keyId) retire(entry, reason);
+    options.endModern(keyId, reason);
+  };
+
+  // 2026-07-28: per request, no transport session; the SDK's entry checks the revision's
+  // headers (MCP-Protocol-Version, Mcp-Method, Mcp-Name) against the body and answers
+  // server/discover. 2025 requests never reach it: they are routed to their sessions.
+  const modern = toNodeHandler(
+    createMcpHandler(
+      ({ authInfo }) => {
+        // Every request reaching here passed the key check, which set the caller.
+        const caller = authInfo?.extra as unknown as ModernCaller;
+        return options.modernServer(caller.key, caller.toolCall);
+      },
+      {
+        legacy: "reject",
+        maxRequestBodySize: MAX_BODY_BYTES,
+        onerror: (err) => logger.debug({ err: redactSecrets(String(err)) }, "2026-07-28 request"),
+      },
+    ),
+    { maxRequestBodySize: MAX_BODY_BYTES },
+  );
+  const serveModern = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    key: ApiKeyRecord,
+    body: unknown,
+  ) => {
+    if (Array.isArray(body)) {
+      refuse(res, 400, "batch_not_supported", batchRefusal("2026-07-28"));
+      return;
+    }
+    const caller: ModernCaller = {
+      key,
+      toolCall: messagesOf(body).some((m) => m.method === "tools/call"),
+    };
+    const auth: AuthInfo = {
+      token: key.id,
+      clientId: key.id,
+      scopes: [],
+      extra: caller as unknown as Record<string, unknown>,
+    };
+    await modern(Object.assign(req, { auth }), res, body);
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
@@ -256,7 +310,7 @@ export async function serveHttp(options: HttpOptions): Promise<HttpService> {
       return await options.openSession(key);
     } catch (err) {
       if (!(err instanceof SessionOpenError)) throw err;
-      refuse(res, 500, "session_open_failed", err.message);
+      refuse(res, err.code === "session_limit" ? 429 : 500, err.code, err.message);
       return undefined;
     }
   };
@@ -268,6 +322,11 @@ export async function serveHttp(options: HttpOptions): Promise<HttpService> {
     body: unknown,
   ) => {
     const wireId = req.headers["mcp-session-id"];
+    // A 2026-07-28 request is served per request; an Mcp-Session-Id on it is ignored.
+    if (req.method === "POST" && (await isModern(req, body))) {
+      await serveModern(req, res, key, body);
+      return;
+    }
     if (typeof wireId === "string") {
       const entry = sessionFor(req, res, wireId, key, "streamable", body);
       if (entry?.wire.kind === "streamable")
@@ -290,7 +349,7 @@ export async function serveHttp(options: HttpOptions): Promise<HttpService> {
     }
     const session = await open(res, key);
     if (!session) return;
-    const transport = new StreamableHTTPServerTransport({
+    const transport = new NodeStreamableHTTPServerTransport({
       sessionIdGenerator: () => session.id,
       onsessioninitialized: (id) => {
         const entry: LiveSession = {
@@ -322,7 +381,7 @@ export async function serveHttp(options: HttpOptions): Promise<HttpService> {
   const openSse = async (res: ServerResponse, key: ApiKeyRecord) => {
     const session = await open(res, key);
     if (!session) return;
-    const transport = new SSEServerTransport("/messages", res);
+    const transport = new SseServerTransport("/messages", res);
     const entry: LiveSession = {
       wireId: transport.sessionId,
       keyId: key.id,
@@ -386,6 +445,7 @@ export async function serveHttp(options: HttpOptions): Promise<HttpService> {
           retire(entry, sooner ? "idle timeout (no tool call)" : "idle timeout");
         } else if (!options.keyUsable(entry.keyId)) retire(entry, "agent key revoked or expired");
       }
+      options.sweepModern(now);
       limiter.prune();
     },
     Math.max(100, Math.min(options.idleTimeoutMs / 4, options.emptyIdleTimeoutMs / 4, 30_000)),
@@ -419,6 +479,7 @@ export async function serveHttp(options: HttpOptions): Promise<HttpService> {
       }
       const sessions = live.size;
       for (const entry of [...live.values()]) retire(entry, "server shut down");
+      options.endModern(undefined, "server shut down");
       server.closeAllConnections();
       await closed;
       logger.info({ sessions }, "HTTP server stopped");
@@ -427,6 +488,29 @@ export async function serveHttp(options: HttpOptions): Promise<HttpService> {
   };
 
   return { url, port, close };
+}
+
+/** What a 2026-07-28 request's server is built for. */
+interface ModernCaller {
+  key: ApiKeyRecord;
+  toolCall: boolean;
+}
+
+/**
+ * Whether a POST speaks 2026-07-28 (its message carries the per-request `_meta`
+ * envelope), by the SDK's own classification so the two never disagree.
+ */
+function isModern(req: IncomingMessage, body: unknown): Promise<boolean> {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (typeof value === "string") headers.set(name, value);
+  }
+  const probe = new Request("http://spendguard.invalid/mcp", {
+    method: "POST",
+    headers,
+    body: JSON.stringify(body),
+  });
+  return isLegacyRequest(probe).then((legacy) => !legacy);
 }
 
 /** The messages of a body: a batch's members, or the one message. */

@@ -1,12 +1,14 @@
-import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
+import { ProtocolError, ProtocolErrorCode, type Server } from "@modelcontextprotocol/server";
 import type { AnyTool } from "../../tools/tool.js";
 import { redactSecrets } from "../audit/redact.js";
+import { SpendguardError } from "../errors.js";
 import { Guard, type GuardOptions } from "../guard/guard.js";
 import { endSession, startSession } from "../guard/sessions.js";
 import type { Logger } from "../logger.js";
 import { createOperatorServer, newOperatorSessionId } from "../operator/server.js";
 import { loadPolicy } from "../policy/load.js";
-import { createServer } from "../server.js";
+import { RequestStateSealer } from "../request-state.js";
+import { createServer, type GuardSession } from "../server.js";
 import type { ApiKeyRecord, Store } from "../store/store.js";
 import type { Upstream } from "./upstream.js";
 
@@ -27,6 +29,22 @@ export interface McpSession {
 /** Why a session could not be opened; the details are logged, not told to the client. */
 export class SessionOpenError extends Error {
   override name = "SessionOpenError";
+  constructor(
+    message: string,
+    /** `session_limit`: the agent has opened its `sessions_per_day`. */
+    readonly code: "session_open_failed" | "session_limit" = "session_open_failed",
+  ) {
+    super(message);
+  }
+}
+
+/** A key's guard session on 2026-07-28, which has no transport session to hold it. */
+interface KeySession {
+  session: GuardSession;
+  keyId: string;
+  /** The last request that used it. */
+  lastSeen: number;
+  calledTool: boolean;
 }
 
 export interface SessionOpenerOptions {
@@ -37,17 +55,107 @@ export interface SessionOpenerOptions {
   /** `serve --read-only`: agents see and may call read tools only. */
   readOnly: boolean;
   logger: Logger;
+  /** The guards' `afterCall` (alert rules). */
+  afterCall?: () => Promise<void>;
 }
 
 export class SessionOpener {
   private readonly calls = new InFlightCalls();
   /** Per agent, once per process: unknown outcomes are settled before it spends again. */
   private readonly reconciled = new Map<string, Promise<void>>();
+  /** Per agent key: its current 2026-07-28 guard session. */
+  private readonly keySessions = new Map<string, KeySession>();
+  /** One key per process: a `requestState` sealed here opens only here. */
+  readonly sealer = new RequestStateSealer();
 
   constructor(private readonly options: SessionOpenerOptions) {}
 
+  /** A 2025-era MCP session (Streamable HTTP or SSE): its own guard session. */
   async open(key: ApiKeyRecord): Promise<McpSession> {
-    return key.kind === "operator" ? this.openOperator(key) : this.openAgent(key);
+    if (key.kind === "operator") return this.openOperator(key);
+    const opened = await this.openAgent(key);
+    return {
+      id: opened.sessionId,
+      server: createServer({ session: async () => opened, sealer: this.sealer }),
+      end: (reason) => this.endAgent(opened.sessionId, reason),
+    };
+  }
+
+  /**
+   * The server for one 2026-07-28 request of `key`. An agent key's requests share one
+   * guard session, minted by spendguard on the key's first tools/list or tools/call and
+   * kept while the key keeps using it: its caps, kills and approvals hold across requests
+   * as they do in a 2025 session. A killed session stays the key's (every call is refused
+   * `session_killed`) until the key has been quiet for the idle timeout; an ended or
+   * expired one is replaced on the next request. Each new one counts against the policy's
+   * `sessions_per_day`.
+   */
+  modernServer(key: ApiKeyRecord, toolCall: boolean): Server {
+    if (key.kind === "operator") {
+      return this.openOperator(key).server;
+    }
+    return createServer({
+      session: () =>
+        this.keySession(key, toolCall).catch((err: unknown) => {
+          // Told to the client as a JSON-RPC error with the same stable code as over 2025.
+          if (!(err instanceof SessionOpenError)) throw err;
+          throw new ProtocolError(ProtocolErrorCode.InternalError, err.message, { code: err.code });
+        }),
+      sealer: this.sealer,
+    });
+  }
+
+  /** Ends the 2026-07-28 key sessions quiet for longer than their idle timeout. */
+  sweep(now: number, idleTimeoutMs: number, emptyIdleTimeoutMs: number): void {
+    for (const entry of [...this.keySessions.values()]) {
+      const idleMs = entry.calledTool ? idleTimeoutMs : Math.min(idleTimeoutMs, emptyIdleTimeoutMs);
+      if (now - entry.lastSeen >= idleMs) this.retireKeySession(entry, "idle timeout");
+    }
+  }
+
+  /** Ends a key's 2026-07-28 session (revoked key, shutdown). */
+  endKeySessions(keyId: string | undefined, reason: string): void {
+    for (const entry of [...this.keySessions.values()]) {
+      if (keyId === undefined || entry.keyId === keyId) this.retireKeySession(entry, reason);
+    }
+  }
+
+  private async keySession(key: ApiKeyRecord, toolCall: boolean): Promise<GuardSession> {
+    const current = this.keySessions.get(key.id);
+    const state = current
+      ? this.options.store.getSession(current.session.sessionId)?.state
+      : undefined;
+    if (current && (state === "active" || state === "killed") && !this.expired(current)) {
+      current.lastSeen = Date.now();
+      current.calledTool ||= toolCall;
+      return current.session;
+    }
+    if (current) this.retireKeySession(current, "replaced: the session had ended");
+    const session = await this.openAgent(key);
+    this.keySessions.set(key.id, {
+      session,
+      keyId: key.id,
+      lastSeen: Date.now(),
+      calledTool: toolCall,
+    });
+    return session;
+  }
+
+  private expired(entry: KeySession): boolean {
+    const record = this.options.store.getSession(entry.session.sessionId);
+    return record?.expires_at != null && Date.now() >= record.expires_at;
+  }
+
+  private retireKeySession(entry: KeySession, reason: string): void {
+    if (this.keySessions.get(entry.keyId) !== entry) return;
+    this.keySessions.delete(entry.keyId);
+    this.endAgent(entry.session.sessionId, reason);
+  }
+
+  private endAgent(sessionId: string, reason: string): void {
+    if (endSession(this.options.store, sessionId, reason)) {
+      this.options.logger.info({ session: sessionId, reason }, "agent session ended");
+    }
   }
 
   /** Resolves true once no tool call is under way, or false after `timeoutMs`. */
@@ -59,8 +167,8 @@ export class SessionOpener {
     return this.calls.size;
   }
 
-  private async openAgent(key: ApiKeyRecord): Promise<McpSession> {
-    const { store, home, upstream, tools, readOnly, logger } = this.options;
+  private async openAgent(key: ApiKeyRecord): Promise<GuardSession> {
+    const { store, home, upstream, tools, readOnly, logger, afterCall } = this.options;
     let guard: TrackedGuard;
     let sessionId: string;
     try {
@@ -71,7 +179,18 @@ export class SessionOpener {
       sessionId = session.id;
       store.recordSessionKey(session.id, key.id);
       guard = new TrackedGuard(
-        { policy, store, sessionId, stripe, home, tools, transport: "http", readOnly, logger },
+        {
+          policy,
+          store,
+          sessionId,
+          stripe,
+          home,
+          tools,
+          transport: "http",
+          readOnly,
+          logger,
+          ...(afterCall ? { afterCall } : {}),
+        },
         this.calls,
       );
       logger.info(
@@ -85,6 +204,10 @@ export class SessionOpener {
         "agent session opened",
       );
     } catch (err) {
+      if (err instanceof SpendguardError && err.code === "session_limit") {
+        logger.warn({ keyId: key.id, agent: key.name }, "session limit reached");
+        throw new SessionOpenError(`${err.message} ${err.hint ?? ""}`.trim(), "session_limit");
+      }
       logger.error(
         {
           keyId: key.id,
@@ -99,15 +222,7 @@ export class SessionOpener {
       );
     }
     await this.reconcileOnce(key.name, guard);
-    return {
-      id: sessionId,
-      server: createServer(guard),
-      end(reason) {
-        if (endSession(store, sessionId, reason)) {
-          logger.info({ session: sessionId, reason }, "agent session ended");
-        }
-      },
-    };
+    return { guard, sessionId, keyId: key.id };
   }
 
   private openOperator(key: ApiKeyRecord): McpSession {

@@ -1,16 +1,18 @@
-import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
-import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
+import type { Server } from "@modelcontextprotocol/server";
+import { serveStdio as serveStdioEntry } from "@modelcontextprotocol/server/stdio";
 
 /**
- * stdio: one process is one session. Resolves when the client goes away (stdin closes)
- * or the server is closed, so the caller can end the session and release resources.
+ * stdio: one process is one session, on whichever revision the client opens with (the
+ * SDK's entry answers `server/discover` for 2026-07-28 and `initialize` for 2025
+ * revisions, and pins the connection to it). Resolves when the client goes away (stdin
+ * closes), so the caller can end the session and release resources.
  */
-export async function serveStdio(server: Server): Promise<void> {
-  const transport = new StdioServerTransport();
+export async function serveStdio(factory: () => Server): Promise<void> {
   const closed = new Promise<void>((resolve) => {
-    server.onclose = () => resolve();
     process.stdin.once("end", () => resolve());
+    process.stdin.once("close", () => resolve());
   });
-  await server.connect(transport);
+  const handle = serveStdioEntry(factory);
   await closed;
+  await handle.close();
 }

@@ -4,6 +4,7 @@ import { ConfigError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { LoadedPolicy } from "../policy/load.js";
 import type { Sandbox } from "../sandbox/index.js";
+import type { RequestObserver } from "../stripe/attempts.js";
 import { createStripeClient } from "../stripe/client.js";
 import { checkStripeKey, describeKey } from "../stripe/keys.js";
 
@@ -25,6 +26,7 @@ export function stripeUpstream(
   env: Environment,
   allowSecretKey: boolean,
   logger: Logger,
+  onRequest?: RequestObserver,
 ): Upstream {
   if (!env.stripeApiKey && env.stripeBaseUrl === undefined) {
     throw new ConfigError(
@@ -49,6 +51,7 @@ export function stripeUpstream(
           apiKey: env.stripeApiKey ?? "",
           ...(env.stripeBaseUrl ? { baseUrl: env.stripeBaseUrl } : {}),
           ...(env.stripeTimeoutMs ? { timeoutMs: env.stripeTimeoutMs } : {}),
+          ...(onRequest ? { onRequest } : {}),
         });
       }
       return client;
@@ -62,7 +65,11 @@ export function stripeUpstream(
  * policy gets the sandbox's admin key. Chosen per session, so one HTTP server can serve
  * several roles.
  */
-export function sandboxUpstream(sandbox: Sandbox, logger: Logger): Upstream {
+export function sandboxUpstream(
+  sandbox: Sandbox,
+  logger: Logger,
+  onRequest?: RequestObserver,
+): Upstream {
   const clients = new Map<string, Stripe>();
   return {
     clientFor(policy) {
@@ -75,7 +82,11 @@ export function sandboxUpstream(sandbox: Sandbox, logger: Logger): Upstream {
           { sandbox: sandbox.url, key: describeKey(apiKey) },
           "using the built-in sandbox",
         );
-        client = createStripeClient({ apiKey, baseUrl: sandbox.url });
+        client = createStripeClient({
+          apiKey,
+          baseUrl: sandbox.url,
+          ...(onRequest ? { onRequest } : {}),
+        });
         clients.set(apiKey, client);
       }
       return client;

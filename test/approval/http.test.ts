@@ -195,7 +195,7 @@ describe("in-band over HTTP, the agent's client asks its user (elicitation)", ()
 });
 
 describe("out-of-band over HTTP, the operator decides with the operator tools", () => {
-  it("approve: the same call goes through once; another amount, another customer or a second call needs its own", async () => {
+  it("approve: the same call goes through once, and its repeat is answered from the record; another amount or another customer needs its own", async () => {
     const agent = await connect(server.url, key("oob-approve"));
     const first = errorOf(await call(agent.client, "issue_refund", REFUND));
     expect(first.code).toBe("approval_required");
@@ -240,18 +240,20 @@ describe("out-of-band over HTTP, the operator decides with the operator tools", 
         expect(approvalIdIn(refused.message)).not.toBe(id);
       }
       okOf(await call(agent.client, "issue_refund", REFUND));
-      const again = errorOf(await call(agent.client, "issue_refund", REFUND));
-      expect(again.code).toBe("approval_required");
-      expect(approvalIdIn(again.message)).not.toBe(id);
+      // The same call again is a repeat, answered from the record: nothing moves, no new yes.
+      const again = okOf<{ spendguard: { replayed: boolean } }>(
+        await call(agent.client, "issue_refund", REFUND),
+      );
+      expect(again.spendguard.replayed).toBe(true);
     });
     await agent.close();
     expect(made.map((r) => r.amount)).toEqual([2_500]);
 
-    // The three other requests are still pending, but their session is closed: nothing can
+    // The two other requests are still pending, but their session is closed: nothing can
     // use them, so nobody is asked to decide them.
     const stillPending = await operatorCall("list_pending_approvals", { agent: "oob-approve" });
     expect(stillPending.count).toBe(0);
-    expect(approvalsOf("oob-approve").filter((a) => a.state === "pending")).toHaveLength(3);
+    expect(approvalsOf("oob-approve").filter((a) => a.state === "pending")).toHaveLength(2);
     expect(approvalsOf("oob-approve").find((a) => a.id === id)).toMatchObject({
       state: "used",
       decided_by: "operator:olivia",

@@ -76,8 +76,8 @@ describe("spendguard demo", () => {
     expect(run.stdout).toMatch(/issue_refund +11 +8 +3 +0 +\$230\.00/);
     expect(run.stdout).toMatch(/caps\.per_session +cap_session +1/);
     expect(run.stdout).toMatch(/audit chain ok: 14 row\(s\) verified/);
-    expect(run.stdout).toContain(`SPENDGUARD_HOME=${home} npx spendguard audit`);
-    expect(run.stdout).toContain(`SPENDGUARD_HOME=${home} npx spendguard console`);
+    expect(run.stdout).toContain(`SPENDGUARD_HOME=${home} spendguard audit`);
+    expect(run.stdout).toContain(`SPENDGUARD_HOME=${home} spendguard console`);
     expect(run.stdout).toContain("http://127.0.0.1:3100/console");
   });
 

@@ -2,10 +2,10 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import type { CallToolResult, Client } from "@modelcontextprotocol/client";
+import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
 import type { Sandbox } from "../../src/sandbox/index.js";
+import { newClient } from "../e2e/harness.js";
 
 /** The checkout; the CLI under test is the built one, run as a child process. */
 export const ROOT = resolve(import.meta.dirname, "../..");
@@ -49,7 +49,7 @@ export function runCli(
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
       reject(new Error(`spendguard ${args.join(" ")} did not finish:\n${stdout}\n${stderr}`));
-    }, options.timeoutMs ?? 20_000);
+    }, options.timeoutMs ?? 60_000);
     child.on("error", reject);
     child.on("close", (code) => {
       clearTimeout(timer);
@@ -87,7 +87,7 @@ export async function startServer(options: {
   transport.stderr?.on("data", (chunk: Buffer) => {
     stderr += chunk.toString();
   });
-  const client = new Client({ name: "spendguard-cli-test", version: "0.0.0" });
+  const client = newClient("spendguard-cli-test");
   await client.connect(transport);
   return { client, stderr: () => stderr, close: () => client.close() };
 }

@@ -180,10 +180,12 @@ if (!HAVE_CHROMIUM && REQUIRE_CHROMIUM) {
 
       const done = outcome(await call(agent.client, "issue_refund", refund(4_500)));
       expect(done.ok).toBe(true);
-      // Once: the same call again needs a new yes.
-      const again = errorOf(await call(agent.client, "issue_refund", refund(4_500)));
-      expect(again.code).toBe("approval_required");
-      expect(approvalIdIn(again.message)).not.toBe(id);
+      // Once: the same call again is its repeat, answered from the record; another needs a yes.
+      const again = outcome(await call(agent.client, "issue_refund", refund(4_500)));
+      expect(again.ok && (again.data.spendguard as { replayed?: boolean }).replayed).toBe(true);
+      const other = errorOf(await call(agent.client, "issue_refund", refund(4_600)));
+      expect(other.code).toBe("approval_required");
+      expect(approvalIdIn(other.message)).not.toBe(id);
       const refunds = await admin.refunds.list({ charge: CHARGE, limit: 100 });
       expect(refunds.data.filter((r) => r.amount === 4_500)).toHaveLength(1);
       const audit = await runCli(["audit", "--json", "--home", home.dir]);
@@ -192,7 +194,9 @@ if (!HAVE_CHROMIUM && REQUIRE_CHROMIUM) {
         .split("\n")
         .map((l) => JSON.parse(l) as { rule: string | null; reason: string | null })
         .find((r) => r.rule === "approval" && r.reason?.includes(id));
-      expect(decision?.reason).toBe(`${id} approved console:alice: customer called, ok`);
+      expect(decision?.reason).toBe(
+        `${id} approved via operator (console:alice): customer called, ok`,
+      );
     });
 
     it("creates a key (shown once) and revokes it: its next request is refused", async () => {

@@ -1,15 +1,30 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { type CallToolResult, Client, type ClientOptions } from "@modelcontextprotocol/client";
+import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
 import { parse, stringify } from "yaml";
 import { type Sandbox, startSandbox } from "../../src/sandbox/index.js";
 
 /** The checkout's root; the built CLI lives under it in dist/. */
 export const ROOT = resolve(import.meta.dirname, "../..");
 export const CLI = join(ROOT, "dist/src/cli/main.js");
+
+/**
+ * The protocol revision the tests' v2 clients speak: 2026-07-28 when
+ * SPENDGUARD_TEST_REVISION says so (the vitest project of that name), else 2025-11-25.
+ */
+export const REVISION =
+  process.env.SPENDGUARD_TEST_REVISION === "2026-07-28" ? "2026-07-28" : "2025-11-25";
+export const MODERN = REVISION === "2026-07-28";
+
+/** A v2 SDK client on the tests' revision (pinned, so a 2025 fallback cannot hide a fault). */
+export function newClient(name: string, options: ClientOptions = {}): Client {
+  return new Client(
+    { name, version: "0.0.0" },
+    MODERN ? { ...options, versionNegotiation: { mode: { pin: "2026-07-28" } } } : options,
+  );
+}
 
 export function tempHome(): { dir: string; cleanup(): void } {
   const dir = mkdtempSync(join(tmpdir(), "spendguard-test-"));
@@ -71,14 +86,14 @@ export async function connectStdio(options: ServerOptions): Promise<{
   transport.stderr?.on("data", (chunk: Buffer) => {
     stderr += chunk.toString();
   });
-  const client = options.client ?? new Client({ name: "spendguard-test", version: "0.0.0" });
+  const client = options.client ?? newClient("spendguard-test");
   await client.connect(transport);
   return { client, transport, stderr: () => stderr, close: () => client.close() };
 }
 
 /** `spendguard serve --operator` over stdio on `home` (no Stripe key), connected. */
 export async function connectOperatorStdio(home: string): Promise<Client> {
-  const client = new Client({ name: "operator-test", version: "0.0.0" });
+  const client = newClient("operator-test");
   await client.connect(
     new StdioClientTransport({
       command: process.execPath,

@@ -206,7 +206,9 @@ describe("lifecycle", () => {
       reason: "duplicate",
     });
     await expect
-      .poll(() => sandbox.requests.some((r) => r.method === "POST" && r.path === "/v1/refunds"))
+      .poll(() => sandbox.requests.some((r) => r.method === "POST" && r.path === "/v1/refunds"), {
+        timeout: 10_000,
+      })
       .toBe(true);
     const exit = server.stop("SIGTERM");
 

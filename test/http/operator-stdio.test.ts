@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import type { Client } from "@modelcontextprotocol/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEMO, type Sandbox, startSandbox } from "../../src/sandbox/index.js";
 import { openSqliteStore } from "../../src/store/sqlite/store.js";
@@ -42,6 +42,7 @@ describe("serve --operator (stdio)", () => {
       "reject",
       "list_unresolved",
       "resolve_admission",
+      "resume_agent",
     ]);
     await expect(JSON.stringify(tools, null, 2)).toMatchFileSnapshot(
       "__snapshots__/operator-tools.json",

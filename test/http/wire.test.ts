@@ -215,7 +215,7 @@ describe("sessions that never make a tool call", () => {
         STRIPE_API_KEY: sandbox.keys.roles["support-refunds"],
         SPENDGUARD_STRIPE_BASE_URL: sandbox.url,
       },
-      args: ["--empty-idle-timeout", "1s"],
+      args: ["--empty-idle-timeout", "4s"],
     });
   });
   afterAll(async () => {
@@ -223,11 +223,12 @@ describe("sessions that never make a tool call", () => {
   });
 
   it("idle out after --empty-idle-timeout, and `spendguard sessions` lists them only with --empty", async () => {
-    const spare = await connect(quick.url, key("spare"), "streamable");
+    // The busy one calls first, so that on a slow machine its call still comes in time.
     const busy = await connect(quick.url, key("busy"), "streamable");
     await call(busy.client, "session_status");
+    const spare = await connect(quick.url, key("spare"), "streamable");
     const [spareId, busyId] = [spare.sessionId() ?? "", busy.sessionId() ?? ""];
-    await new Promise((r) => setTimeout(r, 1_800));
+    await new Promise((r) => setTimeout(r, 5_500));
 
     const store = openSqliteStore(home.dir);
     try {

@@ -4,6 +4,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startSandbox } from "../../src/sandbox/index.js";
 import {
   createKey,
   type HttpServer,
@@ -512,10 +513,15 @@ describe("client_credentials", () => {
 
 describe("tokens are for this resource, and short-lived", () => {
   it("another server on the same data refuses a token issued here; an expired token is refused", async () => {
+    // The same data directory, its own Stripe (a data directory runs one --sandbox at a time).
+    const stripe = await startSandbox({ port: 0, seed: "demo" });
     const other = await startHttpServer({
       home: home.dir,
-      env: {},
-      args: ["--sandbox", "--access-token-ttl", "2s"],
+      env: {
+        STRIPE_API_KEY: stripe.keys.roles["support-refunds"],
+        SPENDGUARD_STRIPE_BASE_URL: stripe.url,
+      },
+      args: ["--access-token-ttl", "2s"],
     });
     try {
       const clientId = await publicClient();
@@ -552,6 +558,7 @@ describe("tokens are for this resource, and short-lived", () => {
       expect(expired.error?.data?.code).toBe("token_expired");
     } finally {
       await other.stop();
+      await stripe.close();
     }
   });
 

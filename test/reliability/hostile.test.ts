@@ -2,14 +2,18 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import type { CallToolResult, Tool } from "@modelcontextprotocol/sdk/types.js";
+import type { CallToolResult, Client, Tool } from "@modelcontextprotocol/client";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { verifyAudit } from "../../src/audit/chain.js";
 import { DENY_CODES } from "../../src/errors.js";
-import { agentInputSchema, agentOutputSchema } from "../../src/guard/agent-schemas.js";
+import {
+  agentInputSchema,
+  agentOutputSchema,
+  malformedTextAt,
+  withoutNullOptionals,
+} from "../../src/guard/agent-schemas.js";
 import { fxTable, majorToMinor, toCapMinor } from "../../src/money/currency.js";
 import { DEMO, type DemoRole, type Sandbox, startSandbox } from "../../src/sandbox/index.js";
 import { openSqliteStore } from "../../src/store/sqlite/store.js";
@@ -221,7 +225,13 @@ async function fuzzServer(
       calls.total++;
       resultTexts.push({ where: `${label} ${tool.name} result`, text: JSON.stringify(result) });
       if (!alive()) throw new Error(`${label} died after ${tool.name}`);
-      const expected = input.safeParse(overTheWire(c.args));
+      // As the guard reads them: text with a lone surrogate is refused, and an optional
+      // argument sent as null is not given (#14, #15).
+      const sent = overTheWire(c.args);
+      const expected =
+        malformedTextAt(sent) === undefined
+          ? input.safeParse(withoutNullOptionals(input, sent))
+          : { success: false as const };
       if (result.isError) {
         const error = errorOf(result);
         calls.errors.set(error.code, (calls.errors.get(error.code) ?? 0) + 1);

@@ -2,9 +2,7 @@ import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import type { CallToolResult, Client } from "@modelcontextprotocol/client";
 import { TOOLS } from "../../../tools/index.js";
 import { formatMoney } from "../../money/currency.js";
 import { type LoadedPolicy, loadPolicy } from "../../policy/load.js";
@@ -160,6 +158,11 @@ class Demo {
     const key = sandbox.keys.roles["support-refunds"];
     this.bullet(`A local Stripe sandbox with demo data (tenants acme and globex): ${sandbox.url}`);
     const main = fileURLToPath(new URL("../main.js", import.meta.url));
+    // Loaded here, not with the CLI: no other command needs the MCP client.
+    const [{ Client }, { StdioClientTransport }] = await Promise.all([
+      import("@modelcontextprotocol/client"),
+      import("@modelcontextprotocol/client/stdio"),
+    ]);
     const transport = new StdioClientTransport({
       command: process.execPath,
       args: [main, "serve", "--policy", policyFile],
@@ -329,13 +332,14 @@ class Demo {
       "",
       s.bold(`The story happened as scripted, in ${seconds} s.`),
       `Everything it did is in ${this.home}. Look around:`,
-      `  SPENDGUARD_HOME=${this.home} npx spendguard audit`,
-      `  SPENDGUARD_HOME=${this.home} npx spendguard sessions`,
-      `  SPENDGUARD_HOME=${this.home} npx spendguard report --by customer`,
+      `  SPENDGUARD_HOME=${this.home} spendguard audit`,
+      `  SPENDGUARD_HOME=${this.home} spendguard sessions`,
+      `  SPENDGUARD_HOME=${this.home} spendguard report --by customer`,
       "Or in the operator console (sessions, caps, the audit, kill, approvals, keys):",
-      `  SPENDGUARD_HOME=${this.home} npx spendguard keys create --operator --name you`,
-      `  SPENDGUARD_HOME=${this.home} npx spendguard console`,
+      `  SPENDGUARD_HOME=${this.home} spendguard keys create --operator --name you`,
+      `  SPENDGUARD_HOME=${this.home} spendguard console`,
       "  then open http://127.0.0.1:3100/console and sign in with the sg_op_… key it printed.",
+      "(`spendguard` is on your PATH once `npm link` has run in the checkout.)",
       "",
     );
   }

@@ -6,6 +6,7 @@ import { readEnvironment } from "../../config.js";
 import { ConfigError } from "../../errors.js";
 import { ALL_SESSIONS } from "../../guard/kill.js";
 import { type LoadedPolicy, loadPolicy } from "../../policy/load.js";
+import { sqliteAddonProblem } from "../../store/sqlite/open.js";
 import { inspectDatabase, openSqliteStore } from "../../store/sqlite/store.js";
 import { checkStripeKey } from "../../stripe/keys.js";
 import { PACKAGE_ROOT } from "../../version.js";
@@ -137,14 +138,22 @@ function write(io: CliIO, results: CheckResult[], home: string, policyFile: stri
 function checkNode(): CheckResult {
   const version = process.versions.node;
   const major = Number(version.split(".")[0]);
-  return major >= MIN_NODE_MAJOR
-    ? { check: "Node.js", status: "pass", detail: `${version} (needs ${MIN_NODE_MAJOR} or later)` }
-    : {
-        check: "Node.js",
-        status: "fail",
-        detail: `${version} is too old (needs ${MIN_NODE_MAJOR} or later)`,
-        fix: `install Node.js ${MIN_NODE_MAJOR} LTS or newer (https://nodejs.org), then npm ci again`,
-      };
+  if (major < MIN_NODE_MAJOR) {
+    return {
+      check: "Node.js",
+      status: "fail",
+      detail: `${version} is too old (needs ${MIN_NODE_MAJOR} or later)`,
+      fix: `install Node.js ${MIN_NODE_MAJOR} LTS or newer (https://nodejs.org), then npm ci again`,
+    };
+  }
+  // The SQLite addon is built for the Node that ran npm ci: another one cannot serve.
+  const addon = sqliteAddonProblem();
+  if (addon) return { check: "Node.js", status: "fail", ...addon };
+  return {
+    check: "Node.js",
+    status: "pass",
+    detail: `${version} (needs ${MIN_NODE_MAJOR} or later)`,
+  };
 }
 
 function checkDataDirectory(home: string): CheckResult {

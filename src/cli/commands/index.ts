@@ -1,5 +1,6 @@
 import type { CliCommand } from "../command.js";
 import { admissionsCommand, resolveCommand } from "./admissions.js";
+import { alertsCommand } from "./alerts.js";
 import { approvalsCommand, approveCommand, rejectCommand } from "./approve.js";
 import { auditCommand } from "./audit.js";
 import { consoleCommand } from "./console.js";
@@ -9,6 +10,7 @@ import { keysCommand } from "./keys.js";
 import { killCommand } from "./kill.js";
 import { policyCommand } from "./policy.js";
 import { reportCommand } from "./report.js";
+import { resumeCommand } from "./resume.js";
 import { sandboxCommand } from "./sandbox.js";
 import { scopesCommand } from "./scopes.js";
 import { serveCommand } from "./serve.js";
@@ -25,11 +27,13 @@ export const COMMANDS: readonly CliCommand[] = [
   auditCommand,
   reportCommand,
   killCommand,
+  resumeCommand,
   approvalsCommand,
   approveCommand,
   rejectCommand,
   admissionsCommand,
   resolveCommand,
+  alertsCommand,
   scopesCommand,
   doctorCommand,
   policyCommand,

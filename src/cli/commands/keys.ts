@@ -4,13 +4,21 @@ import { ConfigError } from "../../errors.js";
 import { createApiKey, keyStatus, revokeApiKey } from "../../keys/api-keys.js";
 import { parseExpiry } from "../../keys/expiry.js";
 import { type CreatedOAuthClient, createOAuthClientIdentity } from "../../keys/oauth-client.js";
+import { OPERATOR_TOOLS } from "../../operator/tools/index.js";
 import { loadPolicy } from "../../policy/load.js";
 import { openSqliteStore } from "../../store/sqlite/store.js";
 import type { ApiKeyRecord, OAuthClientRecord, Store } from "../../store/store.js";
 import { HOME_FLAG, homeOf, parseFlags } from "../args.js";
 import { type CliCommand, type CliIO, UsageError } from "../command.js";
 import { withStore } from "../data.js";
-import { formatTime, styleFor, table, terminalWidth, tolerateClosedPipe } from "../format.js";
+import {
+  formatTime,
+  styleFor,
+  table,
+  terminalWidth,
+  tolerateClosedPipe,
+  wrapWords,
+} from "../format.js";
 
 const USAGE = `Usage: spendguard keys create --agent NAME --policy FILE [--oauth-client] [--expires 30d|ISO] [--json]
        spendguard keys create --operator [--name NAME] [--expires 30d|ISO] [--json]
@@ -31,9 +39,13 @@ only its SHA-256 and names it by its id (key_…) everywhere else.
                  (agent frameworks that speak OAuth): a client id and secret, traded
                  at /token for access tokens that act as agent NAME under FILE
   create --operator [--name NAME]
-                 an operator key (sg_op_…): opens an operator session with the control
-                 tools (list_sessions, kill_session, kill_agent, kill_all,
-                 spend_summary) and no Stripe tool. NAME defaults to "operator".
+                 an operator key (sg_op_…): opens an operator session with the
+                 operator tools and no Stripe tool. NAME defaults to "operator".
+                 The operator tools:
+${wrapWords(
+  OPERATOR_TOOLS.map((tool) => tool.name),
+  "                   ",
+)}
   --expires WHEN the key stops working after a duration (90m, 12h, 30d) or at an ISO
                  date/time (default: never)
   list           every identity: keys, OAuth grants an operator gave on the consent

@@ -85,6 +85,7 @@ function effectivePolicy(loaded: LoadedPolicy) {
     connected_accounts: p.connected_accounts,
     fx: Object.fromEntries(Object.entries(p.fx).map(([code, rate]) => [code.toLowerCase(), rate])),
     session_ttl: p.session_ttl ?? null,
+    sessions_per_day: p.sessions_per_day ?? null,
     expires_at: p.expires_at ? p.expires_at.toISOString() : null,
     require_approval_over: p.require_approval_over ?? null,
     require_approval_for: p.require_approval_for.map((rule) => ({

@@ -1,42 +1,53 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { join } from "node:path";
 import { TOOLS } from "../../../tools/index.js";
 import { type Environment, readEnvironment } from "../../config.js";
 import { createConsole } from "../../console/console.js";
-import { ConfigError } from "../../errors.js";
+import { ConfigError, SpendguardError } from "../../errors.js";
 import { Guard } from "../../guard/guard.js";
 import { endSession, startSession } from "../../guard/sessions.js";
 import { checkApiKey, keyStatus } from "../../keys/api-keys.js";
 import { createLogger, type Logger } from "../../logger.js";
+import { MIN_METRICS_TOKEN, metricsEndpoint } from "../../metrics/endpoint.js";
 import { ConsentPages } from "../../oauth/consent.js";
 import { createAuthorizationServer } from "../../oauth/server.js";
 import { createOperatorServer, newOperatorSessionId } from "../../operator/server.js";
+import { OPERATOR_TOOLS } from "../../operator/tools/index.js";
 import { loadPolicy, parseDuration } from "../../policy/load.js";
+import { RequestStateSealer } from "../../request-state.js";
 import { type Sandbox, SandboxStateError, startSandbox } from "../../sandbox/index.js";
-import { createServer } from "../../server.js";
+import { createServer, type GuardSession } from "../../server.js";
 import { openSqliteStore } from "../../store/sqlite/store.js";
-import { serveHttp } from "../../transports/http.js";
+import type { RequestObserver } from "../../stripe/attempts.js";
+import { type HttpRoute, serveHttp } from "../../transports/http.js";
 import { SessionOpener } from "../../transports/mcp-sessions.js";
 import { serveStdio } from "../../transports/stdio.js";
 import { sandboxUpstream, stripeUpstream, type Upstream } from "../../transports/upstream.js";
 import { PACKAGE_ROOT } from "../../version.js";
 import { parseCount, parseFlags } from "../args.js";
 import { type CliCommand, UsageError } from "../command.js";
+import { wrapWords } from "../format.js";
+import { watchStore } from "../observability.js";
 import { noteSandboxSessions, sandboxStateFile, stateProblem } from "../sandbox-home.js";
 
 const USAGE = `Usage: spendguard serve [--policy FILE] [options]          one agent session over stdio
        spendguard serve --http [--host HOST] [--port N] [options]
        spendguard serve --operator                            operator tools over stdio
 
-stdio: one process is one guard session, for the agent the policy (or --agent) names.
+Protocol revisions 2024-11-05 to 2025-11-25 and 2026-07-28 (server/discover), on stdio
+and Streamable HTTP. stdio: one process is one guard session, for the agent the policy
+(or --agent) names.
 
 --http: agents and operators connect over HTTP, each with its own key (\`spendguard keys
 create\`): Streamable HTTP on /mcp and, for older clients, HTTP+SSE on /sse + /messages,
-on one port. Each MCP session is one guard session; the agent's name and policy come
-from its key, or from the OAuth grant an operator gave a hosted client (/authorize,
-/token, /register; discovery at /.well-known/oauth-protected-resource). Requests without
-a valid key or access token get 401; an operator key opens an operator
-session (list_sessions, kill_session, kill_agent, kill_all, spend_summary; no Stripe
-tool). The operator console is at /console on the same port (sign in with an operator
+on one port. Each MCP session (up to revision 2025-11-25) is one guard session; on
+2026-07-28, which has no transport session, an agent key's requests share one guard
+session until it idles out. The agent's name and policy come from its key, or from the
+OAuth grant an operator gave a hosted client (/authorize, /token, /register; discovery at
+/.well-known/oauth-protected-resource). Requests without a valid key or access token get
+401; an operator key opens an operator session with the operator tools below (no Stripe
+tool). With --metrics-token or an operator key, GET /metrics answers in the Prometheus
+text format. The operator console is at /console on the same port (sign in with an operator
 key; see \`spendguard console --help\`). SIGINT/SIGTERM stop it gracefully: tool calls
 under way finish first (10 s at most), then every session ends. A call that needs a
 person's approval waits for the operator: the agent's own MCP client is asked only under
@@ -44,6 +55,12 @@ approval_via: client or either.
 
 --operator: the operator tools over stdio, beside the agents' servers on the same
 SPENDGUARD_HOME (no Stripe key needed).
+
+Operator tools (an operator key's session over HTTP, or serve --operator):
+${wrapWords(
+  OPERATOR_TOOLS.map((tool) => tool.name),
+  "  ",
+)}
 
 Options:
   --policy FILE           policy file (or SPENDGUARD_POLICY); stdio only
@@ -56,6 +73,8 @@ Options:
                           reset\` clears both. One sandbox per data directory at a time.
   --read-only             list and allow only read tools, whatever the policy enables
   --allow-secret-key      accept a standard sk_ key (not recommended: use a restricted key)
+  --alerts FILE           alert rules and where to send them (or SPENDGUARD_ALERTS; see
+                          the README's "Alerts"): checked at start-up
 HTTP options:
   --host HOST             address to listen on (default 127.0.0.1; anything but loopback
                           is logged as a warning: put TLS in front of it)
@@ -73,12 +92,15 @@ HTTP options:
                           address it listens on)
   --access-token-ttl DURATION  how long an OAuth access token works (default 1h; clients
                           refresh it)
+  --metrics-token TOKEN   a bearer token (16+ characters) a Prometheus scraper may read
+                          /metrics with; operator keys may always
 
 Logs go to stderr as JSON lines: warnings and errors only over stdio, info and up over
 HTTP. SPENDGUARD_LOG_LEVEL=info (or debug) shows more, e.g. each session opened.
 
 Environment: STRIPE_API_KEY, SPENDGUARD_POLICY, SPENDGUARD_HOME,
-SPENDGUARD_STRIPE_BASE_URL, SPENDGUARD_STRIPE_TIMEOUT_MS, SPENDGUARD_LOG_LEVEL.
+SPENDGUARD_STRIPE_BASE_URL, SPENDGUARD_STRIPE_TIMEOUT_MS, SPENDGUARD_LOG_LEVEL,
+SPENDGUARD_ALERTS.
 `;
 
 export const serveCommand: CliCommand = {
@@ -103,6 +125,8 @@ export const serveCommand: CliCommand = {
       "rate-limit": { type: "string" },
       "public-url": { type: "string" },
       "access-token-ttl": { type: "string" },
+      alerts: { type: "string" },
+      "metrics-token": { type: "string" },
     });
     const env = readEnvironment(io.env);
     // stdio: the MCP client shows stderr in its own window (the Inspector in every
@@ -120,11 +144,12 @@ export const serveCommand: CliCommand = {
       "rate-limit",
       "public-url",
       "access-token-ttl",
+      "metrics-token",
     ]);
 
     if (values.operator) {
       const extra = [
-        ...given(["policy", "agent", "sandbox", "read-only", "allow-secret-key", "http"]),
+        ...given(["policy", "agent", "sandbox", "read-only", "allow-secret-key", "http", "alerts"]),
         ...httpOnly,
       ];
       if (extra.length > 0) {
@@ -163,6 +188,9 @@ export const serveCommand: CliCommand = {
         sandbox: values.sandbox ?? false,
         readOnly: values["read-only"] ?? false,
         allowSecretKey: values["allow-secret-key"] ?? false,
+        alertsFile: values.alerts ?? env.alertsFile,
+        metricsToken: metricsToken(values["metrics-token"]),
+        env: io.env,
       });
     }
     if (httpOnly.length > 0) throw new UsageError(`${httpOnly.join(", ")} need --http`);
@@ -172,6 +200,8 @@ export const serveCommand: CliCommand = {
       sandbox: values.sandbox ?? false,
       readOnly: values["read-only"] ?? false,
       allowSecretKey: values["allow-secret-key"] ?? false,
+      alertsFile: values.alerts ?? env.alertsFile,
+      env: io.env,
     });
   },
 };
@@ -186,6 +216,8 @@ async function serveAgentStdio(
     sandbox: boolean;
     readOnly: boolean;
     allowSecretKey: boolean;
+    alertsFile: string | undefined;
+    env: NodeJS.ProcessEnv;
   },
 ): Promise<number> {
   if (!options.policyFile)
@@ -194,12 +226,29 @@ async function serveAgentStdio(
   const sandbox = options.sandbox ? await startHomeSandbox(env.home, logger) : undefined;
   try {
     const stripe = upstreamOf(sandbox, env, options.allowSecretKey, logger).clientFor(policy);
-    const store = openSqliteStore(env.home);
-    if (sandbox) noteSandboxSessions(store, env.home);
-    const session = startSession(store, {
-      policy,
-      ...(options.agent ? { agent: options.agent } : {}),
+    const watched = await watchStore(() => openSqliteStore(env.home), {
+      alertsFile: options.alertsFile,
+      env: options.env,
+      metrics: false,
+      logger,
     });
+    const { store, alerts } = watched;
+    if (sandbox) noteSandboxSessions(store, env.home);
+    // Opened at start: its reconciliation settles what an earlier crash left, and a kill
+    // by agent finds it. (A 2026-07-28 client's throwaway probe process opens one too: it
+    // shows under `spendguard sessions --empty`.)
+    let session: ReturnType<typeof startSession>;
+    try {
+      session = startSession(store, {
+        policy,
+        ...(options.agent ? { agent: options.agent } : {}),
+      });
+    } catch (err) {
+      if (err instanceof SpendguardError) {
+        throw new ConfigError(`${err.message} ${err.hint ?? ""}`.trim());
+      }
+      throw err;
+    }
     const guard = new Guard({
       policy,
       store,
@@ -210,6 +259,7 @@ async function serveAgentStdio(
       transport: "stdio",
       readOnly: options.readOnly,
       logger,
+      ...(alerts ? { afterCall: () => alerts.afterCall() } : {}),
     });
     logger.info(
       {
@@ -223,10 +273,12 @@ async function serveAgentStdio(
     // Unknown outcomes left by an earlier crash are settled before this agent spends.
     const reconciled = await guard.reconcile();
     logger.info({ reconciled }, "reconciliation done");
-    await serveStdio(createServer(guard));
+    const guardSession: GuardSession = { guard, sessionId: session.id, keyId: null };
+    const sealer = new RequestStateSealer();
+    await serveStdio(() => createServer({ session: async () => guardSession, sealer }));
     endSession(store, session.id, "stdio client disconnected");
     logger.info({ session: session.id }, "session ended");
-    store.close();
+    await watched.close();
     return 0;
   } finally {
     await sandbox?.close();
@@ -238,7 +290,7 @@ async function serveOperatorStdio(env: Environment, logger: Logger): Promise<num
   const store = openSqliteStore(env.home);
   const sessionId = newOperatorSessionId();
   logger.info({ session: sessionId, home: env.home }, "operator session started");
-  await serveStdio(
+  await serveStdio(() =>
     createOperatorServer({ store, home: env.home, sessionId, operator: "operator:stdio", logger }),
   );
   logger.info({ session: sessionId }, "operator session ended");
@@ -259,15 +311,25 @@ interface HttpFlags {
   sandbox: boolean;
   readOnly: boolean;
   allowSecretKey: boolean;
+  alertsFile: string | undefined;
+  metricsToken: string | null;
+  env: NodeJS.ProcessEnv;
 }
 
 /** HTTP: every key's sessions in one process; resolves once a signal has stopped it. */
 async function serveOverHttp(env: Environment, logger: Logger, flags: HttpFlags): Promise<number> {
+  const watched = await watchStore(() => openSqliteStore(env.home), {
+    alertsFile: flags.alertsFile,
+    env: flags.env,
+    metrics: true,
+    logger,
+  });
+  const { store, alerts, metrics } = watched;
   const sandbox = flags.sandbox ? await startHomeSandbox(env.home, logger) : undefined;
   try {
-    const upstream = upstreamOf(sandbox, env, flags.allowSecretKey, logger);
-    const store = openSqliteStore(env.home);
     if (sandbox) noteSandboxSessions(store, env.home);
+    const onRequest = (ms: number, status: number | null) => metrics?.stripeRequest(ms, status);
+    const upstream = upstreamOf(sandbox, env, flags.allowSecretKey, logger, onRequest);
     const opener = new SessionOpener({
       store,
       home: env.home,
@@ -275,6 +337,7 @@ async function serveOverHttp(env: Environment, logger: Logger, flags: HttpFlags)
       tools: TOOLS,
       readOnly: flags.readOnly,
       logger,
+      ...(alerts ? { afterCall: () => alerts.afterCall() } : {}),
     });
     const operatorConsole = createConsole({
       store,
@@ -295,6 +358,8 @@ async function serveOverHttp(env: Environment, logger: Logger, flags: HttpFlags)
         logger,
       }),
     });
+    const checkKey = (token: string | undefined) =>
+      checkApiKey(store, token, Date.now(), authorization.resources);
     const service = await serveHttp({
       host: flags.host,
       port: flags.port,
@@ -303,14 +368,27 @@ async function serveOverHttp(env: Environment, logger: Logger, flags: HttpFlags)
       idleTimeoutMs: flags.idleTimeoutMs,
       emptyIdleTimeoutMs: flags.emptyIdleTimeoutMs,
       rateLimit: flags.rateLimit,
-      checkKey: (token) => checkApiKey(store, token, Date.now(), authorization.resources),
-      routes: [operatorConsole.route, authorization.route],
+      checkKey,
+      routes: [
+        operatorConsole.route,
+        authorization.route,
+        ...(metrics
+          ? [
+              metricsRoute(
+                metricsEndpoint({ metrics, checkKey, token: flags.metricsToken, logger }),
+              ),
+            ]
+          : []),
+      ],
       challenge: (pathname) => authorization.challenge(pathname),
       keyUsable: (keyId) => {
         const key = store.getApiKey(keyId);
         return key !== undefined && keyStatus(key, Date.now()) === "active";
       },
       openSession: (key) => opener.open(key),
+      modernServer: (key, toolCall) => opener.modernServer(key, toolCall),
+      sweepModern: (now) => opener.sweep(now, flags.idleTimeoutMs, flags.emptyIdleTimeoutMs),
+      endModern: (keyId, reason) => opener.endKeySessions(keyId, reason),
       settled: (timeoutMs) => opener.settled(timeoutMs),
       logger,
     });
@@ -333,7 +411,7 @@ async function serveOverHttp(env: Environment, logger: Logger, flags: HttpFlags)
     logger.info({ signal, callsUnderWay: opener.callsUnderWay }, "shutting down");
     operatorConsole.close();
     await service.close();
-    store.close();
+    await watched.close();
     return 0;
   } finally {
     await sandbox?.close();
@@ -366,8 +444,30 @@ function upstreamOf(
   env: Environment,
   allowSecretKey: boolean,
   logger: Logger,
+  onRequest?: RequestObserver,
 ): Upstream {
-  return sandbox ? sandboxUpstream(sandbox, logger) : stripeUpstream(env, allowSecretKey, logger);
+  return sandbox
+    ? sandboxUpstream(sandbox, logger, onRequest)
+    : stripeUpstream(env, allowSecretKey, logger, onRequest);
+}
+
+/** `/metrics` as one of the HTTP server's extra routes. */
+function metricsRoute(
+  answer: (req: IncomingMessage, res: ServerResponse) => Promise<void>,
+): HttpRoute {
+  return async (req, res, url) => {
+    if (url.pathname !== "/metrics") return false;
+    await answer(req, res);
+    return true;
+  };
+}
+
+function metricsToken(token: string | undefined): string | null {
+  if (token === undefined) return null;
+  if (token.length < MIN_METRICS_TOKEN) {
+    throw new UsageError(`--metrics-token must be at least ${MIN_METRICS_TOKEN} characters`);
+  }
+  return token;
 }
 
 /** `--public-url`: an http(s) base URL, scheme, host and port only. */

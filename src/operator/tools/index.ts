@@ -8,6 +8,7 @@ import { listSessions } from "./list_sessions.js";
 import { listUnresolved } from "./list_unresolved.js";
 import { reject } from "./reject.js";
 import { resolveAdmissionTool } from "./resolve_admission.js";
+import { resumeAgent } from "./resume_agent.js";
 import { spendSummary } from "./spend_summary.js";
 
 /** Every operator tool, in the order `tools/list` shows them. */
@@ -22,4 +23,5 @@ export const OPERATOR_TOOLS: readonly AnyOperatorTool[] = [
   reject,
   listUnresolved,
   resolveAdmissionTool,
+  resumeAgent,
 ];

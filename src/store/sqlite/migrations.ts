@@ -286,4 +286,91 @@ export const MIGRATIONS: readonly string[] = [
   ) STRICT, WITHOUT ROWID;
   CREATE INDEX oauth_tokens_expiry ON oauth_tokens (expires_at);
   `,
+  /* 7 */ `
+  -- Agents paused until an operator resumes them (a velocity rule's pause). At most one
+  -- open hold per agent; released ones are kept as history.
+  CREATE TABLE agent_holds (
+    id INTEGER PRIMARY KEY,
+    agent TEXT NOT NULL,
+    held_at INTEGER NOT NULL,
+    held_by TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    released_at INTEGER,
+    released_by TEXT,
+    release_reason TEXT
+  ) STRICT;
+  CREATE UNIQUE INDEX agent_holds_open ON agent_holds (agent) WHERE released_at IS NULL;
+  CREATE INDEX agent_holds_agent ON agent_holds (agent, id);
+
+  -- The alerts outbox: one row per alert and sink, sent at least once. A row is leased
+  -- by the process sending it, so a crash mid-send only delays it.
+  CREATE TABLE alert_deliveries (
+    id INTEGER PRIMARY KEY,
+    alert TEXT NOT NULL,
+    sink TEXT NOT NULL,
+    type TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    agent TEXT,
+    cooldown_key TEXT NOT NULL,
+    event_at INTEGER NOT NULL,
+    summary TEXT NOT NULL,
+    body TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
+    attempts INTEGER NOT NULL,
+    next_attempt_at INTEGER NOT NULL,
+    lease_until INTEGER,
+    last_status INTEGER,
+    last_error TEXT,
+    delivered_at INTEGER,
+    UNIQUE (alert, sink)
+  ) STRICT;
+  CREATE INDEX alert_deliveries_due ON alert_deliveries (state, next_attempt_at);
+  CREATE INDEX alert_deliveries_cooldown ON alert_deliveries (cooldown_key, event_at);
+  CREATE TABLE alert_attempts (
+    delivery INTEGER NOT NULL,
+    at INTEGER NOT NULL,
+    status INTEGER,
+    error TEXT,
+    duration_ms REAL NOT NULL
+  ) STRICT;
+  CREATE INDEX alert_attempts_delivery ON alert_attempts (delivery, at);
+  -- How far alert evaluation has got (every process starts from here).
+  CREATE TABLE alert_cursor (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    audit_seq INTEGER NOT NULL,
+    killed_at INTEGER NOT NULL
+  ) STRICT;
+  -- Kills are found by when the session's state changed.
+  CREATE INDEX sessions_changed ON sessions (state, state_changed_at);
+
+  -- Running totals for /metrics, kept in the transactions that write what they count, so
+  -- a scrape reads a few rows however long the history. Empty rule or code means none.
+  CREATE TABLE audit_totals (
+    tool TEXT NOT NULL,
+    decision TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    code TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (tool, decision, rule, code)
+  ) STRICT, WITHOUT ROWID;
+  INSERT INTO audit_totals (tool, decision, rule, code, count)
+    SELECT tool, decision, COALESCE(rule, ''), COALESCE(code, ''), COUNT(*)
+    FROM audit GROUP BY 1, 2, 3, 4;
+  -- Money Stripe confirmed (settled admissions), per agent and currency.
+  CREATE TABLE money_totals (
+    agent TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    cap_currency TEXT NOT NULL,
+    amount INTEGER NOT NULL,
+    amount_cap INTEGER NOT NULL,
+    PRIMARY KEY (agent, currency, cap_currency)
+  ) STRICT, WITHOUT ROWID;
+  INSERT INTO money_totals (agent, currency, cap_currency, amount, amount_cap)
+    SELECT agent, currency, COALESCE((SELECT a.cap_currency FROM audit a
+        WHERE a.session = admissions.session AND a.cap_currency IS NOT NULL LIMIT 1), ''),
+      SUM(amount), SUM(amount_cap)
+    FROM admissions WHERE state = 'settled' AND currency IS NOT NULL
+    GROUP BY 1, 2, 3;
+  `,
 ];

@@ -1,6 +1,6 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { join } from "node:path";
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
 import { GENESIS_HASH, hashAuditRow } from "../../audit/chain.js";
 import { storedAuditEntry } from "../../audit/record.js";
 import { ConfigError } from "../../errors.js";
@@ -10,6 +10,13 @@ import type {
   AdmissionRequest,
   AdmitCheck,
   AdmitResult,
+  AgentActivity,
+  AgentHold,
+  AlertAttempt,
+  AlertCursor,
+  AlertDelivery,
+  AlertDeliveryRequest,
+  AlertDeliveryState,
   ApiKeyRecord,
   ApprovalDecision,
   ApprovalDecisionResult,
@@ -17,17 +24,25 @@ import type {
   ApprovalRecord,
   ApprovalRequest,
   ApprovalUse,
+  AttemptResult,
   AuditEntry,
   AuditFilter,
   AuditRecord,
+  AuditTotal,
   AuditWhen,
   CallHistory,
   CodeRedemption,
+  DeliveryClaim,
+  DeliveryFilter,
+  HoldRequest,
+  HoldResult,
+  MoneyTotal,
   OAuthClientRecord,
   OAuthClientRegistration,
   OAuthCodeRecord,
   OAuthTokenRecord,
   Refusal,
+  ReleaseRequest,
   Report,
   ReportCallsRow,
   ReportDenialRow,
@@ -44,11 +59,14 @@ import type {
   UsageQuery,
   UsageSnapshot,
 } from "../store.js";
+import { type AlertTable, prepareAlertTable } from "./alerts.js";
 import { type ApprovalTable, prepareApprovalTable } from "./approvals.js";
 import { withBusyRetry } from "./busy.js";
+import { type HoldStatements, prepareHoldStatements } from "./holds.js";
 import { type KeyStatements, prepareKeyStatements } from "./keys.js";
 import { MIGRATIONS } from "./migrations.js";
 import { type OAuthStatements, prepareOAuthStatements } from "./oauth.js";
+import { openDatabase } from "./open.js";
 import { prepareUsageTotals, type UsageTotals } from "./usage.js";
 
 export const DATABASE_FILE = "spendguard.db";
@@ -116,6 +134,8 @@ export class SqliteStore implements Store {
   private readonly approvals: ApprovalTable;
   private readonly keys: KeyStatements;
   private readonly oauth: OAuthStatements;
+  private readonly holds: HoldStatements;
+  private readonly alerts: AlertTable;
   private readonly auditQueries = new Map<string, RowStatement<AuditRecord>>();
   private readonly reportQueries = new Map<ReportGrouping, ReturnType<typeof prepareReport>>();
   private readonly admitTxn: Database.Transaction<
@@ -135,6 +155,15 @@ export class SqliteStore implements Store {
     ) => ApprovalDecisionResult
   >;
   private readonly appendTxn: Database.Transaction<(entry: AuditEntry) => AuditRecord>;
+  private readonly holdTxn: Database.Transaction<
+    (request: HoldRequest, audit: (killed: readonly string[]) => AuditEntry) => HoldResult
+  >;
+  private readonly releaseTxn: Database.Transaction<
+    (
+      request: ReleaseRequest,
+      audit: AuditEntry | null,
+    ) => { released: boolean; record: AuditRecord | null }
+  >;
   private readonly transitionTxn: Database.Transaction<
     (id: string, change: Change, audit: AuditEntry, when: AuditWhen) => TransitionResult
   >;
@@ -143,7 +172,7 @@ export class SqliteStore implements Store {
 
   constructor(file: string, options: SqliteStoreOptions = {}) {
     this.file = file;
-    this.db = withBusyRetry(() => new Database(file, { timeout: options.busyTimeoutMs ?? 5_000 }));
+    this.db = withBusyRetry(() => openDatabase(file, { timeout: options.busyTimeoutMs ?? 5_000 }));
     withBusyRetry(() => this.db.pragma("journal_mode = WAL"));
     this.durability = options.synchronous ?? "tiered";
     this.db.pragma(`synchronous = ${this.durability === "full" ? "FULL" : "NORMAL"}`);
@@ -158,7 +187,10 @@ export class SqliteStore implements Store {
     this.approvals = prepareApprovalTable(this.db);
     this.keys = prepareKeyStatements(this.db);
     this.oauth = prepareOAuthStatements(this.db, this.keys);
+    this.holds = prepareHoldStatements(this.db);
+    this.alerts = prepareAlertTable(this.db);
     const s = this.statements;
+    const holds = this.holds;
     const totals = this.totals;
     const approvals = this.approvals;
 
@@ -207,7 +239,35 @@ export class SqliteStore implements Store {
       };
       s.insertAudit.run(record);
       s.setAuditHead.run({ seq, hash: record.hash });
+      s.countAudit.run({
+        tool: entry.tool,
+        decision: entry.decision,
+        rule: entry.rule ?? "",
+        code: entry.code ?? "",
+      });
       return record;
+    });
+
+    this.holdTxn = this.db.transaction(
+      (request: HoldRequest, audit: (killed: readonly string[]) => AuditEntry): HoldResult => {
+        if (holds.open(request.agent)) return { held: false, killed: [], record: null };
+        holds.insert(request);
+        const killed = (
+          s.killActive.all({
+            state: "killed",
+            at: request.at,
+            by: request.by,
+            reason: request.reason,
+            agent: request.agent,
+          }) as { id: string }[]
+        ).map((row) => row.id);
+        return { held: true, killed, record: this.appendTxn(audit(killed)) };
+      },
+    );
+
+    this.releaseTxn = this.db.transaction((request: ReleaseRequest, audit: AuditEntry | null) => {
+      if (!holds.release(request)) return { released: false, record: null };
+      return { released: true, record: audit ? this.appendTxn(audit) : null };
     });
 
     this.requestApprovalTxn = this.db.transaction((request: ApprovalRequest) => {
@@ -243,6 +303,15 @@ export class SqliteStore implements Store {
         } else if (admission && open && change.to === "settled") {
           s.settle.run({ id: rowid, ...change.settlement, resolved_at: Date.now() });
           totals.settled(admission, change.settlement.amount_cap);
+          if (admission.currency !== null) {
+            s.countMoney.run({
+              agent: admission.agent,
+              currency: admission.currency,
+              cap_currency: audit.cap_currency ?? "",
+              amount: change.settlement.amount,
+              amount_cap: change.settlement.amount_cap,
+            });
+          }
           applied = true;
         } else if (admission && open && change.to === "released") {
           s.release.run({ id: rowid, resolved_at: Date.now() });
@@ -527,6 +596,87 @@ export class SqliteStore implements Store {
     return this.keys.sessionKey(session);
   }
 
+  sessionsKilledSince(at: number, limit: number): SessionRecord[] {
+    return this.statements.killedSince.all({ at, limit }) as SessionRecord[];
+  }
+
+  agentActivity(
+    agent: string,
+    tools: readonly string[] | null,
+    since: number,
+    until: number,
+  ): AgentActivity {
+    return this.statements.agentActivity.get({
+      agent,
+      tools: tools === null ? null : JSON.stringify(tools),
+      since,
+      until,
+    }) as AgentActivity;
+  }
+
+  holdAgent(request: HoldRequest, audit: (killed: readonly string[]) => AuditEntry): HoldResult {
+    return this.committed(true, () => withBusyRetry(() => this.holdTxn.immediate(request, audit)));
+  }
+
+  releaseAgent(
+    request: ReleaseRequest,
+    audit: AuditEntry | null,
+  ): { released: boolean; record: AuditRecord | null } {
+    return this.committed(true, () =>
+      withBusyRetry(() => this.releaseTxn.immediate(request, audit)),
+    );
+  }
+
+  agentHold(agent: string): AgentHold | undefined {
+    return this.holds.latest(agent);
+  }
+
+  listAgentHolds(filter: { open?: boolean }): AgentHold[] {
+    return this.holds.list(filter.open ?? false);
+  }
+
+  enqueueAlert(request: AlertDeliveryRequest, cooldownMs: number): AlertDelivery | undefined {
+    return this.alerts.enqueue(request, cooldownMs);
+  }
+
+  claimAlertDeliveries(claim: DeliveryClaim): AlertDelivery[] {
+    return this.alerts.claim(claim);
+  }
+
+  recordAlertAttempt(attempt: AlertAttempt, result: AttemptResult): void {
+    this.alerts.recordAttempt(attempt, result);
+  }
+
+  listAlertDeliveries(filter: DeliveryFilter): AlertDelivery[] {
+    return this.alerts.list(filter);
+  }
+
+  listAlertAttempts(delivery: string): AlertAttempt[] {
+    return this.alerts.attempts(delivery);
+  }
+
+  alertDeliveryCounts(): { sink: string; state: AlertDeliveryState; count: number }[] {
+    return this.alerts.counts();
+  }
+
+  alertCursor(): AlertCursor | undefined {
+    return this.alerts.cursor();
+  }
+
+  advanceAlertCursor(cursor: AlertCursor): void {
+    this.alerts.advance(cursor);
+  }
+
+  auditTotals(): AuditTotal[] {
+    const rows = this.statements.auditTotals.all() as AuditTotal[];
+    return rows.map((row) => ({ ...row, rule: row.rule || null, code: row.code || null }));
+  }
+
+  moneyTotals(): MoneyTotal[] {
+    const rows = this.statements.moneyTotals.all() as MoneyTotal[];
+    return rows.map((row) => ({ ...row, cap_currency: row.cap_currency || null }));
+  }
+
   close(): void {
     this.db.close();
   }
@@ -573,7 +723,7 @@ export function inspectDatabase(home: string): DatabaseInfo {
   const file = join(home, DATABASE_FILE);
   const current = MIGRATIONS.length;
   if (!existsSync(file)) return { file, exists: false, version: null, current };
-  const db = withBusyRetry(() => new Database(file, { fileMustExist: true, timeout: 5_000 }));
+  const db = withBusyRetry(() => openDatabase(file, { fileMustExist: true, timeout: 5_000 }));
   try {
     return {
       file,
@@ -726,6 +876,30 @@ function prepareStatements(db: Database.Database) {
       INSERT INTO audit_head (id, seq, hash) VALUES (1, @seq, @hash)
       ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`),
     iterateAudit: prepare<AuditRecord>(`SELECT * FROM audit ORDER BY seq`),
+    countAudit: prepare(`
+      INSERT INTO audit_totals (tool, decision, rule, code, count)
+      VALUES (@tool, @decision, @rule, @code, 1)
+      ON CONFLICT DO UPDATE SET count = count + 1`),
+    countMoney: prepare(`
+      INSERT INTO money_totals (agent, currency, cap_currency, amount, amount_cap)
+      VALUES (@agent, @currency, @cap_currency, @amount, @amount_cap)
+      ON CONFLICT DO UPDATE SET amount = amount + excluded.amount,
+        amount_cap = amount_cap + excluded.amount_cap`),
+    auditTotals: prepare(
+      `SELECT tool, decision, rule, code, count FROM audit_totals ORDER BY 1, 2, 3, 4`,
+    ),
+    moneyTotals: prepare(
+      `SELECT agent, currency, amount, cap_currency, amount_cap FROM money_totals ORDER BY 1, 2, 4`,
+    ),
+    killedSince: prepare<SessionRecord>(`
+      SELECT * FROM sessions WHERE state = 'killed' AND state_changed_at >= @at
+      ORDER BY state_changed_at, id LIMIT @limit`),
+    agentActivity: prepare(`
+      SELECT COUNT(*) AS money_calls, COALESCE(SUM(amount_cap), 0) AS amount_cap
+      FROM admissions
+      WHERE agent = @agent AND created_at > @since AND created_at <= @until
+        AND amount_cap > 0 AND state != 'released'
+        AND (@tools IS NULL OR tool IN (SELECT value FROM json_each(@tools)))`),
     sessionSummaries: prepare<SessionSummary>(`
       SELECT s.*,
         COALESCE((SELECT spend FROM session_usage u WHERE u.session = s.id), 0) AS spent,
