@@ -50,11 +50,11 @@ function entry(session, agent, at, amount) {
 }
 
 /** `sessions` active sessions of agent `bench`, each with CALLS settled $1 refunds. */
-function seed(store, sessions) {
+async function seed(store, sessions) {
   const now = Date.now();
   for (let s = 0; s < sessions; s++) {
     const id = `ses_${s.toString(16).padStart(24, "0")}`;
-    store.createSession({
+    await store.createSession({
       id,
       agent: "bench",
       policy_name: "bench",
@@ -67,13 +67,15 @@ function seed(store, sessions) {
       kill_reason: null,
     });
     for (let c = 0; c < CALLS; c++) {
-      const admitted = store.admit(
+      const admitted = await store.admit(
         {
           session: id,
           agent: "bench",
           tool: "issue_refund",
           customer: "cus_SgAcmeJaneDoe",
+          call_key: null,
           idempotency_key: null,
+          repeat_of: null,
           amount: 100,
           currency: "usd",
           amount_cap: 100,
@@ -86,9 +88,9 @@ function seed(store, sessions) {
         },
         () => ({ outcome: "allow" }),
       );
-      store.settle(
+      await store.settle(
         admitted.admission.id,
-        { amount: 100, amount_cap: 100, stripe_request_id: null },
+        { amount: 100, amount_cap: 100, stripe_request_id: null, result: null },
         entry(id, "bench", now, 100),
       );
     }
@@ -98,7 +100,7 @@ function seed(store, sessions) {
 async function renderCost(sessions, rounds) {
   const home = tempDir();
   const store = openSqliteStore(home);
-  seed(store, sessions);
+  await seed(store, sessions);
   const operatorConsole = createConsole({
     store,
     home,
@@ -109,27 +111,27 @@ async function renderCost(sessions, rounds) {
     store,
     home,
     logger: silentLogger,
-    policies: { get: () => undefined },
+    policies: { get: async () => undefined },
     signIn: operatorConsole.signIn,
     now: Date.now,
   };
-  overviewFragment(ctx);
+  await overviewFragment(ctx);
   const samples = [];
   for (let i = 0; i < rounds; i++) {
     const t = performance.now();
-    overviewFragment(ctx);
+    await overviewFragment(ctx);
     samples.push(performance.now() - t);
   }
   operatorConsole.close();
-  store.close();
+  await store.close();
   return stats(samples);
 }
 
 async function liveLatency(trials) {
   const home = tempDir();
   const store = openSqliteStore(home);
-  seed(store, 10);
-  const { key } = createApiKey(store, {
+  await seed(store, 10);
+  const { key } = await createApiKey(store, {
     kind: "operator",
     name: "bench",
     policyFile: null,
@@ -187,12 +189,12 @@ async function liveLatency(trials) {
   for (let i = 0; i < trials; i++) {
     await sleep(50 + Math.random() * 450);
     const t = performance.now();
-    store.appendAudit(entry("ses_000000000000000000000000", "bench", Date.now(), 100));
+    await store.appendAudit(entry("ses_000000000000000000000000", "bench", Date.now(), 100));
     samples.push((await nextUpdate()) - t);
   }
   await reader.cancel();
   child.kill("SIGTERM");
-  store.close();
+  await store.close();
   return stats(samples);
 }
 

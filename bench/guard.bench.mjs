@@ -117,8 +117,8 @@ async function guardPasses(synchronous, tool) {
   const home = mkdtempSync(join(BASE, "spendguard-bench-"));
   try {
     const store = openSqliteStore(home, { synchronous });
-    const session = startSession(store, { policy });
-    const guard = new Guard({
+    const session = await startSession(store, { policy });
+    const guard = await Guard.open({
       policy,
       store,
       sessionId: session.id,
@@ -140,7 +140,7 @@ async function guardPasses(synchronous, tool) {
       if (!outcome.ok) throw new Error(`bench call refused: ${outcome.code} ${outcome.message}`);
       if (i >= WARMUP) samples.push(elapsed);
     }
-    store.close();
+    await store.close();
     return percentiles(samples);
   } finally {
     rmSync(home, { recursive: true, force: true });

@@ -57,10 +57,10 @@ async function trial({ server, key, store, home, sandbox, counter, mode }) {
   await sleep(80 + Math.random() * 120);
   const writeStarted = performance.now();
   if (mode === "kill") {
-    stopSessions(
+    await stopSessions(
       store,
       home,
-      { session: store.getSession(sessionId) },
+      { session: await store.getSession(sessionId) },
       { by: "bench", reason: "kill latency benchmark" },
     );
   } else {
@@ -81,7 +81,7 @@ async function trial({ server, key, store, home, sandbox, counter, mode }) {
   const firstRefused = refused[0].doneAt;
   // The server's side, from the audit (each row's time is when the guard took the call,
   // just before its session check; millisecond resolution, same clock).
-  const rows = store.queryAudit({ session: sessionId });
+  const rows = await store.queryAudit({ session: sessionId });
   const deniedAt = rows.filter((r) => r.code === "session_killed").map((r) => Date.parse(r.at));
   return {
     latency: firstRefused - killedAt,
@@ -117,7 +117,7 @@ export async function run({ trials = scaled(20, 5) } = {}) {
     }
     results[mode] = runs;
   }
-  store.close();
+  await store.close();
   await server.stop();
   await sandbox.close();
 

@@ -56,9 +56,9 @@ export async function run({ calls = scaled(1_500, 100), warmup = scaled(150, 20)
   const byName = new Map(tools.map((tool) => [tool.name, tool]));
   const policy = loadPolicy(POLICY, tools);
   const store = openSqliteStore(home);
-  const session = startSession(store, { policy });
+  const session = await startSession(store, { policy });
   const stripe = createStripeClient({ apiKey: ROLE_KEY, baseUrl: sandbox.url });
-  const guard = new Guard({
+  const guard = await Guard.open({
     policy,
     store,
     sessionId: session.id,
@@ -134,7 +134,7 @@ export async function run({ calls = scaled(1_500, 100), warmup = scaled(150, 20)
       bare: bare.length > 0 ? stats(bare) : null,
     };
   }
-  store.close();
+  await store.close();
   await sandbox.close();
 
   for (const [name, r] of Object.entries(results)) {

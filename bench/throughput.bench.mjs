@@ -80,14 +80,14 @@ async function pass({ sessions, perSession, warmup, base, label }) {
   // The audit, read back after the server stopped.
   const store = openSqliteStore(home);
   const rows = { total: 0, refundsOk: 0, other: 0 };
-  for (const record of store.iterateAudit()) {
+  for await (const record of store.iterateAudit()) {
     rows.total++;
     if (record.tool === "issue_refund" && record.outcome === "ok" && record.stripe_request_id) {
       rows.refundsOk++;
     } else if (record.tool === "issue_refund") rows.other++;
   }
-  const chain = verifyAudit(store);
-  store.close();
+  const chain = await verifyAudit(store);
+  await store.close();
 
   const rate = calls / seconds;
   const expectedRows = calls + sessions * warmup;

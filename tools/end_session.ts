@@ -22,8 +22,8 @@ export const endSession = defineSessionTool({
   permissions: {},
   ruleParams: [],
   async handle(control, args) {
-    control.end(args.reason);
-    const { session_id } = control.status();
+    await control.end(args.reason);
+    const { session_id } = await control.status();
     return {
       output: { session_id, state: "ended" as const },
       text: `Session ${session_id} has ended; later calls will be refused.`,

@@ -40,7 +40,7 @@ export const sessionStatus = defineSessionTool({
   permissions: {},
   ruleParams: [],
   async handle(control) {
-    const status = control.status();
+    const status = await control.status();
     const left = (view: { left: number } | null) => (view ? String(view.left) : "no cap");
     return {
       output: status,

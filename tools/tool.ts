@@ -193,9 +193,9 @@ export interface StripeTool<Input extends z.ZodObject, Output extends z.ZodObjec
 
 /** What a session tool may see and do; implemented by the guard. */
 export interface SessionControl {
-  status(): SessionStatusView;
+  status(): Promise<SessionStatusView>;
   /** Ends this session for good: every later call is refused. */
-  end(reason: string): void;
+  end(reason: string): Promise<void>;
 }
 
 export interface CapView {

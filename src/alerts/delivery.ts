@@ -120,7 +120,7 @@ export class DeliveryWorker {
     for (;;) {
       let claimed: AlertDelivery[];
       try {
-        claimed = store.claimAlertDeliveries({
+        claimed = await store.claimAlertDeliveries({
           sinks: [...this.sinks.keys()],
           now: clock(),
           leaseMs: LEASE_MS,
@@ -147,7 +147,7 @@ export class DeliveryWorker {
       ? { state: "delivered", next_attempt_at: at }
       : afterFailure(delivery, clock(), schedule);
     try {
-      store.recordAlertAttempt(
+      await store.recordAlertAttempt(
         {
           delivery: delivery.id,
           at,

@@ -1,7 +1,7 @@
 import { operatorEntry } from "../audit/operator-entry.js";
 import type { AuditRecord } from "../audit/record.js";
 import type { Logger } from "../logger.js";
-import type { Store } from "../store/store.js";
+import type { AlertCursor, Store } from "../store/store.js";
 import type { AlertRule, AlertsConfig, Sink, VelocityRule } from "./config.js";
 import {
   type AlertEvent,
@@ -51,14 +51,22 @@ export class AlertEngine {
   /** Kills already evaluated, with when they happened, within the overlap. */
   private readonly seenKills = new Map<string, number>();
 
-  constructor(private readonly options: AlertEngineOptions) {
+  /** An engine that starts where the shared cursor says (or, on a new store, from now). */
+  static async open(options: AlertEngineOptions): Promise<AlertEngine> {
+    const head = (await options.store.auditHead())?.seq ?? 0;
+    return new AlertEngine(options, head, await options.store.alertCursor());
+  }
+
+  private constructor(
+    private readonly options: AlertEngineOptions,
+    head: number,
+    cursor: AlertCursor | undefined,
+  ) {
     this.sinks = new Map(options.config.sinks.map((sink) => [sink.name, sink]));
     this.velocityRules = options.config.rules.filter(
       (rule): rule is VelocityRule => rule.on === "velocity",
     );
-    const { store, clock, logger } = options;
-    const head = store.auditHead()?.seq ?? 0;
-    const cursor = store.alertCursor();
+    const { clock, logger } = options;
     // A new store starts from now: history written before alerts were set up sends nothing.
     this.auditSeq = cursor ? Math.min(cursor.audit_seq, head) : head;
     if (head - this.auditSeq > MAX_BACKLOG) {
@@ -72,26 +80,26 @@ export class AlertEngine {
   }
 
   /** Evaluates the audit rows written since the last pass; returns how many deliveries it queued. */
-  evaluateAudit(): number {
-    const rows = this.options.store.queryAudit({ afterSeq: this.auditSeq });
+  async evaluateAudit(): Promise<number> {
+    const rows = await this.options.store.queryAudit({ afterSeq: this.auditSeq });
     let queued = 0;
     for (const row of rows) {
       this.auditSeq = row.seq;
       const event = auditEvent(row);
-      if (event) queued += this.fire(event);
-      if (isMoneyMovingCall(row)) queued += this.checkVelocity(row);
+      if (event) queued += await this.fire(event);
+      if (isMoneyMovingCall(row)) queued += await this.checkVelocity(row);
     }
     return queued;
   }
 
   /** Kills since the last sweep, admissions left unknown, and the shared cursor. */
-  sweep(): number {
+  async sweep(): Promise<number> {
     const { store, clock } = this.options;
     const now = clock();
     let queued = 0;
-    const fresh = store
-      .sessionsKilledSince(Math.max(0, this.killedAt - KILL_OVERLAP_MS), 1_000)
-      .filter((session) => !this.seenKills.has(session.id));
+    const fresh = (
+      await store.sessionsKilledSince(Math.max(0, this.killedAt - KILL_OVERLAP_MS), 1_000)
+    ).filter((session) => !this.seenKills.has(session.id));
     for (const session of fresh) {
       const at = session.state_changed_at ?? now;
       this.seenKills.set(session.id, at);
@@ -100,41 +108,43 @@ export class AlertEngine {
     for (const [id, at] of this.seenKills) {
       if (at < this.killedAt - 2 * KILL_OVERLAP_MS) this.seenKills.delete(id);
     }
-    for (const event of killEvents(fresh, PAUSED_BY)) queued += this.fire(event);
+    for (const event of killEvents(fresh, PAUSED_BY)) queued += await this.fire(event);
 
     if (this.options.config.rules.some((rule) => rule.on === "unknown_outcome")) {
-      for (const admission of store.listAdmissions({ states: ["unknown"] })) {
+      for (const admission of await store.listAdmissions({ states: ["unknown"] })) {
         if (admission.created_at > now - UNRESOLVED_AFTER_MS) continue;
-        queued += this.fire(unresolvedEvent(admission, null));
+        queued += await this.fire(unresolvedEvent(admission, null));
       }
     }
-    store.advanceAlertCursor({ audit_seq: this.auditSeq, killed_at: this.killedAt });
+    await store.advanceAlertCursor({ audit_seq: this.auditSeq, killed_at: this.killedAt });
     return queued;
   }
 
   /** Queues the event for every rule about it (velocity rules are checked apart). */
-  private fire(event: AlertEvent): number {
+  private async fire(event: AlertEvent): Promise<number> {
     let queued = 0;
     for (const rule of this.options.config.rules) {
-      if (rule.on !== "velocity" && ruleMatches(rule, event)) queued += this.enqueue(rule, event);
+      if (rule.on !== "velocity" && ruleMatches(rule, event)) {
+        queued += await this.enqueue(rule, event);
+      }
     }
     return queued;
   }
 
-  private checkVelocity(row: AuditRecord): number {
+  private async checkVelocity(row: AuditRecord): Promise<number> {
     const { store, clock } = this.options;
     const at = Date.parse(row.at);
     let queued = 0;
     for (const rule of this.velocityRules) {
       if (rule.agents && !rule.agents.includes(row.agent)) continue;
       if (rule.tools && !rule.tools.includes(row.tool)) continue;
-      const hold = store.agentHold(row.agent);
+      const hold = await store.agentHold(row.agent);
       if (rule.action === "pause" && hold && hold.released_at === null) continue;
       // After a resume, only calls made since count: the burst that paused it is forgiven.
       const resumedAt = hold?.released_at ?? 0;
       if (at <= resumedAt) continue;
       const since = Math.max(at - rule.windowMs, resumedAt);
-      const activity = store.agentActivity(row.agent, rule.tools, since, at);
+      const activity = await store.agentActivity(row.agent, rule.tools, since, at);
       const breach = velocityBreach(rule, activity, row.cap_currency ?? "usd");
       if (!breach) continue;
       const event: AlertEvent = {
@@ -155,12 +165,12 @@ export class AlertEngine {
         },
       };
       if (rule.action === "alert") {
-        queued += this.enqueue(rule, event, "alert");
+        queued += await this.enqueue(rule, event, "alert");
         continue;
       }
       const reason = `auto-pause: ${breach}`;
       const now = clock();
-      const result = store.holdAgent(
+      const result = await store.holdAgent(
         { agent: row.agent, at: now, by: PAUSED_BY, reason },
         (killed) =>
           operatorEntry({
@@ -188,17 +198,17 @@ export class AlertEngine {
         details: { ...event.details, sessions: result.killed.join(" "), reason },
       };
       // A pause is always told, whatever the cool-down.
-      queued += this.enqueue(rule, paused, "pause", 0);
+      queued += await this.enqueue(rule, paused, "pause", 0);
     }
     return queued;
   }
 
-  private enqueue(
+  private async enqueue(
     rule: AlertRule,
     event: AlertEvent,
     action?: Alert["action"],
     cooldownMs = rule.cooldownMs,
-  ): number {
+  ): Promise<number> {
     const { store, clock } = this.options;
     const alert: Alert = {
       id: alertId(rule.id, event.key),
@@ -210,7 +220,7 @@ export class AlertEngine {
     for (const name of rule.sinks) {
       const sink = this.sinks.get(name);
       if (!sink) continue;
-      const delivery = store.enqueueAlert(
+      const delivery = await store.enqueueAlert(
         {
           alert: alert.id,
           sink: sink.name,

@@ -55,16 +55,25 @@ export class AlertService {
   private sendingDirect = false;
   private closed = false;
 
-  constructor(private readonly options: AlertServiceOptions) {
-    this.clock = options.clock ?? Date.now;
-    const { config, store, logger } = options;
-    this.engine = new AlertEngine({
-      config,
-      store,
-      clock: this.clock,
-      logger,
+  /** Reads where the shared cursor stands, then starts polling. */
+  static async open(options: AlertServiceOptions): Promise<AlertService> {
+    const engine = await AlertEngine.open({
+      config: options.config,
+      store: options.store,
+      clock: options.clock ?? Date.now,
+      logger: options.logger,
       session: options.session,
     });
+    return new AlertService(options, engine);
+  }
+
+  private constructor(
+    private readonly options: AlertServiceOptions,
+    engine: AlertEngine,
+  ) {
+    this.clock = options.clock ?? Date.now;
+    const { config, store, logger } = options;
+    this.engine = engine;
     this.worker = new DeliveryWorker({
       store,
       sinks: config.sinks,
@@ -154,8 +163,8 @@ export class AlertService {
   private async pass(sweep: boolean): Promise<void> {
     let queued = 0;
     try {
-      queued = this.engine.evaluateAudit();
-      if (sweep) queued += this.engine.sweep();
+      queued = await this.engine.evaluateAudit();
+      if (sweep) queued += await this.engine.sweep();
     } catch (err) {
       this.options.logger.error({ err: redactSecrets(String(err)) }, "alerts: evaluation failed");
       this.storeFailed("alerts", err);

@@ -87,15 +87,18 @@ export interface ApprovalQuery {
 }
 
 /** Approval requests as operators list them (CLI `approvals`, `list_pending_approvals`), newest first. */
-export function approvalViews(store: Store, query: ApprovalQuery, now: number): ApprovalView[] {
-  return store
-    .listApprovals({
-      ...(query.pending ? { states: ["pending"], openAt: now, liveSession: true } : {}),
-      ...(query.session ? { session: query.session } : {}),
-      ...(query.agent ? { agent: query.agent } : {}),
-      ...(query.limit !== undefined ? { limit: query.limit } : {}),
-    })
-    .map((approval) => approvalView(approval, now));
+export async function approvalViews(
+  store: Store,
+  query: ApprovalQuery,
+  now: number,
+): Promise<ApprovalView[]> {
+  const approvals = await store.listApprovals({
+    ...(query.pending ? { states: ["pending"], openAt: now, liveSession: true } : {}),
+    ...(query.session ? { session: query.session } : {}),
+    ...(query.agent ? { agent: query.agent } : {}),
+    ...(query.limit !== undefined ? { limit: query.limit } : {}),
+  });
+  return approvals.map((approval) => approvalView(approval, now));
 }
 
 /** `$50.00`, or `¥5,000 (≈ $33.00)` when the call's currency is not the cap currency. */
@@ -169,9 +172,13 @@ export type DecideOutcome =
  * only the MCP client's user may grant (`approval_via: client`) is refused too; a no is
  * always the operator's to say.
  */
-export function decideApproval(store: Store, id: string, decision: PersonDecision): DecideOutcome {
+export async function decideApproval(
+  store: Store,
+  id: string,
+  decision: PersonDecision,
+): Promise<DecideOutcome> {
   const now = decision.now ?? Date.now();
-  const current = store.getApproval(id);
+  const current = await store.getApproval(id);
   if (!current) {
     return {
       ok: false,
@@ -187,7 +194,7 @@ export function decideApproval(store: Store, id: string, decision: PersonDecisio
     };
   }
   if (decision.approve) {
-    const state = sessionStateAt(store, current.session, now);
+    const state = await sessionStateAt(store, current.session, now);
     if (state !== "active" && approvalStatus(current, now) === "pending") {
       return {
         ok: false,
@@ -203,7 +210,9 @@ export function decideApproval(store: Store, id: string, decision: PersonDecisio
     by: decision.by,
     reason: decision.reason ? cleanReason(decision.reason) || null : null,
   };
-  const result = store.decideApproval(change, (approval) => decisionAuditEntry(approval, change));
+  const result = await store.decideApproval(change, (approval) =>
+    decisionAuditEntry(approval, change),
+  );
   if (result.applied) return { ok: true, approval: result.approval };
   const approval = result.approval ?? current;
   const status = approvalStatus(approval, now);
@@ -222,8 +231,8 @@ export function decideApproval(store: Store, id: string, decision: PersonDecisio
 }
 
 /** A session past its expiry is expired even before its next call says so. */
-function sessionStateAt(store: Store, id: string, now: number): string {
-  const session = store.getSession(id);
+async function sessionStateAt(store: Store, id: string, now: number): Promise<string> {
+  const session = await store.getSession(id);
   if (!session) return "gone";
   const lapsed = session.expires_at !== null && now >= session.expires_at;
   return session.state === "active" && lapsed ? "expired" : session.state;

@@ -100,7 +100,7 @@ export class ApprovalGate {
   async obtain(call: ApprovalCall, askHuman?: AskHuman): Promise<GateResult> {
     const { store, policy, session, agent, paths } = this.options;
     const { charge, customer } = call;
-    const usage = store.usage({
+    const usage = await store.usage({
       session,
       agent,
       tool: call.tool.name,
@@ -116,7 +116,7 @@ export class ApprovalGate {
     if (!ask && !paths.operator) return unavailable(call);
 
     const id = `apr_${randomBytes(12).toString("hex")}`;
-    const { approval, created } = store.findOrRequestApproval({
+    const { approval, created } = await store.findOrRequestApproval({
       id,
       binding: approvalBinding(session, call),
       session,
@@ -182,7 +182,7 @@ export class ApprovalGate {
         by: "elicitation",
         reason: "the MCP client could not show the question",
       };
-      store.decideApproval(closed, (row) => decisionAuditEntry(row, closed));
+      await store.decideApproval(closed, (row) => decisionAuditEntry(row, closed));
       return unavailable(call);
     }
     const decision: ApprovalDecision = {
@@ -195,7 +195,7 @@ export class ApprovalGate {
           ? `${ANSWER_REASONS.timeout} within ${policy.policy.approval_timeout}`
           : ANSWER_REASONS[answer],
     };
-    const result = store.decideApproval(decision, (row) => decisionAuditEntry(row, decision));
+    const result = await store.decideApproval(decision, (row) => decisionAuditEntry(row, decision));
     // An operator may have decided while the question was open: the first decision stands.
     const decided = result.approval ?? approval;
     if (decided.state === "approved") return { granted: decided };

@@ -51,8 +51,8 @@ export function hashAuditRow(seq: number, entry: AuditEntry, prevHash: string): 
 
 /** What verification reads: every row in `seq` order, and the head recorded with the last one. */
 export interface AuditSource {
-  iterateAudit(): Iterable<AuditRecord>;
-  auditHead(): { seq: number; hash: string } | undefined;
+  iterateAudit(): AsyncIterable<AuditRecord>;
+  auditHead(): Promise<{ seq: number; hash: string } | undefined>;
 }
 
 export type AuditVerification =
@@ -66,9 +66,9 @@ export type AuditVerification =
  * written with every row, records more rows than there are). `rows` counts the rows
  * checked. Rows appended while it runs are checked too.
  */
-export function verifyAudit(store: AuditSource): AuditVerification {
+export async function verifyAudit(store: AuditSource): Promise<AuditVerification> {
   // Read before the rows, so rows appended meanwhile only ever come after the head.
-  const head = store.auditHead();
+  const head = await store.auditHead();
   let expectedSeq = 1;
   let prevHash = GENESIS_HASH;
   let rows = 0;
@@ -78,7 +78,7 @@ export function verifyAudit(store: AuditSource): AuditVerification {
     brokenAt,
     problem,
   });
-  for (const row of store.iterateAudit()) {
+  for await (const row of store.iterateAudit()) {
     rows++;
     // Rows come in seq order, so a seq other than the next one means rows were removed.
     if (row.seq !== expectedSeq) {

@@ -23,7 +23,7 @@ export async function withStore<T>(home: string, fn: (store: SqliteStore) => T):
   try {
     return await fn(store);
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -31,11 +31,13 @@ export async function withStore<T>(home: string, fn: (store: SqliteStore) => T):
  * A session named in full or by a prefix (as tables show them, `ses_3f9a0c1d`). An
  * unknown or ambiguous id is a failure that says how to find the right one.
  */
-export function findSession(store: Store, id: string): SessionRecord {
-  const exact = store.getSession(id);
+export async function findSession(store: Store, id: string): Promise<SessionRecord> {
+  const exact = await store.getSession(id);
   if (exact) return exact;
   const matches =
-    id.length >= 6 ? store.listSessions({}).filter((session) => session.id.startsWith(id)) : [];
+    id.length >= 6
+      ? (await store.listSessions({})).filter((session) => session.id.startsWith(id))
+      : [];
   if (matches.length === 1 && matches[0]) return matches[0];
   if (matches.length > 1) {
     throw new ConfigError(

@@ -54,7 +54,7 @@ export async function watchStore(open: () => Store, options: WatchOptions): Prom
       })
     : undefined;
   const alerts = config
-    ? new AlertService({
+    ? await AlertService.open({
         config,
         store: raw,
         session: newOperatorSessionId(),
@@ -80,16 +80,15 @@ export async function watchStore(open: () => Store, options: WatchOptions): Prom
     metrics,
     async close() {
       await alerts?.close();
-      raw.close();
+      await raw.close();
     },
   };
 }
 
 /** The policy behind a session's hash, among the agent keys' policy files and the shipped ones. */
 function policiesOfKeys(store: Store): (hash: string) => ReturnType<PolicyIndex["get"]> {
-  const index = new PolicyIndex(() =>
-    store
-      .listApiKeys()
+  const index = new PolicyIndex(async () =>
+    (await store.listApiKeys())
       .map((key) => key.policy_file)
       .filter((file): file is string => file !== null),
   );

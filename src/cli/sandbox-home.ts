@@ -45,10 +45,10 @@ export function stateProblem(error: SandboxStateError, home: string | undefined)
 export function noteSandboxSessions(store: Store, home: string): void {
   const file = join(home, SESSIONS_FILE);
   const create = store.createSession.bind(store);
-  store.createSession = (session) => {
+  store.createSession = async (session) => {
     if (!existsSync(file)) appendFileSync(file, SESSIONS_HEADER, { mode: 0o600 });
     appendFileSync(file, `${session.id}\n`, { mode: 0o600 });
-    create(session);
+    await create(session);
   };
 }
 
@@ -74,11 +74,11 @@ export type ResetPlan =
  * its ledger holds a session that did not run against the sandbox (it may have moved
  * real money, and its audit is evidence).
  */
-export function planReset(home: string): ResetPlan {
+export async function planReset(home: string): Promise<ResetPlan> {
   const release = lockHome(home);
   if (typeof release === "string") return { kind: "refused", reason: release };
   try {
-    return inspect(home);
+    return await inspect(home);
   } finally {
     release();
   }
@@ -88,11 +88,11 @@ export function planReset(home: string): ResetPlan {
  * Deletes what a reset deletes, if the data directory is still as `planReset` found it:
  * checked again under the sandbox's lock, so no sandbox starts on it meanwhile.
  */
-export function resetHome(home: string): ResetPlan {
+export async function resetHome(home: string): Promise<ResetPlan> {
   const release = lockHome(home);
   if (typeof release === "string") return { kind: "refused", reason: release };
   try {
-    const plan = inspect(home);
+    const plan = await inspect(home);
     if (plan.kind === "ready") for (const file of plan.files) rmSync(file, { force: true });
     return plan;
   } finally {
@@ -111,7 +111,7 @@ function lockHome(home: string): (() => void) | string {
   }
 }
 
-function inspect(home: string): ResetPlan {
+async function inspect(home: string): Promise<ResetPlan> {
   const state = sandboxStateFile(home);
   const sessionsFile = join(home, SESSIONS_FILE);
   const database = join(home, DATABASE_FILE);
@@ -128,7 +128,7 @@ function inspect(home: string): ResetPlan {
     const store = openExistingStore(home);
     try {
       const noted = notedSessions(home);
-      const sessions = store.listSessions({});
+      const sessions = await store.listSessions({});
       const foreign = sessions.filter((session) => !noted.has(session.id));
       if (foreign.length > 0) {
         const shown = foreign
@@ -146,12 +146,12 @@ function inspect(home: string): ResetPlan {
           ].join("\n"),
         };
       }
-      const keys = store.listApiKeys();
+      const keys = await store.listApiKeys();
       lines.push(
-        `  ${database}: the ledger, ${sessions.length} session(s), ${store.auditHead()?.seq ?? 0} audit row(s), ${keys.length} key(s)${keys.length > 0 ? ` (${keys.map((k) => `${k.id} ${k.kind} ${k.name}`).join(", ")})` : ""}`,
+        `  ${database}: the ledger, ${sessions.length} session(s), ${(await store.auditHead())?.seq ?? 0} audit row(s), ${keys.length} key(s)${keys.length > 0 ? ` (${keys.map((k) => `${k.id} ${k.kind} ${k.name}`).join(", ")})` : ""}`,
       );
     } finally {
-      store.close();
+      await store.close();
     }
   }
   const files = [

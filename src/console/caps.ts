@@ -28,15 +28,15 @@ export interface MeterSubject {
   cap_currency: string | null;
 }
 
-export function capMeters(
+export async function capMeters(
   store: Store,
   session: MeterSubject,
   policy: LoadedPolicy | undefined,
   customer: string | null,
   now: number,
-): CapMeter[] {
+): Promise<CapMeter[]> {
   const currency = session.cap_currency ?? policy?.caps.currency ?? "usd";
-  const usage = store.usage({
+  const usage = await store.usage({
     session: session.id,
     agent: session.agent,
     tool: "",

@@ -75,12 +75,9 @@ export function createConsole(options: ConsoleOptions): Console {
   const now = options.now ?? Date.now;
   const signIn = new OperatorSignIn({ store, logger, now });
   const extraPolicies = options.policyFiles ?? [];
-  const keyPolicyFiles = () => [
+  const keyPolicyFiles = async () => [
     ...extraPolicies,
-    ...store
-      .listApiKeys()
-      .map((k) => k.policy_file)
-      .filter((f): f is string => f !== null),
+    ...(await store.listApiKeys()).map((k) => k.policy_file).filter((f): f is string => f !== null),
   ];
   const ctx: ConsoleContext = {
     store,
@@ -100,12 +97,12 @@ export function createConsole(options: ConsoleOptions): Console {
     flashes.delete(who.csrf);
     return text;
   };
-  const nav = (who: SignedIn, current: NavEntry): NavState => ({
+  const nav = async (who: SignedIn, current: NavEntry): Promise<NavState> => ({
     operator: who.operator,
     csrf: who.csrf,
     current,
-    pendingApprovals: pendingCount(ctx),
-    unresolved: unresolvedCount(ctx),
+    pendingApprovals: await pendingCount(ctx),
+    unresolved: await unresolvedCount(ctx),
   });
 
   const asset = (res: ServerResponse, name: string) => {
@@ -131,20 +128,29 @@ export function createConsole(options: ConsoleOptions): Console {
 
   const get = async (req: IncomingMessage, res: ServerResponse, url: URL, who: SignedIn) => {
     const path = url.pathname;
-    const allowed = () => signIn.signedIn(req) !== undefined;
+    const allowed = async () => (await signIn.signedIn(req)) !== undefined;
     if (path === CONSOLE_PATH || path === `${CONSOLE_PATH}/`) {
-      return sendHtml(res, 200, overviewPage(ctx, nav(who, "overview"), takeFlash(who)));
+      return sendHtml(
+        res,
+        200,
+        await overviewPage(ctx, await nav(who, "overview"), takeFlash(who)),
+      );
     }
     if (path === OVERVIEW_LIVE) {
       return feed.listen(
         req,
         res,
-        fragmentStream("overview", () => overviewFragment(ctx).value, allowed),
+        fragmentStream("overview", async () => (await overviewFragment(ctx)).value, allowed),
       );
     }
-    if (path === SPEND_PATH) return sendHtml(res, 200, spendPage(ctx, nav(who, "spend")));
+    if (path === SPEND_PATH)
+      return sendHtml(res, 200, await spendPage(ctx, await nav(who, "spend")));
     if (path === `${CONSOLE_PATH}/approvals`) {
-      return sendHtml(res, 200, approvalsPage(ctx, nav(who, "approvals"), takeFlash(who)));
+      return sendHtml(
+        res,
+        200,
+        await approvalsPage(ctx, await nav(who, "approvals"), takeFlash(who)),
+      );
     }
     if (path === APPROVALS_LIVE) {
       return feed.listen(
@@ -152,43 +158,48 @@ export function createConsole(options: ConsoleOptions): Console {
         res,
         fragmentStream(
           `approvals:${who.csrf}`,
-          () => approvalsFragment(ctx, who.csrf).value,
+          async () => (await approvalsFragment(ctx, who.csrf)).value,
           allowed,
         ),
       );
     }
     if (path === UNRESOLVED_PATH) {
-      return sendHtml(res, 200, unresolvedPage(ctx, nav(who, "unresolved"), takeFlash(who)));
+      return sendHtml(
+        res,
+        200,
+        await unresolvedPage(ctx, await nav(who, "unresolved"), takeFlash(who)),
+      );
     }
     if (path === UNRESOLVED_LIVE) {
       return feed.listen(
         req,
         res,
-        fragmentStream("unresolved", () => unresolvedFragment(ctx).value, allowed),
+        fragmentStream("unresolved", async () => (await unresolvedFragment(ctx)).value, allowed),
       );
     }
     const ruling = RULING_PATH.exec(path);
     if (ruling?.[1]) {
-      const admission = findUnresolved(ctx, ruling[1]);
+      const admission = await findUnresolved(ctx, ruling[1]);
       if (!admission) return notFound(res, who);
-      return sendHtml(res, 200, rulingPage(nav(who, "unresolved"), admission));
+      return sendHtml(res, 200, rulingPage(await nav(who, "unresolved"), admission));
     }
     if (path === AUDIT_PATH)
-      return sendHtml(res, 200, auditPage(ctx, nav(who, "audit"), url.searchParams));
-    if (path === `${AUDIT_PATH}/export.csv`) return exportAudit(ctx, res, "csv", url.searchParams);
+      return sendHtml(res, 200, await auditPage(ctx, await nav(who, "audit"), url.searchParams));
+    if (path === `${AUDIT_PATH}/export.csv`)
+      return await exportAudit(ctx, res, "csv", url.searchParams);
     if (path === `${AUDIT_PATH}/export.json`)
-      return exportAudit(ctx, res, "json", url.searchParams);
+      return await exportAudit(ctx, res, "json", url.searchParams);
     if (path === AUDIT_LIVE)
-      return feed.listen(req, res, auditStream(ctx, url.searchParams, allowed));
+      return feed.listen(req, res, await auditStream(ctx, url.searchParams, allowed));
     if (path === KEYS_PATH) {
       const text = takeFlash(who);
       return sendHtml(
         res,
         200,
-        keysPage(
+        await keysPage(
           ctx,
-          nav(who, "keys"),
-          policyChoices(ctx, extraPolicies),
+          await nav(who, "keys"),
+          await policyChoices(ctx, extraPolicies),
           text ? { text, kind: "ok" } : null,
         ),
       );
@@ -196,12 +207,12 @@ export function createConsole(options: ConsoleOptions): Console {
     if (path === KILL_PATH) {
       const choice = killChoice(url.searchParams);
       if (!choice) return notFound(res, who);
-      return sendHtml(res, 200, killPage(nav(who, "none"), choice));
+      return sendHtml(res, 200, killPage(await nav(who, "none"), choice));
     }
     const session = /^\/console\/(live\/)?sessions\/(ses_[0-9a-f]{24})$/.exec(path);
     if (session?.[2]) {
       const id = session[2];
-      const summary = findSummary(ctx, id);
+      const summary = await findSummary(ctx, id);
       if (!summary) return notFound(res, who);
       if (session[1]) {
         return feed.listen(
@@ -209,15 +220,19 @@ export function createConsole(options: ConsoleOptions): Console {
           res,
           fragmentStream(
             `session:${id}`,
-            () => {
-              const fresh = findSummary(ctx, id);
-              return fresh ? sessionFragment(ctx, fresh).value : "";
+            async () => {
+              const fresh = await findSummary(ctx, id);
+              return fresh ? (await sessionFragment(ctx, fresh)).value : "";
             },
             allowed,
           ),
         );
       }
-      return sendHtml(res, 200, sessionPage(ctx, nav(who, "none"), summary, takeFlash(who)));
+      return sendHtml(
+        res,
+        200,
+        await sessionPage(ctx, await nav(who, "none"), summary, takeFlash(who)),
+      );
     }
     return notFound(res, who);
   };
@@ -236,7 +251,7 @@ export function createConsole(options: ConsoleOptions): Console {
         403,
         page({
           title: "Refused",
-          nav: nav(who, "none"),
+          nav: await nav(who, "none"),
           body: html`<h1>Refused</h1><p class="notice error" role="alert">This form did not carry this console's CSRF token, so nothing was done. Reload the page and try again.</p>`,
         }),
       );
@@ -245,47 +260,50 @@ export function createConsole(options: ConsoleOptions): Console {
     if (path === KILL_PATH) {
       const choice = killChoice(form);
       if (!choice) return notFound(res, who);
-      const done = kill(ctx, who, choice, form.get("reason") ?? "");
+      const done = await kill(ctx, who, choice, form.get("reason") ?? "");
       if (!done.ok)
-        return sendHtml(res, done.status, killPage(nav(who, "none"), choice, done.message));
+        return sendHtml(res, done.status, killPage(await nav(who, "none"), choice, done.message));
       flash(who, done.message);
       return redirect(res, done.back);
     }
     const approval = /^\/console\/approvals\/(apr_[0-9a-f]{24})$/.exec(path);
     if (approval?.[1]) {
-      flash(who, decide(ctx, who, approval[1], form).message);
+      flash(who, (await decide(ctx, who, approval[1], form)).message);
       return redirect(res, `${CONSOLE_PATH}/approvals`);
     }
     const ruling = RULING_PATH.exec(path);
     if (ruling?.[1]) {
       const id = ruling[1];
-      const done = recordRuling(ctx, who, id, form);
+      const done = await recordRuling(ctx, who, id, form);
       if (done.ok) {
         flash(who, done.message);
         return redirect(res, UNRESOLVED_PATH);
       }
-      const admission = findUnresolved(ctx, id);
+      const admission = await findUnresolved(ctx, id);
       if (!admission) return notFound(res, who);
       return sendHtml(
         res,
         done.status,
-        rulingPage(nav(who, "unresolved"), admission, done.message, done.given),
+        rulingPage(await nav(who, "unresolved"), admission, done.message, done.given),
       );
     }
     if (path === KEYS_PATH) {
-      const policies = policyChoices(ctx, extraPolicies);
-      const created = createKey(ctx, form, policies);
+      const policies = await policyChoices(ctx, extraPolicies);
+      const created = await createKey(ctx, form, policies);
       return sendHtml(
         res,
         created.ok ? 200 : 400,
         created.ok
-          ? keysPage(ctx, nav(who, "keys"), policies, null, created)
-          : keysPage(ctx, nav(who, "keys"), policies, { text: created.message, kind: "error" }),
+          ? await keysPage(ctx, await nav(who, "keys"), policies, null, created)
+          : await keysPage(ctx, await nav(who, "keys"), policies, {
+              text: created.message,
+              kind: "error",
+            }),
       );
     }
     const revoke = /^\/console\/keys\/(key_[0-9a-f]{16})\/revoke$/.exec(path);
     if (revoke?.[1]) {
-      flash(who, revokeKey(ctx, revoke[1]).message);
+      flash(who, (await revokeKey(ctx, revoke[1])).message);
       return redirect(res, KEYS_PATH);
     }
     return notFound(res, who);
@@ -300,7 +318,7 @@ export function createConsole(options: ConsoleOptions): Console {
       return true;
     }
     if (await signIn.handle(req, res, url)) return true;
-    const who = signIn.signedIn(req);
+    const who = await signIn.signedIn(req);
     // A live stream never ends, so it is GET only (a HEAD would hold a socket for nothing).
     const streaming = path.startsWith(`${CONSOLE_PATH}/live/`);
     if (req.method === "GET" || (req.method === "HEAD" && !streaming)) {

@@ -79,9 +79,12 @@ export class LiveFeed {
     this.timer = setInterval(() => {
       if (this.polling) return;
       this.polling = true;
-      this.poll().finally(() => {
-        this.polling = false;
-      });
+      this.poll()
+        // A store that cannot be read now is read again at the next poll.
+        .catch(() => undefined)
+        .finally(() => {
+          this.polling = false;
+        });
     }, this.intervalMs);
     this.signature = await this.currentSignature();
     this.heartbeat = setInterval(() => {
@@ -129,9 +132,8 @@ export class LiveFeed {
   }
 
   private async currentSignature(): Promise<string> {
-    const head = this.store.auditHead()?.seq ?? 0;
-    const active = this.store
-      .listSessions({ state: "active", limit: 1000 })
+    const head = (await this.store.auditHead())?.seq ?? 0;
+    const active = (await this.store.listSessions({ state: "active", limit: 1000 }))
       .map((s) => s.id)
       .join(",");
     return `${head}|${active}`;

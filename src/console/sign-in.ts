@@ -58,13 +58,13 @@ export class OperatorSignIn {
   }
 
   /** The operator this request is signed in as, if its session is live and its key usable. */
-  signedIn(req: IncomingMessage): SignedIn | undefined {
+  async signedIn(req: IncomingMessage): Promise<SignedIn | undefined> {
     const token = cookiesOf(req).get(SESSION_COOKIE);
     if (!token) return undefined;
     const id = digest(token);
     const session = this.sessions.get(id);
     if (!session) return undefined;
-    const key = this.options.store.getApiKey(session.keyId);
+    const key = await this.options.store.getApiKey(session.keyId);
     if (this.now() >= session.expiresAt || !key || keyStatus(key, this.now()) !== "active") {
       this.sessions.delete(id);
       return undefined;
@@ -160,7 +160,7 @@ ${problem ? html`<p class="notice error" role="alert" id="sign-in-error">${probl
       });
       return;
     }
-    const check = checkApiKey(this.options.store, form.get("key")?.trim(), this.now());
+    const check = await checkApiKey(this.options.store, form.get("key")?.trim(), this.now());
     if (!check.ok || check.key.kind !== "operator") {
       const message = !check.ok
         ? REFUSALS[check.refusal]
@@ -199,7 +199,7 @@ ${problem ? html`<p class="notice error" role="alert" id="sign-in-error">${probl
 
   private async signOut(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const read = await readForm(req);
-    const signedIn = this.signedIn(req);
+    const signedIn = await this.signedIn(req);
     if (!read.ok || !signedIn || !this.csrfValid(signedIn, read.form.get("csrf"))) {
       res.writeHead(signedIn ? 403 : 303, signedIn ? {} : { Location: SIGN_IN_PATH }).end();
       return;

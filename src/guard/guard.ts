@@ -33,6 +33,7 @@ import type {
   AuditDecision,
   AuditEntry,
   AuditOutcome,
+  SessionRecord,
   Settlement,
   Store,
 } from "../store/store.js";
@@ -132,7 +133,25 @@ export class Guard {
   private readonly reconciliation: ReconciliationEntries;
   private readonly approvalPaths: ApprovalPaths;
 
-  constructor(options: GuardOptions) {
+  /** A guard for an existing session, which must have been started under this very policy. */
+  static async open(options: GuardOptions): Promise<Guard> {
+    return new Guard(options, await Guard.sessionFor(options));
+  }
+
+  /** The session a guard will serve: it must exist, under this very policy. */
+  protected static async sessionFor(options: GuardOptions): Promise<SessionRecord> {
+    const session = await options.store.getSession(options.sessionId);
+    if (!session)
+      throw new Error(`guard: session ${options.sessionId} does not exist (startSession first)`);
+    if (session.policy_hash !== options.policy.hash) {
+      throw new Error(
+        `guard: session ${options.sessionId} was started under another version of the policy`,
+      );
+    }
+    return session;
+  }
+
+  protected constructor(options: GuardOptions, session: SessionRecord) {
     this.policy = options.policy;
     this.store = options.store;
     this.sessionId = options.sessionId;
@@ -143,14 +162,6 @@ export class Guard {
     this.clock = options.clock ?? Date.now;
     this.logger = options.logger ?? silentLogger;
     this.afterCall = options.afterCall;
-    const session = this.store.getSession(this.sessionId);
-    if (!session)
-      throw new Error(`guard: session ${this.sessionId} does not exist (startSession first)`);
-    if (session.policy_hash !== this.policy.hash) {
-      throw new Error(
-        `guard: session ${this.sessionId} was started under another version of the policy`,
-      );
-    }
     this.agent = session.agent;
     this.identity = {
       session: this.sessionId,
@@ -210,7 +221,7 @@ export class Guard {
     try {
       outcome = await this.run(trail, toolName, rawArgs, options);
     } catch (err) {
-      outcome = this.crashed(trail, err);
+      outcome = await this.crashed(trail, err);
     }
     if (this.afterCall) {
       try {
@@ -313,7 +324,7 @@ export class Guard {
       tool,
       args,
       account: typeof stripe_account === "string" ? stripe_account : null,
-      ...this.readSession(trail.now),
+      ...(await this.readSession(trail.now)),
       now: trail.now,
       readOnly: this.readOnly,
     };
@@ -336,7 +347,7 @@ export class Guard {
       clock: this.clock,
     });
     const result: ToolResult<Record<string, unknown>> = await tool.handle(control, args);
-    this.append(
+    await this.append(
       trail,
       trail.entry("allow", "ok", null, "session", "session tools are always available"),
     );
@@ -376,13 +387,13 @@ export class Guard {
 
     if (tool.kind === "write") {
       const callKey = idempotencyKey(this.sessionId, tool.name, facts.account, facts.args);
-      const history = this.store.findCall(callKey);
+      const history = await this.store.findCall(callKey);
       if (history.standing) {
         const answer = await this.repeat(trail, tool, facts, ctx, resolution, history.standing);
         if (answer) return answer;
       }
       trail.callKey = callKey;
-      trail.idempotencyKey = attemptKey(callKey, this.store.findCall(callKey).attempts);
+      trail.idempotencyKey = attemptKey(callKey, (await this.store.findCall(callKey)).attempts);
     }
 
     // A person's yes before anything else is counted or sent; the caps still apply after it.
@@ -416,7 +427,7 @@ export class Guard {
       revenue_at_risk_cap: charge.revenueAtRiskCap,
       cancellation: charge.cancellation,
     };
-    const admitted = this.store.admit<Denial>(
+    const admitted = await this.store.admit<Denial>(
       request,
       (usage) => decideCaps(facts, charge, resolution.customer !== null, usage),
       approval ? this.approvals.use(approval.call, approval.record) : undefined,
@@ -427,7 +438,7 @@ export class Guard {
 
     if (tool.kind === "write") {
       // The last moment to stop it: a kill that landed while Stripe was being read.
-      const killed = this.killedBeforeSending(trail, admission);
+      const killed = await this.killedBeforeSending(trail, admission);
       if (killed) return killed;
     }
 
@@ -443,16 +454,16 @@ export class Guard {
         inScope(this.policy.policy.customers, customer),
       );
     } catch (err) {
-      if (!sending?.nothingSent()) return this.handleFailed(trail, tool, admission, err);
+      if (!sending?.nothingSent()) return await this.handleFailed(trail, tool, admission, err);
       // Nothing left for Stripe: a refusal that releases what was reserved.
       if (!(err instanceof SpendguardError)) this.logFailure(trail, err);
-      return this.handleFailed(trail, tool, admission, failedBeforeSending(err));
+      return await this.handleFailed(trail, tool, admission, failedBeforeSending(err));
     } finally {
       sending?.stop();
     }
     const settlement = this.settlementOf(result, charge, tool.kind === "write");
     trail.settled(settlement, result.stripeRequestId);
-    this.store.settle(
+    await this.store.settle(
       admission.id,
       settlement,
       trail.entry(
@@ -495,7 +506,7 @@ export class Guard {
       if (earlier.state === "settled") return null;
       found = await learnOutcome(tool, ctx, facts.args, earlier);
       if (found.applied === "no") {
-        this.store.release(
+        await this.store.release(
           earlier.id,
           this.reconciliation.entry(
             earlier,
@@ -509,7 +520,7 @@ export class Guard {
       }
     }
 
-    const counted = this.store.admit<Denial>(
+    const counted = await this.store.admit<Denial>(
       {
         ...this.admissionBase(trail, tool, facts, {}),
         args: earlier.args,
@@ -542,7 +553,7 @@ export class Guard {
     if (found) {
       if (found.applied === "yes") {
         const settlement = this.settlementOf(found.result, trail.charge, true);
-        this.store.settle(
+        await this.store.settle(
           earlier.id,
           settlement,
           this.reconciliation.entry(
@@ -567,7 +578,7 @@ export class Guard {
         `The earlier identical call (${earlier.id}) may or may not have gone through, and Stripe no longer remembers its request: ${found.why}. It keeps counting against the caps until an operator resolves it.`,
         "Do not retry: an operator will confirm it (spendguard admissions).",
       );
-      this.store.settle(
+      await this.store.settle(
         counted.admission.id,
         ZERO_SETTLEMENT,
         trail.entry("allow", "unknown", error.code, "idempotency", error.message),
@@ -577,7 +588,7 @@ export class Guard {
     }
 
     // Inside the key's life: Stripe answers the same request with the first result.
-    const killed = this.killedBeforeSending(trail, counted.admission);
+    const killed = await this.killedBeforeSending(trail, counted.admission);
     if (killed) return killed;
     let result: ToolResult<Record<string, unknown>>;
     try {
@@ -592,7 +603,7 @@ export class Guard {
       if (failure.unexpected) this.logFailure(trail, err);
       trail.stripeRequestId = failure.stripeRequestId;
       if (adopt && failure.conclusive && failure.applied === "no") {
-        this.store.release(
+        await this.store.release(
           earlier.id,
           this.reconciliation.entry(
             earlier,
@@ -602,7 +613,7 @@ export class Guard {
           ),
         );
       } else if (adopt && earlier.state === "reserved" && failure.applied === "unknown") {
-        this.store.markUnknown(
+        await this.store.markUnknown(
           earlier.id,
           this.reconciliation.entry(
             earlier,
@@ -612,13 +623,13 @@ export class Guard {
           ),
         );
       }
-      this.store.release(counted.admission.id, this.failureEntry(trail, failure));
+      await this.store.release(counted.admission.id, this.failureEntry(trail, failure));
       trail.closed();
       return errorOutcome(failure.error);
     }
     if (adopt || earlier.state === "settled") {
       const settlement = this.settlementOf(result, trail.charge, true);
-      this.store.settle(
+      await this.store.settle(
         earlier.id,
         settlement,
         this.reconciliation.entry(
@@ -641,15 +652,15 @@ export class Guard {
   }
 
   /** A repeat's answer: its counting admission settled at nothing, its one audit row. */
-  private answerRepeat(
+  private async answerRepeat(
     trail: CallTrail,
     tool: AnyStripeTool,
     counted: Admission,
     result: ToolResult<Record<string, unknown>>,
     reason: string,
-  ): CallOutcome {
+  ): Promise<CallOutcome> {
     if (result.stripeRequestId) trail.stripeRequestId = result.stripeRequestId;
-    this.store.settle(
+    await this.store.settle(
       counted.id,
       ZERO_SETTLEMENT,
       trail.entry("allow", "replayed", null, "idempotency", reason),
@@ -659,10 +670,13 @@ export class Guard {
   }
 
   /** A kill that landed while Stripe was being read: the admission is released, nothing sent. */
-  private killedBeforeSending(trail: CallTrail, admission: Admission): CallOutcome | null {
-    const killed = this.sessionDenial();
+  private async killedBeforeSending(
+    trail: CallTrail,
+    admission: Admission,
+  ): Promise<CallOutcome | null> {
+    const killed = await this.sessionDenial();
     if (!killed) return null;
-    this.store.release(
+    await this.store.release(
       admission.id,
       trail.entry("deny", "denied", killed.code, killed.rule, killed.reason),
     );
@@ -692,19 +706,19 @@ export class Guard {
     };
   }
 
-  private handleFailed(
+  private async handleFailed(
     trail: CallTrail,
     tool: AnyStripeTool,
     admission: Admission,
     err: unknown,
-  ): CallOutcome {
+  ): Promise<CallOutcome> {
     const key = trail.idempotencyKey;
     const failure = failureOf(err, tool.kind, key !== null && mayHaveBeenApplied(this.stripe, key));
     if (failure.unexpected) this.logFailure(trail, err);
     trail.stripeRequestId = failure.stripeRequestId;
     const entry = this.failureEntry(trail, failure);
-    if (failure.applied === "unknown") this.store.markUnknown(admission.id, entry);
-    else this.store.release(admission.id, entry);
+    if (failure.applied === "unknown") await this.store.markUnknown(admission.id, entry);
+    else await this.store.release(admission.id, entry);
     trail.closed();
     return errorOutcome(failure.error);
   }
@@ -742,15 +756,15 @@ export class Guard {
     };
   }
 
-  private succeeded(
+  private async succeeded(
     trail: CallTrail,
     tool: AnyStripeTool,
     result: ToolResult<Record<string, unknown>>,
     replayed: boolean,
-  ): CallOutcome {
+  ): Promise<CallOutcome> {
     if (tool.kind !== "write") return { ok: true, output: result.output, text: result.text };
     const { caps } = this.policy;
-    const usage = this.store.usage({
+    const usage = await this.store.usage({
       session: this.sessionId,
       agent: this.agent,
       tool: tool.name,
@@ -781,19 +795,21 @@ export class Guard {
    * call. A flag found, or a session found past its expiry, is written into the session
    * so it stays that way even if the flag is later removed.
    */
-  private readSession(now: number): { session: SessionFacts; killFlag: KillFlag | null } {
-    const row = this.store.getSession(this.sessionId);
+  private async readSession(
+    now: number,
+  ): Promise<{ session: SessionFacts; killFlag: KillFlag | null }> {
+    const row = await this.store.getSession(this.sessionId);
     if (!row) throw new Error(`session ${this.sessionId} vanished from the store`);
     const killFlag = row.state === "active" ? readKillFlag(this.home, this.sessionId) : null;
     if (killFlag) {
-      this.store.changeSessionState(this.sessionId, {
+      await this.store.changeSessionState(this.sessionId, {
         state: "killed",
         at: now,
         by: "flag-file",
         reason: killFlag.reason,
       });
     } else if (row.state === "active" && row.expires_at !== null && now >= row.expires_at) {
-      this.store.changeSessionState(this.sessionId, {
+      await this.store.changeSessionState(this.sessionId, {
         state: "expired",
         at: now,
         by: null,
@@ -812,37 +828,37 @@ export class Guard {
   }
 
   /** The session check again, just before a write leaves for Stripe. */
-  private sessionDenial(): Denial | undefined {
+  private async sessionDenial(): Promise<Denial | undefined> {
     const now = this.clock();
-    const { session, killFlag } = this.readSession(now);
+    const { session, killFlag } = await this.readSession(now);
     return checkSession(session, killFlag, this.policy, now);
   }
 
-  private denied(trail: CallTrail, decision: Denial, hint?: string): CallOutcome {
-    this.append(
+  private async denied(trail: CallTrail, decision: Denial, hint?: string): Promise<CallOutcome> {
+    await this.append(
       trail,
       trail.entry("deny", "denied", decision.code, decision.rule, decision.reason),
     );
     return { ok: false, code: decision.code, message: decision.reason, ...(hint ? { hint } : {}) };
   }
 
-  private refuse(
+  private async refuse(
     trail: CallTrail,
     decision: AuditDecision,
     outcome: AuditOutcome,
     error: SpendguardError,
-  ): CallOutcome {
-    this.append(trail, trail.entry(decision, outcome, error.code, null, error.message));
+  ): Promise<CallOutcome> {
+    await this.append(trail, trail.entry(decision, outcome, error.code, null, error.message));
     return errorOutcome(error);
   }
 
-  private append(trail: CallTrail, entry: AuditEntry): void {
-    this.store.appendAudit(entry);
+  private async append(trail: CallTrail, entry: AuditEntry): Promise<void> {
+    await this.store.appendAudit(entry);
     trail.closed();
   }
 
   /** Anything unexpected: logged (redacted), audited once, reported as `internal_error`. */
-  private crashed(trail: CallTrail, err: unknown): CallOutcome {
+  private async crashed(trail: CallTrail, err: unknown): Promise<CallOutcome> {
     this.logFailure(trail, err);
     const maybeSent = trail.sent && trail.idempotencyKey !== null;
     const failure = failureOf(err, maybeSent ? "write" : "read");
@@ -855,10 +871,10 @@ export class Guard {
           null,
           failure.error.message,
         );
-        if (maybeSent) this.store.markUnknown(trail.admission.id, entry);
-        else this.store.release(trail.admission.id, entry);
+        if (maybeSent) await this.store.markUnknown(trail.admission.id, entry);
+        else await this.store.release(trail.admission.id, entry);
       } else if (!trail.isClosed) {
-        this.store.appendAudit(
+        await this.store.appendAudit(
           trail.entry("error", "failed", "internal_error", null, failure.error.message),
         );
       }

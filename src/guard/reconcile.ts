@@ -147,9 +147,9 @@ export function settlementFrom(
 
 export async function reconcileAdmissions(ctx: ReconcileContext): Promise<ReconcileReport> {
   const now = ctx.clock();
-  const pending = ctx.store
-    .listAdmissions({ states: ["unknown", "reserved"], agent: ctx.agent })
-    .filter((admission) => admission.state === "unknown" || ownerIsGone(admission, now));
+  const pending = (
+    await ctx.store.listAdmissions({ states: ["unknown", "reserved"], agent: ctx.agent })
+  ).filter((admission) => admission.state === "unknown" || ownerIsGone(admission, now));
   const entries = new ReconciliationEntries(ctx.policy.caps.currency, ctx.clock);
   const items: ReconcileItem[] = [];
   for (const admission of pending) {
@@ -188,7 +188,7 @@ async function reconcileOne(
   const { store } = ctx;
   if (admission.idempotency_key === null) {
     // A read (or a counted repeat) cut short by a crash: nothing reached Stripe that needs confirming.
-    const { applied } = store.release(
+    const { applied } = await store.release(
       admission.id,
       entries.entry(
         admission,
@@ -229,7 +229,7 @@ async function reconcileOne(
   const found = await learnOutcome(tool, toolCtx, parsed.data, admission);
   if (found.applied === "yes") {
     const settlement = settlementFrom(admission, found.result, ctx.policy);
-    const { applied } = store.settle(
+    const { applied } = await store.settle(
       admission.id,
       settlement,
       entries.entry(
@@ -245,7 +245,7 @@ async function reconcileOne(
     return applied ? item("settled", found.result.text) : item("skipped", "resolved meanwhile");
   }
   if (found.applied === "no") {
-    const { applied } = store.release(
+    const { applied } = await store.release(
       admission.id,
       entries.entry(
         admission,
@@ -281,13 +281,13 @@ async function sendRefusal(
     return "Stripe may have forgotten its idempotency key";
   if (ctx.readOnly) return "the server is read-only";
   if (!(tool.name in ctx.policy.policy.tools)) return `the policy no longer offers ${tool.name}`;
-  const session = ctx.store.getSession(admission.session);
+  const session = await ctx.store.getSession(admission.session);
   if (session?.state !== "active") return `its session is ${session?.state ?? "gone"}`;
   if (session.expires_at !== null && now >= session.expires_at) return "its session has expired";
   if (readKillFlag(ctx.home, admission.session)) return "a kill flag stops its session";
-  const keyId = ctx.store.sessionKey(admission.session);
+  const keyId = await ctx.store.sessionKey(admission.session);
   if (keyId !== undefined) {
-    const key = ctx.store.getApiKey(keyId);
+    const key = await ctx.store.getApiKey(keyId);
     const status = key ? keyStatus(key, now) : "revoked";
     if (status !== "active") return `the key that opened its session is ${status}`;
   }
@@ -323,7 +323,7 @@ async function replay(
     const failure = failureOf(err, "write");
     // Inside the key's life, Stripe would have answered with the first result had it applied.
     if (failure.applied === "no" && failure.conclusive) {
-      const { applied } = store.release(
+      const { applied } = await store.release(
         admission.id,
         entries.entry(
           admission,
@@ -341,7 +341,7 @@ async function replay(
     }
     if (admission.state === "reserved" && failure.applied === "unknown") {
       // It has been sent now, so it is no longer merely reserved.
-      store.markUnknown(
+      await store.markUnknown(
         admission.id,
         entries.entry(
           admission,
@@ -357,7 +357,7 @@ async function replay(
     return item("unresolved", failure.error.message);
   }
   const settlement = settlementFrom(admission, result, ctx.policy);
-  const { applied } = store.settle(
+  const { applied } = await store.settle(
     admission.id,
     settlement,
     entries.entry(

@@ -12,16 +12,16 @@ export function sessionControl(options: {
   clock: () => number;
 }): SessionControl {
   const { store, policy, sessionId, clock } = options;
-  const session = (): SessionRecord => {
-    const row = store.getSession(sessionId);
+  const session = async (): Promise<SessionRecord> => {
+    const row = await store.getSession(sessionId);
     if (!row) throw new Error(`session ${sessionId} vanished from the store`);
     return row;
   };
   return {
-    status(): SessionStatusView {
-      const row = session();
+    async status(): Promise<SessionStatusView> {
+      const row = await session();
       const now = clock();
-      const usage = store.usage({
+      const usage = await store.usage({
         session: row.id,
         agent: row.agent,
         tool: "",
@@ -45,12 +45,12 @@ export function sessionControl(options: {
           per_day: view(policy.caps.perDay, usage.daySpend),
           per_customer_per_day: policy.caps.perCustomerPerDay,
         },
-        calls: store.callsInSession(row.id),
+        calls: await store.callsInSession(row.id),
         tools: options.toolNames(),
       };
     },
-    end(reason: string): void {
-      endSession(store, sessionId, reason, clock());
+    async end(reason: string): Promise<void> {
+      await endSession(store, sessionId, reason, clock());
     },
   };
 }

@@ -27,16 +27,16 @@ const DAY_MS = 24 * 60 * 60 * 1000;
  * Opens a session, unless the agent has opened `sessions_per_day` already in the last
  * 24 hours (`session_limit`): a fresh session would be a fresh session cap.
  */
-export function startSession(
+export async function startSession(
   store: Store,
   { policy, agent, now = Date.now() }: StartSession,
-): SessionRecord {
+): Promise<SessionRecord> {
   const name = agent ?? policy.name;
   const limit = policy.policy.sessions_per_day;
   if (limit !== undefined) {
-    const opened = store
-      .listSessions({ agent: name })
-      .filter((s) => s.started_at > now - DAY_MS).length;
+    const opened = (await store.listSessions({ agent: name })).filter(
+      (s) => s.started_at > now - DAY_MS,
+    ).length;
     if (opened >= limit) {
       throw new SpendguardError(
         "session_limit",
@@ -57,13 +57,13 @@ export function startSession(
     killed_by: null,
     kill_reason: null,
   };
-  store.createSession(session);
+  await store.createSession(session);
   // Checked after the insert: a hold that began meanwhile killed this session already,
   // and one that began before is seen here, so no session of a held agent stays active.
-  const hold = store.agentHold(session.agent);
+  const hold = await store.agentHold(session.agent);
   if (hold && hold.released_at === null) {
     const change = { state: "killed" as const, at: now, by: hold.held_by, reason: hold.reason };
-    if (store.changeSessionState(session.id, change)) {
+    if (await store.changeSessionState(session.id, change)) {
       return {
         ...session,
         state: change.state,
@@ -84,12 +84,12 @@ export interface KillRequest {
 }
 
 /** Effective on the session's very next call. False if it was not active. */
-export function killSession(
+export async function killSession(
   store: Store,
   id: string,
   { by, reason, now = Date.now() }: KillRequest,
-): boolean {
-  return store.changeSessionState(id, {
+): Promise<boolean> {
+  return await store.changeSessionState(id, {
     state: "killed",
     at: now,
     by,
@@ -98,12 +98,12 @@ export function killSession(
 }
 
 /** Kills every active session of one agent; returns their ids. */
-export function killAgent(
+export async function killAgent(
   store: Store,
   agent: string,
   { by, reason, now = Date.now() }: KillRequest,
-): string[] {
-  return store.killActiveSessions(
+): Promise<string[]> {
+  return await store.killActiveSessions(
     { state: "killed", at: now, by, reason: cleanReason(reason) },
     agent,
   );
@@ -113,13 +113,26 @@ export function killAgent(
  * Kills every active session in this data directory; returns their ids. Sessions started
  * later are not affected: the `kill/ALL` flag file (see `kill.ts`) stops those too.
  */
-export function killAll(store: Store, { by, reason, now = Date.now() }: KillRequest): string[] {
-  return store.killActiveSessions({ state: "killed", at: now, by, reason: cleanReason(reason) });
+export async function killAll(
+  store: Store,
+  { by, reason, now = Date.now() }: KillRequest,
+): Promise<string[]> {
+  return await store.killActiveSessions({
+    state: "killed",
+    at: now,
+    by,
+    reason: cleanReason(reason),
+  });
 }
 
 /** The agent ends its own session (`end_session`); it can never be reopened. */
-export function endSession(store: Store, id: string, reason: string, now = Date.now()): boolean {
-  return store.changeSessionState(id, {
+export async function endSession(
+  store: Store,
+  id: string,
+  reason: string,
+  now = Date.now(),
+): Promise<boolean> {
+  return await store.changeSessionState(id, {
     state: "ended",
     at: now,
     by: "agent",

@@ -33,15 +33,15 @@ export interface UnresolvedAdmission {
   key_alive: boolean;
 }
 
-export function unresolvedAdmissions(
+export async function unresolvedAdmissions(
   store: Store,
   now: number,
   filter: { agent?: string } = {},
-): UnresolvedAdmission[] {
+): Promise<UnresolvedAdmission[]> {
   const unresolved: UnresolvedAdmission[] = [];
-  for (const a of store.listAdmissions({ states: ["unknown", "reserved"], ...filter })) {
+  for (const a of await store.listAdmissions({ states: ["unknown", "reserved"], ...filter })) {
     if (a.state === "unknown" || ownerIsGone(a, now))
-      unresolved.push(view(a, capCurrencyOf(store, a), now));
+      unresolved.push(view(a, await capCurrencyOf(store, a), now));
   }
   return unresolved;
 }
@@ -79,18 +79,18 @@ export type RulingOutcome =
   /** No such admission, or it is not unresolved (settled, released, or still in flight). */
   | { resolved: false; problem: "unknown" | "not_unresolved"; state?: string };
 
-export function resolveAdmission(store: Store, ruling: Ruling): RulingOutcome {
-  const admission = store.getAdmission(ruling.id);
+export async function resolveAdmission(store: Store, ruling: Ruling): Promise<RulingOutcome> {
+  const admission = await store.getAdmission(ruling.id);
   if (!admission) return { resolved: false, problem: "unknown" };
   const open =
     admission.state === "unknown" ||
     (admission.state === "reserved" && ownerIsGone(admission, ruling.now));
   if (!open) return { resolved: false, problem: "not_unresolved", state: admission.state };
-  const capCurrency = capCurrencyOf(store, admission);
+  const capCurrency = await capCurrencyOf(store, admission);
   const entries = new ReconciliationEntries(capCurrency, () => ruling.now, "operator");
   const reason = `${ruling.by} ruled it ${ruling.applied ? "applied" : "not applied"}: ${cleanReason(ruling.reason)}`;
   const result = ruling.applied
-    ? store.settle(
+    ? await store.settle(
         admission.id,
         {
           amount: admission.amount,
@@ -101,7 +101,7 @@ export function resolveAdmission(store: Store, ruling: Ruling): RulingOutcome {
         entries.entry(admission, "reconciled", null, reason),
         "if-applied",
       )
-    : store.release(
+    : await store.release(
         admission.id,
         entries.entry(admission, "reconciled", null, reason),
         "if-applied",
@@ -110,7 +110,7 @@ export function resolveAdmission(store: Store, ruling: Ruling): RulingOutcome {
     return {
       resolved: false,
       problem: "not_unresolved",
-      state: store.getAdmission(admission.id)?.state,
+      state: (await store.getAdmission(admission.id))?.state,
     };
   }
   return {
@@ -121,8 +121,8 @@ export function resolveAdmission(store: Store, ruling: Ruling): RulingOutcome {
 }
 
 /** The cap currency the admission's own call was audited in. */
-function capCurrencyOf(store: Store, admission: Admission): string | null {
-  const rows = store.queryAudit({ session: admission.session, tool: admission.tool });
+async function capCurrencyOf(store: Store, admission: Admission): Promise<string | null> {
+  const rows = await store.queryAudit({ session: admission.session, tool: admission.tool });
   const own = rows.find((row) => row.idempotency_key === admission.idempotency_key);
   return own?.cap_currency ?? rows.find((row) => row.cap_currency !== null)?.cap_currency ?? null;
 }

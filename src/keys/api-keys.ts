@@ -49,7 +49,7 @@ export function newIdentityId(): string {
   return `key_${randomBytes(8).toString("hex")}`;
 }
 
-export function createApiKey(store: Store, options: NewApiKey): CreatedApiKey {
+export async function createApiKey(store: Store, options: NewApiKey): Promise<CreatedApiKey> {
   checkAgentName(options.name);
   if ((options.kind === "agent") !== (options.policyFile !== null)) {
     throw new ConfigError("an agent key needs a policy file, an operator key takes none");
@@ -69,7 +69,7 @@ export function createApiKey(store: Store, options: NewApiKey): CreatedApiKey {
     revoked_at: null,
     revoked_reason: null,
   };
-  store.createApiKey(record);
+  await store.createApiKey(record);
   return { record, key };
 }
 
@@ -104,15 +104,15 @@ export type KeyCheck =
  * token is checked by `checkAccessToken` instead: `resources` are the resource identifiers
  * (RFC 8707) this server answers to, so a token issued for another one is refused.
  */
-export function checkApiKey(
+export async function checkApiKey(
   store: Store,
   presented: string | undefined,
   now: number,
   resources: ReadonlySet<string> = new Set(),
-): KeyCheck {
+): Promise<KeyCheck> {
   if (presented === undefined || presented === "") return { ok: false, refusal: "key_missing" };
   if (presented.startsWith(SECRET_PREFIX.accessToken)) {
-    return checkAccessToken(store, presented, now, resources);
+    return await checkAccessToken(store, presented, now, resources);
   }
   const kind = looksLike("agentKey", presented)
     ? "agent"
@@ -121,7 +121,7 @@ export function checkApiKey(
       : undefined;
   if (!kind) return { ok: false, refusal: "key_invalid" };
   const presentedHash = hashSecret(presented);
-  const record = store.findApiKeyByHash(presentedHash);
+  const record = await store.findApiKeyByHash(presentedHash);
   if (
     !record ||
     record.key_hash === null ||
@@ -142,20 +142,20 @@ export function checkApiKey(
  * so the caller can end the sessions it opened; a refused token alone does not (the grant
  * may go on with a refreshed token).
  */
-export function checkAccessToken(
+export async function checkAccessToken(
   store: Store,
   presented: string,
   now: number,
   resources: ReadonlySet<string>,
-): KeyCheck {
+): Promise<KeyCheck> {
   if (!looksLike("accessToken", presented)) return { ok: false, refusal: "token_invalid" };
   const presentedHash = hashSecret(presented);
-  const token = store.findOAuthToken(presentedHash);
+  const token = await store.findOAuthToken(presentedHash);
   if (token?.kind !== "access" || !sameHash(token.token_hash, presentedHash)) {
     return { ok: false, refusal: "token_invalid" };
   }
   if (!resources.has(token.resource)) return { ok: false, refusal: "token_wrong_resource" };
-  const identity = store.getApiKey(token.grant_id);
+  const identity = await store.getApiKey(token.grant_id);
   if (!identity || identity.credential === "key") return { ok: false, refusal: "token_invalid" };
   const status = keyStatus(identity, now);
   if (status === "revoked") return { ok: false, refusal: "grant_revoked", key: identity };
@@ -170,19 +170,19 @@ export function checkAccessToken(
  * next request that presents it (or any token issued under it), in every process using
  * this data directory. `changed` is false when it was revoked already.
  */
-export function revokeApiKey(
+export async function revokeApiKey(
   store: Store,
   id: string,
   now = Date.now(),
   reason?: string,
-): { record: ApiKeyRecord; changed: boolean } {
-  if (!store.getApiKey(id)) {
+): Promise<{ record: ApiKeyRecord; changed: boolean }> {
+  if (!(await store.getApiKey(id))) {
     throw new ConfigError(
       `no key '${id}' in this data directory; \`spendguard keys list\` lists them.`,
     );
   }
-  const changed = store.revokeApiKey(id, now, reason);
-  const record = store.getApiKey(id);
+  const changed = await store.revokeApiKey(id, now, reason);
+  const record = await store.getApiKey(id);
   if (!record) throw new Error(`key ${id} vanished from the store`);
   return { record, changed };
 }

@@ -16,10 +16,10 @@ export interface CreatedOAuthClient {
   clientSecret: string;
 }
 
-export function createOAuthClientIdentity(
+export async function createOAuthClientIdentity(
   store: Store,
   options: { name: string; policyFile: string; expiresAt: number | null; now?: number },
-): CreatedOAuthClient {
+): Promise<CreatedOAuthClient> {
   checkAgentName(options.name);
   const now = options.now ?? Date.now();
   const clientSecret = newSecret("clientSecret");
@@ -49,6 +49,6 @@ export function createOAuthClientIdentity(
     revoked_at: null,
     revoked_reason: null,
   };
-  store.createOAuthIdentity(record, client);
+  await store.createOAuthIdentity(record, client);
   return { record, client, clientSecret };
 }

@@ -13,7 +13,7 @@ import type { Metrics } from "./registry.js";
 
 export interface MetricsEndpointOptions {
   metrics: Metrics;
-  checkKey(token: string | undefined): KeyCheck;
+  checkKey(token: string | undefined): Promise<KeyCheck>;
   /** `--metrics-token`; `null` when only operator keys may scrape. */
   token: string | null;
   logger: Logger;
@@ -40,7 +40,7 @@ export function metricsEndpoint(
     }
     const isToken = tokenHash !== null && timingSafeEqual(sha256(token), tokenHash);
     if (!isToken) {
-      const check = options.checkKey(token);
+      const check = await options.checkKey(token);
       if (!check.ok) {
         plain(res, 401, "This token is neither the metrics token nor a usable operator key.", {
           "WWW-Authenticate": 'Bearer realm="spendguard metrics", error="invalid_token"',

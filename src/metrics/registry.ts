@@ -15,7 +15,7 @@ export interface MetricsOptions {
   /** Tool names a `tool` label may take; anything else (an unknown tool an agent made up) is `other`. */
   tools: readonly string[];
   /** The policy a session ran under, by its recorded hash (for its caps). */
-  policyFor(hash: string): LoadedPolicy | undefined;
+  policyFor(hash: string): Promise<LoadedPolicy | undefined>;
   clock?: () => number;
 }
 
@@ -39,9 +39,10 @@ export class Metrics {
       help: "Tool calls recorded in the audit, by tool and decision (allow, deny, error).",
       labelNames: ["tool", "decision"],
       registers,
-      collect() {
+      async collect() {
+        const rows = await store.auditTotals();
         this.reset();
-        for (const row of store.auditTotals()) {
+        for (const row of rows) {
           if (NOT_CALLS.has(row.rule ?? "")) continue;
           this.inc({ tool: toolLabel(row.tool), decision: row.decision }, row.count);
         }
@@ -52,9 +53,10 @@ export class Metrics {
       help: "Calls the guard refused, by the rule that decided and the denial code.",
       labelNames: ["rule", "code"],
       registers,
-      collect() {
+      async collect() {
+        const rows = await store.auditTotals();
         this.reset();
-        for (const row of store.auditTotals()) {
+        for (const row of rows) {
           if (row.decision !== "deny" || NOT_CALLS.has(row.rule ?? "")) continue;
           this.inc({ rule: row.rule ?? "none", code: row.code ?? "none" }, row.count);
         }
@@ -65,9 +67,10 @@ export class Metrics {
       help: "Money Stripe confirmed moving (refunds, captures, payments), by agent and currency, in the currency's minor unit.",
       labelNames: ["agent", "currency"],
       registers,
-      collect() {
+      async collect() {
+        const rows = await store.moneyTotals();
         this.reset();
-        for (const row of store.moneyTotals()) {
+        for (const row of rows) {
           this.inc({ agent: row.agent, currency: row.currency }, row.amount);
         }
       },
@@ -77,9 +80,10 @@ export class Metrics {
       help: "The same money in the cap currency of the agent's policy, in its minor unit.",
       labelNames: ["agent", "cap_currency"],
       registers,
-      collect() {
+      async collect() {
+        const rows = await store.moneyTotals();
         this.reset();
-        for (const row of store.moneyTotals()) {
+        for (const row of rows) {
           if (row.cap_currency === null) continue;
           this.inc({ agent: row.agent, cap_currency: row.cap_currency }, row.amount_cap);
         }
@@ -90,13 +94,15 @@ export class Metrics {
       help: "Spend counted in each active session (settled + reserved + unknown) over its per-session cap.",
       labelNames: ["session", "agent"],
       registers,
-      collect() {
-        this.reset();
-        for (const session of store.sessionSummaries({ state: "active" })) {
-          const cap = options.policyFor(session.policy_hash)?.caps.perSession ?? null;
+      async collect() {
+        const ratios: [{ session: string; agent: string }, number][] = [];
+        for (const session of await store.sessionSummaries({ state: "active" })) {
+          const cap = (await options.policyFor(session.policy_hash))?.caps.perSession ?? null;
           if (cap === null || cap === 0) continue;
-          this.set({ session: session.id, agent: session.agent }, session.spent / cap);
+          ratios.push([{ session: session.id, agent: session.agent }, session.spent / cap]);
         }
+        this.reset();
+        for (const [labels, ratio] of ratios) this.set(labels, ratio);
       },
     });
     new Gauge({
@@ -104,29 +110,38 @@ export class Metrics {
       help: "Spend of each agent with an active session in the rolling 24 h over its per-day cap.",
       labelNames: ["agent"],
       registers,
-      collect() {
-        this.reset();
+      async collect() {
         const now = clock();
         const agents = new Map<string, string>();
-        for (const session of store.listSessions({ state: "active" })) {
+        for (const session of await store.listSessions({ state: "active" })) {
           agents.set(session.agent, session.policy_hash);
         }
+        const ratios: [string, number][] = [];
         for (const [agent, hash] of agents) {
-          const cap = options.policyFor(hash)?.caps.perDay ?? null;
+          const cap = (await options.policyFor(hash))?.caps.perDay ?? null;
           if (cap === null || cap === 0) continue;
-          const usage = store.usage({ session: "", agent, tool: "", customer: null, at: now });
-          this.set({ agent }, usage.daySpend / cap);
+          const usage = await store.usage({
+            session: "",
+            agent,
+            tool: "",
+            customer: null,
+            at: now,
+          });
+          ratios.push([agent, usage.daySpend / cap]);
         }
+        this.reset();
+        for (const [agent, ratio] of ratios) this.set({ agent }, ratio);
       },
     });
     new Gauge({
       name: "spendguard_approvals_pending",
       help: "Approval requests waiting for a person (not expired, session still active).",
       registers,
-      collect() {
+      async collect() {
         const now = clock();
         this.set(
-          store.listApprovals({ states: ["pending"], openAt: now, liveSession: true }).length,
+          (await store.listApprovals({ states: ["pending"], openAt: now, liveSession: true }))
+            .length,
         );
       },
     });
@@ -134,16 +149,16 @@ export class Metrics {
       name: "spendguard_unknown_admissions",
       help: "Money-moving calls whose outcome is unknown: they count against the caps until confirmed.",
       registers,
-      collect() {
-        this.set(store.listAdmissions({ states: ["unknown"] }).length);
+      async collect() {
+        this.set((await store.listAdmissions({ states: ["unknown"] })).length);
       },
     });
     new Gauge({
       name: "spendguard_agents_paused",
       help: "Agents an alert rule paused that no operator has resumed yet.",
       registers,
-      collect() {
-        this.set(store.listAgentHolds({ open: true }).length);
+      async collect() {
+        this.set((await store.listAgentHolds({ open: true })).length);
       },
     });
     new Gauge({
@@ -151,9 +166,10 @@ export class Metrics {
       help: "Alert deliveries in the outbox, by sink and status (pending, delivered, failed).",
       labelNames: ["sink", "status"],
       registers,
-      collect() {
+      async collect() {
+        const rows = await store.alertDeliveryCounts();
         this.reset();
-        for (const row of store.alertDeliveryCounts()) {
+        for (const row of rows) {
           this.set({ sink: row.sink, status: row.state }, row.count);
         }
       },

@@ -207,12 +207,12 @@ export interface ConsentChoice {
  * Creates the grant (an agent identity, like a key) and a code for it, and says where the
  * browser goes next: the client's redirect URI with `code`, `state` and `iss`.
  */
-export function approve(
+export async function approve(
   request: AuthorizationRequest,
   choice: ConsentChoice,
   context: AuthorizeContext,
   now: number,
-): { grant: ApiKeyRecord; location: string } {
+): Promise<{ grant: ApiKeyRecord; location: string }> {
   const grant: ApiKeyRecord = {
     id: newIdentityId(),
     kind: "agent",
@@ -226,9 +226,9 @@ export function approve(
     revoked_at: null,
     revoked_reason: null,
   };
-  context.store.createOAuthIdentity(grant);
+  await context.store.createOAuthIdentity(grant);
   const code = newSecret("authorizationCode");
-  context.store.createOAuthCode({
+  await context.store.createOAuthCode({
     code_hash: hashSecret(code),
     client_id: request.client.record.id,
     grant_id: grant.id,

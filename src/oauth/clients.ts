@@ -124,16 +124,20 @@ export const DEFAULT_REGISTRATION_LIMITS: RegistrationLimits = {
 };
 
 /** RFC 7591 §3: registers a client, rate-limited per address and in all. */
-export function registerClient(
+export async function registerClient(
   store: Store,
   body: unknown,
   from: string,
   now: number,
   limits: RegistrationLimits,
-): { client: OAuthClientRecord; secret: string | undefined; metadata: ClientMetadata } {
+): Promise<{ client: OAuthClientRecord; secret: string | undefined; metadata: ClientMetadata }> {
   const since = now - 3_600_000;
-  const fromHere = store.countOAuthClients({ registration: "dynamic", since, registeredBy: from });
-  const all = store.countOAuthClients({ registration: "dynamic", since });
+  const fromHere = await store.countOAuthClients({
+    registration: "dynamic",
+    since,
+    registeredBy: from,
+  });
+  const all = await store.countOAuthClients({ registration: "dynamic", since });
   if (fromHere >= limits.perAddressPerHour || all >= limits.perHour) {
     throw new OAuthError(
       "temporarily_unavailable",
@@ -159,13 +163,13 @@ export function registerClient(
     created_at: now,
     fresh_until: null,
   };
-  store.saveOAuthClient(client);
+  await store.saveOAuthClient(client);
   return { client, secret, metadata };
 }
 
 /** RFC 7591 §3.2.1: what a registration answers (the secret, this once). */
 export function registrationResponse(
-  registered: ReturnType<typeof registerClient>,
+  registered: Awaited<ReturnType<typeof registerClient>>,
 ): Record<string, unknown> {
   const { client, secret, metadata } = registered;
   return {
@@ -188,7 +192,7 @@ export async function findClient(
   documents: MetadataDocuments,
 ): Promise<OAuthClient | undefined> {
   if (clientId.startsWith("https://")) return documents.client(clientId);
-  const record = clientId.length <= 200 ? store.getOAuthClient(clientId) : undefined;
+  const record = clientId.length <= 200 ? await store.getOAuthClient(clientId) : undefined;
   return record && clientOf(record);
 }
 

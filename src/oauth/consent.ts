@@ -81,15 +81,15 @@ happening, tell the operator of this spendguard.</p>
     url: URL,
     request: AuthorizationRequest,
   ): Promise<void> {
-    const signedIn = this.options.signIn.signedIn(req);
+    const signedIn = await this.options.signIn.signedIn(req);
     if (!signedIn) {
       this.options.signIn.requireSignIn(res, url);
       return;
     }
     const agent = defaultAgentName(request.client.record.name);
-    this.show(res, 200, request, signedIn, {
+    await this.show(res, 200, request, signedIn, {
       agent,
-      policy: this.policies()[0]?.file ?? "",
+      policy: (await this.policies())[0]?.file ?? "",
       otherPolicy: "",
       expires: DEFAULT_EXPIRY,
     });
@@ -107,7 +107,7 @@ happening, tell the operator of this spendguard.</p>
       return;
     }
     const form = read.form;
-    const signedIn = this.options.signIn.signedIn(req);
+    const signedIn = await this.options.signIn.signedIn(req);
     if (!signedIn) {
       this.problem(
         res,
@@ -148,7 +148,7 @@ happening, tell the operator of this spendguard.</p>
         { client: request.client.record.id, operator: signedIn.operator },
         "OAuth consent declined",
       );
-      const revoked = this.revokedGrant(request.client.record.id);
+      const revoked = await this.revokedGrant(request.client.record.id);
       const why = revoked
         ? `The operator declined to give this client access again: its access (grant ${revoked.id}, agent ${revoked.name}) was revoked.`
         : undefined;
@@ -176,10 +176,10 @@ happening, tell the operator of this spendguard.</p>
       choice = { policyFile, expiresAt };
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error;
-      this.show(res, 400, request, signedIn, chosen, error.message);
+      await this.show(res, 400, request, signedIn, chosen, error.message);
       return;
     }
-    const { grant, location } = approve(
+    const { grant, location } = await approve(
       request,
       { agent: chosen.agent, ...choice },
       context,
@@ -203,14 +203,14 @@ happening, tell the operator of this spendguard.</p>
     redirect(res, location, { "Content-Security-Policy": consentPolicy(request.redirectUri) });
   }
 
-  private show(
+  private async show(
     res: ServerResponse,
     status: number,
     request: AuthorizationRequest,
     signedIn: SignedIn,
     values: { agent: string; policy: string; otherPolicy: string; expires: string },
     problem?: string,
-  ): void {
+  ): Promise<void> {
     const { client } = request;
     const host = redirectHost(request.redirectUri);
     const loopback = isLoopbackRedirect(request.redirectUri);
@@ -218,8 +218,8 @@ happening, tell the operator of this spendguard.</p>
       client.record.registration === "metadata_document"
         ? html`described by its metadata document at <strong>${new URL(client.record.id).host}</strong>`
         : html`registered itself from ${client.record.registered_by ?? "an unknown address"}`;
-    const policies = this.policies();
-    const revoked = this.revokedGrant(client.record.id);
+    const policies = await this.policies();
+    const revoked = await this.revokedGrant(client.record.id);
     const body = html`<section class="consent">
 <h1>Give <span id="client-name">${client.record.name}</span> access?</h1>
 <p>Signed in as operator <strong>${signedIn.operator}</strong>.</p>
@@ -282,16 +282,16 @@ ${Object.entries(request.params).map(
   }
 
   /** The client's latest grant, if it was revoked and none is active: the page says so. */
-  private revokedGrant(clientId: string) {
-    const grants = this.options.store
-      .listApiKeys()
-      .filter((key) => key.credential === "oauth_grant" && key.oauth_client === clientId);
+  private async revokedGrant(clientId: string) {
+    const grants = (await this.options.store.listApiKeys()).filter(
+      (key) => key.credential === "oauth_grant" && key.oauth_client === clientId,
+    );
     const latest = grants.at(-1);
     return latest?.revoked_at != null ? latest : undefined;
   }
 
   /** The ready policies and those agent identities already use, each once. */
-  private policies(): PolicyChoice[] {
+  private async policies(): Promise<PolicyChoice[]> {
     const files = new Set<string>();
     try {
       for (const name of readdirSync(this.options.readyPolicies).sort()) {
@@ -302,7 +302,7 @@ ${Object.entries(request.params).map(
     } catch {
       // An install without policies/: the ones in use are still offered.
     }
-    for (const key of this.options.store.listApiKeys()) {
+    for (const key of await this.options.store.listApiKeys()) {
       if (key.kind === "agent" && key.policy_file) files.add(key.policy_file);
     }
     const choices: PolicyChoice[] = [];

@@ -103,14 +103,14 @@ export class MetadataDocuments {
     if (problem) {
       throw new OAuthError("invalid_client", `This client_id URL ${problem}.`, 401);
     }
-    const cached = this.store.getOAuthClient(clientId);
+    const cached = await this.store.getOAuthClient(clientId);
     const now = this.now();
     if (cached && cached.registration === "metadata_document" && (cached.fresh_until ?? 0) > now) {
       return clientOf(cached);
     }
     const fetched = await this.fetch(clientId);
     const record = this.recordOf(clientId, fetched.body, now, fetched.freshMs, cached);
-    this.store.saveOAuthClient(record);
+    await this.store.saveOAuthClient(record);
     return clientOf(record);
   }
 

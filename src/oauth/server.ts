@@ -87,11 +87,11 @@ export function createAuthorizationServer(
     return { authorize, token, resource };
   };
 
-  const cleanup = () => {
+  const cleanup = async () => {
     const at = now();
     if (at - lastCleanup < 3_600_000) return;
     lastCleanup = at;
-    options.store.deleteExpiredOAuth(at - 86_400_000);
+    await options.store.deleteExpiredOAuth(at - 86_400_000);
   };
 
   const routes: Record<
@@ -116,7 +116,7 @@ export function createAuthorizationServer(
         const read = await readJsonBody(req, 64 * 1024);
         if (!read.ok)
           throw new OAuthError("invalid_client_metadata", `${read.message}.`, read.status);
-        const registered = registerClient(
+        const registered = await registerClient(
           options.store,
           read.body,
           req.socket.remoteAddress ?? "unknown",
@@ -152,7 +152,7 @@ export function createAuthorizationServer(
       async run(req, res) {
         const form = await formOf(req);
         const tokens = await tokenRequest(req, form, contexts().token);
-        cleanup();
+        await cleanup();
         sendJson(res, 200, tokens, { ...NO_STORE, ...PUBLIC_JSON });
       },
     },

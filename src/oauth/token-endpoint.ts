@@ -51,22 +51,22 @@ export async function tokenRequest(
         : `This client is not registered for the ${grantType} grant.`,
     );
   }
-  if (grantType === "authorization_code") return redeemCode(form, client, context);
-  if (grantType === "refresh_token") return refresh(form, client, context);
-  return clientCredentials(form, client, context);
+  if (grantType === "authorization_code") return await redeemCode(form, client, context);
+  if (grantType === "refresh_token") return await refresh(form, client, context);
+  return await clientCredentials(form, client, context);
 }
 
-function redeemCode(
+async function redeemCode(
   form: URLSearchParams,
   client: OAuthClient,
   context: TokenContext,
-): IssuedTokens["response"] {
+): Promise<IssuedTokens["response"]> {
   const { store } = context;
   const now = context.now();
   const code = form.get("code");
   if (!code) throw new OAuthError("invalid_request", "code is missing.");
   const redeemed = looksLike("authorizationCode", code)
-    ? store.redeemOAuthCode(hashSecret(code), now)
+    ? await store.redeemOAuthCode(hashSecret(code), now)
     : undefined;
   if (!redeemed || redeemed.code.client_id !== client.record.id) {
     throw new OAuthError(
@@ -77,7 +77,7 @@ function redeemCode(
   const issued = redeemed.code;
   if (!redeemed.firstUse) {
     // RFC 6749 §4.1.2: a code used twice may have been stolen; what it gave is taken back.
-    store.revokeApiKey(issued.grant_id, now, "authorization code used twice");
+    await store.revokeApiKey(issued.grant_id, now, "authorization code used twice");
     context.logger.warn(
       { grant: issued.grant_id, client: client.record.id },
       "OAuth authorization code replayed: grant revoked",
@@ -113,7 +113,7 @@ function redeemCode(
     );
   }
   checkResource(form, issued.resource, context);
-  const identity = usableIdentity(store, issued.grant_id, now);
+  const identity = await usableIdentity(store, issued.grant_id, now);
   const tokens = issueTokens({
     identity,
     clientId: client.record.id,
@@ -123,7 +123,7 @@ function redeemCode(
     accessTtlMs: context.accessTtlMs,
     refresh: client.grantTypes.includes("refresh_token"),
   });
-  store.createOAuthTokens(tokens.records);
+  await store.createOAuthTokens(tokens.records);
   context.logger.info(
     { grant: identity.id, agent: identity.name, client: client.record.id },
     "OAuth tokens issued (authorization code)",
@@ -131,24 +131,24 @@ function redeemCode(
   return tokens.response;
 }
 
-function refresh(
+async function refresh(
   form: URLSearchParams,
   client: OAuthClient,
   context: TokenContext,
-): IssuedTokens["response"] {
+): Promise<IssuedTokens["response"]> {
   const { store } = context;
   const now = context.now();
   const presented = form.get("refresh_token");
   if (!presented) throw new OAuthError("invalid_request", "refresh_token is missing.");
   const hash = hashSecret(presented);
-  const token = looksLike("refreshToken", presented) ? store.findOAuthToken(hash) : undefined;
+  const token = looksLike("refreshToken", presented) ? await store.findOAuthToken(hash) : undefined;
   if (token?.kind !== "refresh" || token.client_id !== client.record.id) {
     throw new OAuthError(
       "invalid_grant",
       "This refresh token is not valid (not issued to this client, or unknown).",
     );
   }
-  if (token.rotated_at !== null) return reused(token, context, now);
+  if (token.rotated_at !== null) return await reused(token, context, now);
   if (token.revoked_at !== null) {
     throw new OAuthError("invalid_grant", "This refresh token was revoked; sign in again.");
   }
@@ -157,7 +157,7 @@ function refresh(
   }
   checkResource(form, token.resource, context);
   // A scope asked for on refresh cannot widen anything: the one scope granted stays.
-  const identity = usableIdentity(store, token.grant_id, now);
+  const identity = await usableIdentity(store, token.grant_id, now);
   const tokens = issueTokens({
     identity,
     clientId: client.record.id,
@@ -168,7 +168,8 @@ function refresh(
     refresh: true,
   });
   // Whoever rotates first wins; the other presented a token already used.
-  if (!store.rotateRefreshToken(hash, now, tokens.records)) return reused(token, context, now);
+  if (!(await store.rotateRefreshToken(hash, now, tokens.records)))
+    return await reused(token, context, now);
   context.logger.info(
     { grant: identity.id, agent: identity.name, client: client.record.id },
     "OAuth tokens refreshed",
@@ -176,8 +177,8 @@ function refresh(
   return tokens.response;
 }
 
-function reused(token: OAuthTokenRecord, context: TokenContext, now: number): never {
-  context.store.revokeApiKey(token.grant_id, now, "refresh token reused");
+async function reused(token: OAuthTokenRecord, context: TokenContext, now: number): Promise<never> {
+  await context.store.revokeApiKey(token.grant_id, now, "refresh token reused");
   context.logger.warn(
     { grant: token.grant_id, client: token.client_id },
     "OAuth refresh token reused: grant revoked",
@@ -188,16 +189,16 @@ function reused(token: OAuthTokenRecord, context: TokenContext, now: number): ne
   );
 }
 
-function clientCredentials(
+async function clientCredentials(
   form: URLSearchParams,
   client: OAuthClient,
   context: TokenContext,
-): IssuedTokens["response"] {
+): Promise<IssuedTokens["response"]> {
   const { store } = context;
   const now = context.now();
-  const identity = store
-    .listApiKeys()
-    .find((key) => key.credential === "oauth_client" && key.oauth_client === client.record.id);
+  const identity = (await store.listApiKeys()).find(
+    (key) => key.credential === "oauth_client" && key.oauth_client === client.record.id,
+  );
   if (!identity) {
     throw new OAuthError("unauthorized_client", "This client has no agent identity.");
   }
@@ -228,7 +229,7 @@ function clientCredentials(
     accessTtlMs: context.accessTtlMs,
     refresh: false,
   });
-  store.createOAuthTokens(tokens.records);
+  await store.createOAuthTokens(tokens.records);
   context.logger.info(
     { grant: identity.id, agent: identity.name, client: client.record.id },
     "OAuth tokens issued (client credentials)",
@@ -248,8 +249,8 @@ function checkResource(form: URLSearchParams, granted: string, context: TokenCon
   }
 }
 
-function usableIdentity(store: Store, grantId: string, now: number): ApiKeyRecord {
-  const identity = store.getApiKey(grantId);
+async function usableIdentity(store: Store, grantId: string, now: number): Promise<ApiKeyRecord> {
+  const identity = await store.getApiKey(grantId);
   const status = identity ? keyStatus(identity, now) : "revoked";
   if (!identity || status !== "active") {
     throw new OAuthError(
@@ -283,19 +284,19 @@ export async function revocationRequest(
     );
   }
   const hash = hashSecret(presented);
-  const token = context.store.findOAuthToken(hash);
+  const token = await context.store.findOAuthToken(hash);
   if (!token) return;
   if (token.client_id !== client.record.id) {
     throw new OAuthError("invalid_request", "This token was not issued to this client.");
   }
   const now = context.now();
   if (token.kind === "refresh") {
-    const identity = context.store.getApiKey(token.grant_id);
+    const identity = await context.store.getApiKey(token.grant_id);
     if (identity?.credential === "oauth_grant") {
-      context.store.revokeApiKey(identity.id, now, "revoked by the client");
+      await context.store.revokeApiKey(identity.id, now, "revoked by the client");
     }
   }
-  context.store.revokeOAuthToken(hash, now);
+  await context.store.revokeOAuthToken(hash, now);
   context.logger.info(
     { grant: token.grant_id, client: client.record.id, kind: token.kind },
     "OAuth token revoked by its client",

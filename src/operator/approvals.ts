@@ -65,13 +65,13 @@ const CODES: Record<DecisionProblem, OperatorErrorCode> = {
 };
 
 /** Approves or rejects a pending request as this operator; refuses with a stable code. */
-export function decideAsOperator(
+export async function decideAsOperator(
   ctx: OperatorContext,
   id: string,
   approve: boolean,
   reason: string | undefined,
-): ApprovalView {
-  const outcome = decideApproval(ctx.store, id, {
+): Promise<ApprovalView> {
+  const outcome = await decideApproval(ctx.store, id, {
     approve,
     by: ctx.operator,
     reason,

@@ -8,8 +8,8 @@ import type { AuditFilter, AuditRecord, Store } from "../store/store.js";
  */
 
 /** Every matching row in seq order, streamed from the store (for unlimited exports). */
-export function* scanAudit(store: Store, filter: AuditFilter): Generator<AuditRecord> {
-  for (const row of store.iterateAudit()) {
+export async function* scanAudit(store: Store, filter: AuditFilter): AsyncGenerator<AuditRecord> {
+  for await (const row of store.iterateAudit()) {
     if (filter.session !== undefined && row.session !== filter.session) continue;
     if (filter.agent !== undefined && row.agent !== filter.agent) continue;
     if (filter.tool !== undefined && row.tool !== filter.tool) continue;

@@ -20,23 +20,23 @@ export interface KillOutcome {
   notActive?: SessionRecord;
 }
 
-export function stopSessions(
+export async function stopSessions(
   store: Store,
   home: string,
   target: KillTarget,
   request: KillRequest,
-): KillOutcome {
+): Promise<KillOutcome> {
   if ("session" in target) {
     const session = target.session;
     if (session.state !== "active") return { killed: [], flags: [], notActive: session };
-    const killed = killSession(store, session.id, request) ? [session.id] : [];
+    const killed = (await killSession(store, session.id, request)) ? [session.id] : [];
     return { killed, flags: [writeKillFlag(home, session.id, request.reason)] };
   }
   if ("agent" in target) {
-    const killed = killAgent(store, target.agent, request);
+    const killed = await killAgent(store, target.agent, request);
     return { killed, flags: killed.map((id) => writeKillFlag(home, id, request.reason)) };
   }
-  const killed = killAll(store, request);
+  const killed = await killAll(store, request);
   return { killed, flags: [writeKillFlag(home, ALL_SESSIONS, request.reason)] };
 }
 
@@ -52,12 +52,13 @@ export interface ResumeRequest {
  * sessions the pause killed stay killed. `audit` is the row to write with it, for callers
  * whose action is not audited already (the operator tools audit their own calls).
  */
-export function resumeAgent(
+export async function resumeAgent(
   store: Store,
   agent: string,
   request: ResumeRequest,
   audit: AuditEntry | null,
-): boolean {
+): Promise<boolean> {
   const reason = request.reason === null ? null : cleanReason(request.reason) || null;
-  return store.releaseAgent({ agent, at: request.now, by: request.by, reason }, audit).released;
+  const release = { agent, at: request.now, by: request.by, reason };
+  return (await store.releaseAgent(release, audit)).released;
 }

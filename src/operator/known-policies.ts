@@ -57,18 +57,30 @@ export function shippedPolicyFiles(): string[] {
 export class PolicyIndex {
   private byHash = new Map<string, LoadedPolicy>();
   private scannedAt = Number.NEGATIVE_INFINITY;
+  private scanning: Promise<void> | undefined;
 
   constructor(
-    private readonly files: () => readonly string[],
+    private readonly files: () => Promise<readonly string[]>,
     private readonly rescanMs = 5_000,
   ) {}
 
-  get(hash: string): LoadedPolicy | undefined {
+  async get(hash: string): Promise<LoadedPolicy | undefined> {
+    // A scan under way is waited for: a second caller meanwhile must not see "scanned
+    // just now" and go without (metrics collect their gauges concurrently).
+    if (this.scanning) await this.scanning;
     const known = this.byHash.get(hash);
     if (known || Date.now() - this.scannedAt < this.rescanMs) return known;
     this.scannedAt = Date.now();
+    this.scanning = this.scan().finally(() => {
+      this.scanning = undefined;
+    });
+    await this.scanning;
+    return this.byHash.get(hash);
+  }
+
+  private async scan(): Promise<void> {
     const found = new Map<string, LoadedPolicy>();
-    for (const file of new Set(this.files())) {
+    for (const file of new Set(await this.files())) {
       try {
         for (const [h, p] of knownPolicies([file])) if (!found.has(h)) found.set(h, p);
       } catch {
@@ -77,6 +89,5 @@ export class PolicyIndex {
     }
     if (found.size === 0) for (const [h, p] of knownPolicies([])) found.set(h, p);
     this.byHash = found;
-    return found.get(hash);
   }
 }

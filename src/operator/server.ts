@@ -61,20 +61,20 @@ function describeOperatorTool(tool: AnyOperatorTool): Tool {
   return toolListing(tool, tool.input, tool.output);
 }
 
-function callOperatorTool(
+async function callOperatorTool(
   session: OperatorSession,
   name: string,
   rawArgs: unknown,
-): CallToolResult {
+): Promise<CallToolResult> {
   const started = performance.now();
   const now = (session.clock ?? Date.now)();
-  const audit = (
+  const audit = async (
     decision: AuditDecision,
     outcome: AuditOutcome,
     code: string | null,
     reason: string,
   ) =>
-    session.store.appendAudit(
+    await session.store.appendAudit(
       operatorEntry({
         at: now,
         session: session.sessionId,
@@ -88,8 +88,8 @@ function callOperatorTool(
         durationMs: performance.now() - started,
       }),
     );
-  const refuse = (outcome: AuditOutcome, error: OperatorError): CallToolResult => {
-    audit("error", outcome, error.code, error.message);
+  const refuse = async (outcome: AuditOutcome, error: OperatorError): Promise<CallToolResult> => {
+    await audit("error", outcome, error.code, error.message);
     return errorResult(error.code, error.message);
   };
 
@@ -112,18 +112,18 @@ function callOperatorTool(
     );
   }
   try {
-    const result = tool.handle(
+    const result = await tool.handle(
       { store: session.store, home: session.home, operator: session.operator, now },
       parsed.data,
     );
-    audit("allow", "ok", null, result.text);
+    await audit("allow", "ok", null, result.text);
     return {
       // Stored text (an agent's approval summary, a kill reason) shows as text, not escapes.
       content: [{ type: "text", text: printableLines(result.text) }],
       structuredContent: result.output,
     };
   } catch (err) {
-    if (err instanceof OperatorError) return refuse("failed", err);
+    if (err instanceof OperatorError) return await refuse("failed", err);
     (session.logger ?? silentLogger).error(
       { err: redactSecrets(String(err)), session: session.sessionId, tool: name },
       "operator tool failed unexpectedly",

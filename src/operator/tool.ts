@@ -31,7 +31,7 @@ export interface OperatorTool<Input extends z.ZodObject, Output extends z.ZodObj
   input: Input;
   output: Output;
   annotations: ToolAnnotations;
-  handle(ctx: OperatorContext, args: z.output<Input>): OperatorResult<z.output<Output>>;
+  handle(ctx: OperatorContext, args: z.output<Input>): Promise<OperatorResult<z.output<Output>>>;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: the registry holds tools of every input/output type.

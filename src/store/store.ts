@@ -3,8 +3,10 @@ import type { AuditDecision, AuditEntry, AuditRecord } from "../audit/record.js"
 export type { AuditDecision, AuditEntry, AuditOutcome, AuditRecord } from "../audit/record.js";
 
 /**
- * What the guard needs from storage. SQLite (`sqlite.ts`) is the embedded default; a
+ * What the guard needs from storage. SQLite (`sqlite/`) is the embedded default; a
  * Postgres backend will implement the same interface, so nothing here may assume SQLite.
+ * Every method is asynchronous, since a networked database answers later; an embedded
+ * one answers at once, wrapped.
  * Persisted records use the column names (snake_case), as operators and the CLI see them.
  * Times are milliseconds since the epoch from the guard's clock, except audit `at` (ISO).
  */
@@ -610,40 +612,47 @@ export interface Store {
     request: AdmissionRequest,
     check: AdmitCheck<R>,
     approval?: ApprovalUse<R>,
-  ): AdmitResult<R>;
-  settle(id: string, settlement: Settlement, audit: AuditEntry, when?: AuditWhen): TransitionResult;
-  release(id: string, audit: AuditEntry, when?: AuditWhen): TransitionResult;
-  markUnknown(id: string, audit: AuditEntry, when?: AuditWhen): TransitionResult;
+  ): Promise<AdmitResult<R>>;
+  settle(
+    id: string,
+    settlement: Settlement,
+    audit: AuditEntry,
+    when?: AuditWhen,
+  ): Promise<TransitionResult>;
+  release(id: string, audit: AuditEntry, when?: AuditWhen): Promise<TransitionResult>;
+  markUnknown(id: string, audit: AuditEntry, when?: AuditWhen): Promise<TransitionResult>;
   /** The admissions made for one call (see `CallHistory`). */
-  findCall(callKey: string): CallHistory;
-  getAdmission(id: string): Admission | undefined;
-  listAdmissions(filter: AdmissionFilter): Admission[];
+  findCall(callKey: string): Promise<CallHistory>;
+  getAdmission(id: string): Promise<Admission | undefined>;
+  listAdmissions(filter: AdmissionFilter): Promise<Admission[]>;
   /** Usage outside any admission, for status views and "what is left" lines. */
-  usage(query: UsageQuery): UsageSnapshot;
+  usage(query: UsageQuery): Promise<UsageSnapshot>;
   /** Calls per tool in one session (released ones included). */
-  callsInSession(session: string): Record<string, number>;
+  callsInSession(session: string): Promise<Record<string, number>>;
 
-  createSession(session: SessionRecord): void;
-  getSession(id: string): SessionRecord | undefined;
+  createSession(session: SessionRecord): Promise<void>;
+  getSession(id: string): Promise<SessionRecord | undefined>;
   /** Moves an `active` session to another state; false if it was not active (never revives). */
-  changeSessionState(id: string, change: StateChange): boolean;
+  changeSessionState(id: string, change: StateChange): Promise<boolean>;
   /** Kills every active session (of one agent if given); returns the ids killed. */
-  killActiveSessions(change: StateChange & { state: "killed" }, agent?: string): string[];
-  listSessions(filter: SessionFilter): SessionRecord[];
+  killActiveSessions(change: StateChange & { state: "killed" }, agent?: string): Promise<string[]>;
+  listSessions(filter: SessionFilter): Promise<SessionRecord[]>;
 
-  appendAudit(entry: AuditEntry): AuditRecord;
-  queryAudit(filter: AuditFilter): AuditRecord[];
+  appendAudit(entry: AuditEntry): Promise<AuditRecord>;
+  queryAudit(filter: AuditFilter): Promise<AuditRecord[]>;
   /** Every row in `seq` order, streamed. */
-  iterateAudit(): IterableIterator<AuditRecord>;
+  iterateAudit(): AsyncIterable<AuditRecord>;
   /** The last row's seq and hash as recorded when it was appended (catches a cut-off tail). */
-  auditHead(): { seq: number; hash: string } | undefined;
+  auditHead(): Promise<{ seq: number; hash: string } | undefined>;
 
   /**
    * The newest approval bound to `request.binding` that still holds at `created_at`
    * (pending, approved or rejected, not expired); if there is none, `request` as a new
    * pending one. One transaction, so identical calls at once share one request.
    */
-  findOrRequestApproval(request: ApprovalRequest): { approval: ApprovalRecord; created: boolean };
+  findOrRequestApproval(
+    request: ApprovalRequest,
+  ): Promise<{ approval: ApprovalRecord; created: boolean }>;
   /**
    * Decides a pending approval that has not expired, appending the audit row `audit`
    * builds from it in the same transaction. Anything else is left as it is.
@@ -651,65 +660,69 @@ export interface Store {
   decideApproval(
     decision: ApprovalDecision,
     audit: (approval: ApprovalRecord) => AuditEntry,
-  ): ApprovalDecisionResult;
+  ): Promise<ApprovalDecisionResult>;
   /** Uses up an approved, unexpired approval for `admission` (a replayed call's); false if it cannot be. */
-  useApproval(id: string, at: number, admission: string | null): boolean;
-  getApproval(id: string): ApprovalRecord | undefined;
+  useApproval(id: string, at: number, admission: string | null): Promise<boolean>;
+  getApproval(id: string): Promise<ApprovalRecord | undefined>;
   /** Newest first. */
-  listApprovals(filter: ApprovalFilter): ApprovalRecord[];
+  listApprovals(filter: ApprovalFilter): Promise<ApprovalRecord[]>;
 
   /** Sessions (newest first) with their spend, calls and denials. */
-  sessionSummaries(filter: SessionFilter): SessionSummary[];
+  sessionSummaries(filter: SessionFilter): Promise<SessionSummary[]>;
   /** Calls, money and denials over a period, grouped one way. */
-  report(filter: ReportFilter): Report;
+  report(filter: ReportFilter): Promise<Report>;
 
-  createApiKey(key: ApiKeyRecord): void;
-  findApiKeyByHash(keyHash: string): ApiKeyRecord | undefined;
-  getApiKey(id: string): ApiKeyRecord | undefined;
+  createApiKey(key: ApiKeyRecord): Promise<void>;
+  findApiKeyByHash(keyHash: string): Promise<ApiKeyRecord | undefined>;
+  getApiKey(id: string): Promise<ApiKeyRecord | undefined>;
   /** Oldest first. */
-  listApiKeys(): ApiKeyRecord[];
+  listApiKeys(): Promise<ApiKeyRecord[]>;
   /**
    * Marks the identity revoked (with why, when not the operator's own command); false if
    * there is no such identity or it was revoked already. An OAuth identity's tokens all
    * stop working with it.
    */
-  revokeApiKey(id: string, at: number, reason?: string): boolean;
+  revokeApiKey(id: string, at: number, reason?: string): Promise<boolean>;
 
   /** Inserts a client, or replaces it (a metadata document fetched again). */
-  saveOAuthClient(client: OAuthClientRecord): void;
-  getOAuthClient(id: string): OAuthClientRecord | undefined;
+  saveOAuthClient(client: OAuthClientRecord): Promise<void>;
+  getOAuthClient(id: string): Promise<OAuthClientRecord | undefined>;
   /** Oldest first. */
-  listOAuthClients(): OAuthClientRecord[];
+  listOAuthClients(): Promise<OAuthClientRecord[]>;
   /** Clients registered this way since `since` (by `registeredBy`, if given): for rate limits. */
   countOAuthClients(filter: {
     registration: OAuthClientRegistration;
     since: number;
     registeredBy?: string;
-  }): number;
+  }): Promise<number>;
   /** Creates an OAuth identity (a grant, or an operator's client) and its client together. */
-  createOAuthIdentity(identity: ApiKeyRecord, client?: OAuthClientRecord): void;
-  createOAuthCode(code: OAuthCodeRecord): void;
+  createOAuthIdentity(identity: ApiKeyRecord, client?: OAuthClientRecord): Promise<void>;
+  createOAuthCode(code: OAuthCodeRecord): Promise<void>;
   /** Marks a code used, atomically: `firstUse` is true for exactly one caller. */
-  redeemOAuthCode(codeHash: string, at: number): CodeRedemption | undefined;
+  redeemOAuthCode(codeHash: string, at: number): Promise<CodeRedemption | undefined>;
   /** Stores tokens issued together (an access token and its refresh token). */
-  createOAuthTokens(tokens: readonly OAuthTokenRecord[]): void;
-  findOAuthToken(tokenHash: string): OAuthTokenRecord | undefined;
+  createOAuthTokens(tokens: readonly OAuthTokenRecord[]): Promise<void>;
+  findOAuthToken(tokenHash: string): Promise<OAuthTokenRecord | undefined>;
   /**
    * Exchanges a refresh token for `next`, atomically: false (and nothing stored) when it
    * was rotated or revoked already, so a token can be used exactly once.
    */
-  rotateRefreshToken(tokenHash: string, at: number, next: readonly OAuthTokenRecord[]): boolean;
+  rotateRefreshToken(
+    tokenHash: string,
+    at: number,
+    next: readonly OAuthTokenRecord[],
+  ): Promise<boolean>;
   /** Revokes one token; false if there is none or it was revoked already. */
-  revokeOAuthToken(tokenHash: string, at: number): boolean;
+  revokeOAuthToken(tokenHash: string, at: number): Promise<boolean>;
   /** Forgets codes and tokens that expired before `before` (they can prove nothing any more). */
-  deleteExpiredOAuth(before: number): void;
+  deleteExpiredOAuth(before: number): Promise<void>;
   /** Records which key opened a session. */
-  recordSessionKey(session: string, keyId: string): void;
+  recordSessionKey(session: string, keyId: string): Promise<void>;
   /** The key that opened a session; `undefined` for stdio sessions. */
-  sessionKey(session: string): string | undefined;
+  sessionKey(session: string): Promise<string | undefined>;
 
   /** Killed sessions whose state changed at or after `at`, oldest change first. */
-  sessionsKilledSince(at: number, limit: number): SessionRecord[];
+  sessionsKilledSince(at: number, limit: number): Promise<SessionRecord[]>;
   /**
    * Money-moving admissions of `agent` (of these tools, if given) created after `since`
    * and at or before `until`.
@@ -719,45 +732,51 @@ export interface Store {
     tools: readonly string[] | null,
     since: number,
     until: number,
-  ): AgentActivity;
+  ): Promise<AgentActivity>;
 
   /**
    * In one transaction, when `request.agent` has no open hold: records one, kills the
    * agent's active sessions (by and reason as the hold's) and appends the audit row
    * `audit` builds. Otherwise nothing changes.
    */
-  holdAgent(request: HoldRequest, audit: (killed: readonly string[]) => AuditEntry): HoldResult;
+  holdAgent(
+    request: HoldRequest,
+    audit: (killed: readonly string[]) => AuditEntry,
+  ): Promise<HoldResult>;
   /** Closes the agent's open hold (and appends `audit` with it); false if there was none. */
   releaseAgent(
     request: ReleaseRequest,
     audit: AuditEntry | null,
-  ): { released: boolean; record: AuditRecord | null };
+  ): Promise<{ released: boolean; record: AuditRecord | null }>;
   /** The agent's latest hold, open or released. */
-  agentHold(agent: string): AgentHold | undefined;
+  agentHold(agent: string): Promise<AgentHold | undefined>;
   /** Newest first; `open` only those not released. */
-  listAgentHolds(filter: { open?: boolean }): AgentHold[];
+  listAgentHolds(filter: { open?: boolean }): Promise<AgentHold[]>;
 
   /**
    * Adds a delivery, unless the same alert is queued for that sink already, or another
    * delivery with the same `cooldown_key` has an `event_at` less than `cooldownMs` away.
    * Returns it, or `undefined` when it was not added.
    */
-  enqueueAlert(request: AlertDeliveryRequest, cooldownMs: number): AlertDelivery | undefined;
+  enqueueAlert(
+    request: AlertDeliveryRequest,
+    cooldownMs: number,
+  ): Promise<AlertDelivery | undefined>;
   /** Pending deliveries due at `now` and not leased, leased to the caller (oldest first). */
-  claimAlertDeliveries(claim: DeliveryClaim): AlertDelivery[];
+  claimAlertDeliveries(claim: DeliveryClaim): Promise<AlertDelivery[]>;
   /** Records one attempt and where it leaves the delivery (the lease ends). */
-  recordAlertAttempt(attempt: AlertAttempt, result: AttemptResult): void;
+  recordAlertAttempt(attempt: AlertAttempt, result: AttemptResult): Promise<void>;
   /** Newest first. */
-  listAlertDeliveries(filter: DeliveryFilter): AlertDelivery[];
+  listAlertDeliveries(filter: DeliveryFilter): Promise<AlertDelivery[]>;
   /** Oldest first. */
-  listAlertAttempts(delivery: string): AlertAttempt[];
-  alertDeliveryCounts(): { sink: string; state: AlertDeliveryState; count: number }[];
-  alertCursor(): AlertCursor | undefined;
+  listAlertAttempts(delivery: string): Promise<AlertAttempt[]>;
+  alertDeliveryCounts(): Promise<{ sink: string; state: AlertDeliveryState; count: number }[]>;
+  alertCursor(): Promise<AlertCursor | undefined>;
   /** Moves the shared cursor forward (never back). */
-  advanceAlertCursor(cursor: AlertCursor): void;
+  advanceAlertCursor(cursor: AlertCursor): Promise<void>;
 
-  auditTotals(): AuditTotal[];
-  moneyTotals(): MoneyTotal[];
+  auditTotals(): Promise<AuditTotal[]>;
+  moneyTotals(): Promise<MoneyTotal[]>;
 
-  close(): void;
+  close(): Promise<void>;
 }

@@ -42,21 +42,21 @@ export interface HttpOptions {
   /** Requests per second per key (bursts of twice as many). */
   rateLimit: number;
   /** Checks a request's bearer token (an agent or operator key, or an OAuth access token). */
-  checkKey(token: string | undefined): KeyCheck;
+  checkKey(token: string | undefined): Promise<KeyCheck>;
   /**
    * What the `WWW-Authenticate` challenge of a 401 on a path names besides the error: the
    * authorization server's protected resource metadata (RFC 9728 §5.1) and scope.
    */
   challenge?(pathname: string): ChallengeParams;
   /** Whether a key that opened a session may still be used (not revoked, not expired). */
-  keyUsable(keyId: string): boolean;
+  keyUsable(keyId: string): Promise<boolean>;
   openSession(key: ApiKeyRecord): Promise<McpSession>;
   /** 2026-07-28 (no transport session): the server for one request of `key`. */
-  modernServer(key: ApiKeyRecord, toolCall: boolean): Server;
+  modernServer(key: ApiKeyRecord, toolCall: boolean): Promise<Server>;
   /** Ends the key sessions of 2026-07-28 quiet for longer than the idle timeouts. */
-  sweepModern(now: number): void;
+  sweepModern(now: number): Promise<void>;
   /** Ends the 2026-07-28 session of one key, or of every key. */
-  endModern(keyId: string | undefined, reason: string): void;
+  endModern(keyId: string | undefined, reason: string): Promise<void>;
   /** At shutdown: resolves true once no tool call is under way, false after `timeoutMs`. */
   settled(timeoutMs: number): Promise<boolean>;
   logger: Logger;
@@ -112,15 +112,22 @@ export async function serveHttp(options: HttpOptions): Promise<HttpService> {
   const unanswered = new Set<ServerResponse>();
 
   /** Ends a session once, whatever asked first (DELETE, disconnect, idle, revoked key, shutdown). */
-  const retire = (entry: LiveSession, reason: string) => {
+  const retire = async (entry: LiveSession, reason: string): Promise<void> => {
     if (live.get(entry.wireId) !== entry) return;
     live.delete(entry.wireId);
-    entry.session.end(reason);
     entry.session.server.close().catch(() => undefined);
+    try {
+      await entry.session.end(reason);
+    } catch (err) {
+      logger.error(
+        { err: redactSecrets(String(err)), session: entry.session.id },
+        "could not record the end of a session",
+      );
+    }
   };
   const retireKey = (keyId: string, reason: string) => {
-    for (const entry of [...live.values()]) if (entry.keyId === keyId) retire(entry, reason);
-    options.endModern(keyId, reason);
+    for (const entry of [...live.values()]) if (entry.keyId === keyId) void retire(entry, reason);
+    void options.endModern(keyId, reason);
   };
 
   // 2026-07-28: per request, no transport session; the SDK's entry checks the revision's
@@ -196,7 +203,7 @@ export async function serveHttp(options: HttpOptions): Promise<HttpService> {
       });
       return;
     }
-    const check = options.checkKey(bearerToken(req));
+    const check = await options.checkKey(bearerToken(req));
     if (!check.ok) {
       // A key that stopped working ends the sessions it opened, not just this request.
       if (check.key) retireKey(check.key.id, check.refusal.replace("_", " "));
@@ -362,18 +369,18 @@ export async function serveHttp(options: HttpOptions): Promise<HttpService> {
           lastSeen: Date.now(),
         };
         live.set(id, entry);
-        session.server.onclose = () => retire(entry, "the client closed the session");
+        session.server.onclose = () => void retire(entry, "the client closed the session");
       },
       onsessionclosed: (id) => {
         const entry = live.get(id);
-        if (entry) retire(entry, "the client closed the session (DELETE)");
+        if (entry) void retire(entry, "the client closed the session (DELETE)");
       },
     });
     await session.server.connect(transport);
     await transport.handleRequest(req, res, body);
     if (!live.has(session.id)) {
       // The initialize request was refused by the transport: nothing to keep.
-      session.end("initialization failed");
+      await session.end("initialization failed");
       await session.server.close();
     }
   };
@@ -392,7 +399,7 @@ export async function serveHttp(options: HttpOptions): Promise<HttpService> {
       lastSeen: Date.now(),
     };
     live.set(entry.wireId, entry);
-    session.server.onclose = () => retire(entry, "the client disconnected");
+    session.server.onclose = () => void retire(entry, "the client disconnected");
     await session.server.connect(transport);
   };
 
@@ -435,18 +442,33 @@ export async function serveHttp(options: HttpOptions): Promise<HttpService> {
     allowedOrigins: options.allowedOrigins,
   });
 
+  const sweep = async () => {
+    const now = Date.now();
+    for (const entry of [...live.values()]) {
+      const sooner = !entry.calledTool && options.emptyIdleTimeoutMs < options.idleTimeoutMs;
+      const idleMs = sooner ? options.emptyIdleTimeoutMs : options.idleTimeoutMs;
+      if (now - entry.lastSeen >= idleMs) {
+        await retire(entry, sooner ? "idle timeout (no tool call)" : "idle timeout");
+      } else if (!(await options.keyUsable(entry.keyId))) {
+        await retire(entry, "agent key revoked or expired");
+      }
+    }
+    await options.sweepModern(now);
+    limiter.prune();
+  };
+  let sweeping = false;
   const sweeper = setInterval(
     () => {
-      const now = Date.now();
-      for (const entry of [...live.values()]) {
-        const sooner = !entry.calledTool && options.emptyIdleTimeoutMs < options.idleTimeoutMs;
-        const idleMs = sooner ? options.emptyIdleTimeoutMs : options.idleTimeoutMs;
-        if (now - entry.lastSeen >= idleMs) {
-          retire(entry, sooner ? "idle timeout (no tool call)" : "idle timeout");
-        } else if (!options.keyUsable(entry.keyId)) retire(entry, "agent key revoked or expired");
-      }
-      options.sweepModern(now);
-      limiter.prune();
+      // One sweep at a time: a slow store must not pile them up.
+      if (sweeping) return;
+      sweeping = true;
+      sweep()
+        .catch((err: unknown) =>
+          logger.error({ err: redactSecrets(String(err)) }, "session sweep failed"),
+        )
+        .finally(() => {
+          sweeping = false;
+        });
     },
     Math.max(100, Math.min(options.idleTimeoutMs / 4, options.emptyIdleTimeoutMs / 4, 30_000)),
   );
@@ -478,8 +500,10 @@ export async function serveHttp(options: HttpOptions): Promise<HttpService> {
         logger.warn("tool calls still under way at shutdown: the next start reconciles them");
       }
       const sessions = live.size;
-      for (const entry of [...live.values()]) retire(entry, "server shut down");
-      options.endModern(undefined, "server shut down");
+      await Promise.all([
+        ...[...live.values()].map((entry) => retire(entry, "server shut down")),
+        options.endModern(undefined, "server shut down"),
+      ]);
       server.closeAllConnections();
       await closed;
       logger.info({ sessions }, "HTTP server stopped");

@@ -9,7 +9,7 @@ import { createOperatorServer, newOperatorSessionId } from "../operator/server.j
 import { loadPolicy } from "../policy/load.js";
 import { RequestStateSealer } from "../request-state.js";
 import { createServer, type GuardSession } from "../server.js";
-import type { ApiKeyRecord, Store } from "../store/store.js";
+import type { ApiKeyRecord, SessionRecord, Store } from "../store/store.js";
 import type { Upstream } from "./upstream.js";
 
 /**
@@ -23,7 +23,7 @@ export interface McpSession {
   id: string;
   server: Server;
   /** Ends it for good (a guard session's row says `ended`; the audit keeps everything). */
-  end(reason: string): void;
+  end(reason: string): Promise<void>;
 }
 
 /** Why a session could not be opened; the details are logged, not told to the client. */
@@ -72,7 +72,7 @@ export class SessionOpener {
 
   /** A 2025-era MCP session (Streamable HTTP or SSE): its own guard session. */
   async open(key: ApiKeyRecord): Promise<McpSession> {
-    if (key.kind === "operator") return this.openOperator(key);
+    if (key.kind === "operator") return await this.openOperator(key);
     const opened = await this.openAgent(key);
     return {
       id: opened.sessionId,
@@ -90,9 +90,9 @@ export class SessionOpener {
    * expired one is replaced on the next request. Each new one counts against the policy's
    * `sessions_per_day`.
    */
-  modernServer(key: ApiKeyRecord, toolCall: boolean): Server {
+  async modernServer(key: ApiKeyRecord, toolCall: boolean): Promise<Server> {
     if (key.kind === "operator") {
-      return this.openOperator(key).server;
+      return (await this.openOperator(key)).server;
     }
     return createServer({
       session: () =>
@@ -106,31 +106,31 @@ export class SessionOpener {
   }
 
   /** Ends the 2026-07-28 key sessions quiet for longer than their idle timeout. */
-  sweep(now: number, idleTimeoutMs: number, emptyIdleTimeoutMs: number): void {
+  async sweep(now: number, idleTimeoutMs: number, emptyIdleTimeoutMs: number): Promise<void> {
     for (const entry of [...this.keySessions.values()]) {
       const idleMs = entry.calledTool ? idleTimeoutMs : Math.min(idleTimeoutMs, emptyIdleTimeoutMs);
-      if (now - entry.lastSeen >= idleMs) this.retireKeySession(entry, "idle timeout");
+      if (now - entry.lastSeen >= idleMs) await this.retireKeySession(entry, "idle timeout");
     }
   }
 
   /** Ends a key's 2026-07-28 session (revoked key, shutdown). */
-  endKeySessions(keyId: string | undefined, reason: string): void {
+  async endKeySessions(keyId: string | undefined, reason: string): Promise<void> {
     for (const entry of [...this.keySessions.values()]) {
-      if (keyId === undefined || entry.keyId === keyId) this.retireKeySession(entry, reason);
+      if (keyId === undefined || entry.keyId === keyId) await this.retireKeySession(entry, reason);
     }
   }
 
   private async keySession(key: ApiKeyRecord, toolCall: boolean): Promise<GuardSession> {
     const current = this.keySessions.get(key.id);
     const state = current
-      ? this.options.store.getSession(current.session.sessionId)?.state
+      ? (await this.options.store.getSession(current.session.sessionId))?.state
       : undefined;
-    if (current && (state === "active" || state === "killed") && !this.expired(current)) {
+    if (current && (state === "active" || state === "killed") && !(await this.expired(current))) {
       current.lastSeen = Date.now();
       current.calledTool ||= toolCall;
       return current.session;
     }
-    if (current) this.retireKeySession(current, "replaced: the session had ended");
+    if (current) await this.retireKeySession(current, "replaced: the session had ended");
     const session = await this.openAgent(key);
     this.keySessions.set(key.id, {
       session,
@@ -141,19 +141,19 @@ export class SessionOpener {
     return session;
   }
 
-  private expired(entry: KeySession): boolean {
-    const record = this.options.store.getSession(entry.session.sessionId);
+  private async expired(entry: KeySession): Promise<boolean> {
+    const record = await this.options.store.getSession(entry.session.sessionId);
     return record?.expires_at != null && Date.now() >= record.expires_at;
   }
 
-  private retireKeySession(entry: KeySession, reason: string): void {
+  private async retireKeySession(entry: KeySession, reason: string): Promise<void> {
     if (this.keySessions.get(entry.keyId) !== entry) return;
     this.keySessions.delete(entry.keyId);
-    this.endAgent(entry.session.sessionId, reason);
+    await this.endAgent(entry.session.sessionId, reason);
   }
 
-  private endAgent(sessionId: string, reason: string): void {
-    if (endSession(this.options.store, sessionId, reason)) {
+  private async endAgent(sessionId: string, reason: string): Promise<void> {
+    if (await endSession(this.options.store, sessionId, reason)) {
       this.options.logger.info({ session: sessionId, reason }, "agent session ended");
     }
   }
@@ -175,10 +175,10 @@ export class SessionOpener {
       // Read again at every session: an edited policy applies to sessions opened after.
       const policy = loadPolicy(key.policy_file ?? "", tools);
       const stripe = upstream.clientFor(policy);
-      const session = startSession(store, { policy, agent: key.name });
+      const session = await startSession(store, { policy, agent: key.name });
       sessionId = session.id;
-      store.recordSessionKey(session.id, key.id);
-      guard = new TrackedGuard(
+      await store.recordSessionKey(session.id, key.id);
+      guard = await TrackedGuard.openTracked(
         {
           policy,
           store,
@@ -225,10 +225,10 @@ export class SessionOpener {
     return { guard, sessionId, keyId: key.id };
   }
 
-  private openOperator(key: ApiKeyRecord): McpSession {
+  private async openOperator(key: ApiKeyRecord): Promise<McpSession> {
     const { store, home, logger } = this.options;
     const id = newOperatorSessionId();
-    store.recordSessionKey(id, key.id);
+    await store.recordSessionKey(id, key.id);
     logger.info({ session: id, operator: key.name, keyId: key.id }, "operator session opened");
     return {
       id,
@@ -239,7 +239,7 @@ export class SessionOpener {
         operator: `operator:${key.name}`,
         logger,
       }),
-      end(reason) {
+      async end(reason) {
         logger.info({ session: id, reason }, "operator session ended");
       },
     };
@@ -262,11 +262,16 @@ export class SessionOpener {
 
 /** A guard whose calls are counted while they run. */
 class TrackedGuard extends Guard {
-  constructor(
+  static async openTracked(options: GuardOptions, calls: InFlightCalls): Promise<TrackedGuard> {
+    return new TrackedGuard(options, await Guard.sessionFor(options), calls);
+  }
+
+  private constructor(
     options: GuardOptions,
+    session: SessionRecord,
     private readonly calls: InFlightCalls,
   ) {
-    super(options);
+    super(options, session);
   }
 
   override call(...args: Parameters<Guard["call"]>) {

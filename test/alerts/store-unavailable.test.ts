@@ -35,7 +35,7 @@ describe("store_unavailable", () => {
       "alerts.yaml",
       {},
     );
-    const alerts = new AlertService({
+    const alerts = await AlertService.open({
       config,
       store: raw,
       session: "ops_test",
@@ -46,8 +46,8 @@ describe("store_unavailable", () => {
     seedWorld(world);
     const tools = fakeTools(world);
     const policy = parsePolicy(BASE_POLICY, "policy.yaml", tools);
-    const session = startSession(store, { policy });
-    const guard = new Guard({
+    const session = await startSession(store, { policy });
+    const guard = await Guard.open({
       policy,
       store,
       sessionId: session.id,
@@ -86,7 +86,7 @@ describe("store_unavailable", () => {
       blocker.exec("ROLLBACK");
       blocker.close();
       await alerts.close();
-      raw.close();
+      await raw.close();
     }
     // Nothing was refunded while the store was down.
     expect(world.writesOf("issue_refund")).toHaveLength(0);

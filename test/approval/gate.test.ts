@@ -44,10 +44,10 @@ function requestId(outcome: CallOutcome): string {
   return id;
 }
 
-const approve = (h: Harness, id: string, reason?: string) =>
-  decideApproval(h.store, id, { approve: true, by: "cli", reason, now: h.clock.now });
-const reject = (h: Harness, id: string, reason?: string) =>
-  decideApproval(h.store, id, { approve: false, by: "cli", reason, now: h.clock.now });
+const approve = async (h: Harness, id: string, reason?: string) =>
+  await decideApproval(h.store, id, { approve: true, by: "cli", reason, now: h.clock.now });
+const reject = async (h: Harness, id: string, reason?: string) =>
+  await decideApproval(h.store, id, { approve: false, by: "cli", reason, now: h.clock.now });
 
 /** An AskHuman that answers from a script and keeps the questions it was asked. */
 function human(...answers: HumanAnswer[]) {
@@ -63,7 +63,7 @@ function human(...answers: HumanAnswer[]) {
 
 describe("out-of-band approval", () => {
   it("refuses with a request id; once the operator approves, the same call goes through once", async () => {
-    const h = harness(POLICY);
+    const h = await harness(POLICY);
     const first = await h.guard.call("issue_refund", big());
     const id = requestId(first);
     expect(first.ok === false && first.message).toContain(
@@ -76,7 +76,7 @@ describe("out-of-band approval", () => {
     const again = await h.guard.call("issue_refund", big());
     expect(requestId(again)).toBe(id);
     expect(again.ok === false && again.message).toContain("is still waiting for the operator");
-    const [pending] = h.store.listApprovals({});
+    const [pending] = await h.store.listApprovals({});
     expect(pending).toMatchObject({ id, state: "pending", amount: 4_000, customer: "cus_acme1" });
     expect(pending?.summary).toContain('Agent "support-refunds" asks to run issue_refund');
     expect(pending?.summary).toContain("Amount: $40.00");
@@ -86,12 +86,12 @@ describe("out-of-band approval", () => {
     );
     expect(h.world.writesOf("issue_refund")).toHaveLength(0);
 
-    expect(approve(h, id, "customer called")).toMatchObject({ ok: true });
+    expect(await approve(h, id, "customer called")).toMatchObject({ ok: true });
     const done = ok(await h.guard.call("issue_refund", big()));
     expect(done.text).toContain(`(Approved by a person: ${id}.)`);
     expect(h.world.writesOf("issue_refund")).toHaveLength(1);
-    const [admission] = h.store.listAdmissions({ session: h.session.id });
-    expect(h.store.getApproval(id)).toMatchObject({
+    const [admission] = await h.store.listAdmissions({ session: h.session.id });
+    expect(await h.store.getApproval(id)).toMatchObject({
       state: "used",
       decided_by: "cli",
       decision_reason: "customer called",
@@ -102,9 +102,9 @@ describe("out-of-band approval", () => {
     const third = ok(await h.guard.call("issue_refund", big()));
     expect(third.output.spendguard).toMatchObject({ replayed: true });
     expect(h.world.writesOf("issue_refund")).toHaveLength(1);
-    expect(h.store.listApprovals({})).toHaveLength(1);
+    expect(await h.store.listApprovals({})).toHaveLength(1);
 
-    const rows = h.store.queryAudit({});
+    const rows = await h.store.queryAudit({});
     expect(rows.map((r) => [r.decision, r.outcome, r.code, r.rule])).toEqual([
       ["deny", "denied", "approval_required", "require_approval_over"],
       ["deny", "denied", "approval_required", "require_approval_over"],
@@ -120,20 +120,20 @@ describe("out-of-band approval", () => {
       customer: "cus_acme1",
     });
     expect(rows[3]?.reason).toBe(`allowed with approval ${id} (via operator, cli)`);
-    expect(verifyAudit(h.store)).toEqual({ ok: true, rows: 5 });
+    expect(await verifyAudit(h.store)).toEqual({ ok: true, rows: 5 });
     // A decision is not a call: the session's counts leave it out.
-    expect(h.store.sessionSummaries({})[0]).toMatchObject({ calls: 4, denied: 2 });
+    expect((await h.store.sessionSummaries({}))[0]).toMatchObject({ calls: 4, denied: 2 });
   });
 
   it("covers exactly that call: another amount, another charge, another session need their own", async () => {
-    const h = harness(POLICY);
+    const h = await harness(POLICY);
     const id = requestId(await h.guard.call("issue_refund", big(4_000)));
-    approve(h, id);
+    await approve(h, id);
     expect(requestId(await h.guard.call("issue_refund", big(4_001)))).not.toBe(id);
     expect(
       requestId(await h.guard.call("issue_refund", { ...big(4_000), charge: "ch_acme2" })),
     ).not.toBe(id);
-    const other = h.newSession();
+    const other = await h.newSession();
     expect(requestId(await other.guard.call("issue_refund", big(4_000)))).not.toBe(id);
     expect(h.world.writesOf("issue_refund")).toHaveLength(0);
     ok(await h.guard.call("issue_refund", big(4_000)));
@@ -141,26 +141,26 @@ describe("out-of-band approval", () => {
   });
 
   it("is bound to what Stripe resolved: a full refund whose amount changed needs a new yes", async () => {
-    const h = harness(POLICY);
+    const h = await harness(POLICY);
     const full = { charge: "ch_usd", reason: "duplicate" };
     const id = requestId(await h.guard.call("issue_refund", full));
-    approve(h, id);
+    await approve(h, id);
     h.world.charges.set("ch_usd", { ...h.world.charge("ch_usd"), amount: 4_500 });
     expect(requestId(await h.guard.call("issue_refund", full))).not.toBe(id);
-    expect(h.store.getApproval(id)?.state).toBe("approved");
+    expect((await h.store.getApproval(id))?.state).toBe("approved");
   });
 
   it("a no refuses the same call until it lapses; then the agent may ask again", async () => {
-    const h = harness(POLICY);
+    const h = await harness(POLICY);
     const id = requestId(await h.guard.call("issue_refund", big()));
-    expect(reject(h, id, "not this customer")).toMatchObject({ ok: true });
+    expect(await reject(h, id, "not this customer")).toMatchObject({ ok: true });
     const declined = refused(await h.guard.call("issue_refund", big()), "approval_declined");
     expect(declined.message).toContain(
       `a person declined it (approval ${id}, cli: not this customer)`,
     );
     h.clock.advance(15 * MINUTE);
     expect(requestId(await h.guard.call("issue_refund", big()))).not.toBe(id);
-    const decision = h.store.queryAudit({}).find((r) => r.rule === "approval");
+    const decision = (await h.store.queryAudit({})).find((r) => r.rule === "approval");
     expect(decision).toMatchObject({
       decision: "deny",
       outcome: "rejected",
@@ -170,43 +170,43 @@ describe("out-of-band approval", () => {
   });
 
   it("pending requests expire: nobody can decide them any more, and the agent asks again", async () => {
-    const h = harness(POLICY);
+    const h = await harness(POLICY);
     const id = requestId(await h.guard.call("issue_refund", big()));
     h.clock.advance(15 * MINUTE);
-    const late = approve(h, id);
+    const late = await approve(h, id);
     expect(late).toMatchObject({ ok: false, problem: "expired" });
     expect(late.ok === false && late.message).toContain("expired at 2026-03-02T09:15:00.000Z");
     expect(requestId(await h.guard.call("issue_refund", big()))).not.toBe(id);
   });
 
   it("a yes not used within approval_ttl lapses", async () => {
-    const h = harness(POLICY);
+    const h = await harness(POLICY);
     const id = requestId(await h.guard.call("issue_refund", big()));
     h.clock.advance(10 * MINUTE);
-    approve(h, id);
+    await approve(h, id);
     h.clock.advance(15 * MINUTE - 1);
     h.clock.advance(1);
     expect(requestId(await h.guard.call("issue_refund", big()))).not.toBe(id);
-    expect(approve(h, id)).toMatchObject({ ok: false, problem: "decided" });
+    expect(await approve(h, id)).toMatchObject({ ok: false, problem: "decided" });
   });
 
   it("unknown ids, decided requests and closed sessions are refused with a reason", async () => {
-    const h = harness(POLICY);
-    expect(approve(h, "apr_nope")).toMatchObject({ ok: false, problem: "unknown" });
+    const h = await harness(POLICY);
+    expect(await approve(h, "apr_nope")).toMatchObject({ ok: false, problem: "unknown" });
     const id = requestId(await h.guard.call("issue_refund", big()));
-    endSession(h.store, h.session.id, "done", h.clock.now);
-    const closed = approve(h, id);
+    await endSession(h.store, h.session.id, "done", h.clock.now);
+    const closed = await approve(h, id);
     expect(closed).toMatchObject({ ok: false, problem: "session_closed" });
     expect(closed.ok === false && closed.message).toContain("which is ended");
     // A no is still recorded: it harms nothing.
-    expect(reject(h, id)).toMatchObject({ ok: true });
-    expect(reject(h, id)).toMatchObject({ ok: false, problem: "decided" });
+    expect(await reject(h, id)).toMatchObject({ ok: true });
+    expect(await reject(h, id)).toMatchObject({ ok: false, problem: "decided" });
   });
 
   it("two identical calls racing for one approval: one goes through, the other needs a new yes", async () => {
-    const h = harness(POLICY);
+    const h = await harness(POLICY);
     const id = requestId(await h.guard.call("issue_refund", big()));
-    approve(h, id);
+    await approve(h, id);
     const outcomes = await Promise.all([
       h.guard.call("issue_refund", big()),
       h.guard.call("issue_refund", big()),
@@ -222,48 +222,48 @@ describe("caps after approval", () => {
   const tight = POLICY.replace("per_session: 250", "per_session: 100");
 
   it("still apply: a yes does not lift the session cap, and a refused call keeps its approval", async () => {
-    const h = harness(tight);
+    const h = await harness(tight);
     const id = requestId(await h.guard.call("issue_refund", big(4_000)));
-    approve(h, id);
+    await approve(h, id);
     for (const amount of [2_900, 2_800, 2_700])
       ok(await h.guard.call("issue_refund", small(amount)));
     const capped = refused(await h.guard.call("issue_refund", big(4_000)), "cap_session");
     expect(capped.message).toContain("only $16.00 left of the $100.00 session cap");
-    expect(h.store.getApproval(id)?.state).toBe("approved");
+    expect((await h.store.getApproval(id))?.state).toBe("approved");
     expect(h.world.writesOf("issue_refund")).toHaveLength(3);
   });
 
   it("nobody is asked about a call the caps refuse anyway", async () => {
-    const h = harness(POLICY);
+    const h = await harness(POLICY);
     const person = human();
     refused(
       await h.guard.call("issue_refund", big(10_001), { askHuman: person.ask }),
       "cap_per_call",
     );
     expect(person.questions).toHaveLength(0);
-    expect(h.store.listApprovals({})).toHaveLength(0);
+    expect(await h.store.listApprovals({})).toHaveLength(0);
   });
 });
 
 describe("in-band approval (elicitation)", () => {
   it("accept: the call goes through at once, decided by the user in the client", async () => {
-    const h = harness(POLICY);
+    const h = await harness(POLICY);
     const person = human("accept");
     const done = ok(await h.guard.call("issue_refund", big(), { askHuman: person.ask }));
     expect(person.questions).toHaveLength(1);
     expect(person.questions[0]?.timeoutMs).toBe(1_000);
     expect(person.questions[0]?.message).toContain("Why you are asked: amounts over $30.00");
-    const [approval] = h.store.listApprovals({});
+    const [approval] = await h.store.listApprovals({});
     expect(approval).toMatchObject({ state: "used", decided_by: "elicitation" });
     expect(done.text).toContain(`(Approved by a person: ${approval?.id}.)`);
-    const decision = h.store.queryAudit({}).find((r) => r.rule === "approval");
+    const decision = (await h.store.queryAudit({})).find((r) => r.rule === "approval");
     expect(decision?.reason).toBe(
       `${approval?.id} approved via client (elicitation): the user approved it in the MCP client`,
     );
   });
 
   it("decline: approval_declined, and the same call is not asked about again", async () => {
-    const h = harness(POLICY);
+    const h = await harness(POLICY);
     const person = human("decline");
     refused(
       await h.guard.call("issue_refund", big(), { askHuman: person.ask }),
@@ -278,37 +278,36 @@ describe("in-band approval (elicitation)", () => {
   });
 
   it("no answer: approval_timeout; a retry asks again", async () => {
-    const h = harness(POLICY);
+    const h = await harness(POLICY);
     const person = human("timeout", "accept");
     const timedOut = refused(
       await h.guard.call("issue_refund", big(), { askHuman: person.ask }),
       "approval_timeout",
     );
     expect(timedOut.message).toContain("within 1s");
-    expect(h.store.listApprovals({})[0]).toMatchObject({ state: "expired" });
+    expect((await h.store.listApprovals({}))[0]).toMatchObject({ state: "expired" });
     ok(await h.guard.call("issue_refund", big(), { askHuman: person.ask }));
     expect(person.questions).toHaveLength(2);
-    const outcomes = h.store
-      .queryAudit({})
+    const outcomes = (await h.store.queryAudit({}))
       .filter((r) => r.rule === "approval")
       .map((r) => r.outcome);
     expect(outcomes).toEqual(["expired", "approved"]);
   });
 
   it("a client that cannot answer after all: the request waits for the operator", async () => {
-    const h = harness(POLICY);
+    const h = await harness(POLICY);
     const person = human("unavailable");
     const id = requestId(await h.guard.call("issue_refund", big(), { askHuman: person.ask }));
-    approve(h, id);
+    await approve(h, id);
     ok(await h.guard.call("issue_refund", big(), { askHuman: person.ask }));
     expect(person.questions).toHaveLength(1);
   });
 
   it("an operator's decision while the question is open stands over the user's answer", async () => {
-    const h = harness(POLICY);
+    const h = await harness(POLICY);
     const ask: AskHuman = async () => {
-      const [open] = h.store.listApprovals({});
-      if (open) reject(h, open.id, "operator said no first");
+      const [open] = await h.store.listApprovals({});
+      if (open) await reject(h, open.id, "operator said no first");
       return "accept";
     };
     const declined = refused(
@@ -328,7 +327,7 @@ describe("require_approval_for", () => {
     ).concat(
       "require_approval_for:\n  - tool: cancel_subscription\n    params:\n      at_period_end:\n        equals: false\n",
     );
-    const h = harness(policy);
+    const h = await harness(policy);
     ok(await h.guard.call("cancel_subscription", { subscription: "sub_acme" }));
     const person = human("accept");
     ok(

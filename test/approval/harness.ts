@@ -48,14 +48,14 @@ export function approvalIdIn(text: string): string {
   return id;
 }
 
-export function readStore<T>(
+export async function readStore<T>(
   home: string,
   read: (rows: { audit: AuditRecord[]; approvals: ApprovalRecord[] }) => T,
-): T {
+): Promise<T> {
   const store = openSqliteStore(home);
   try {
-    return read({ audit: store.queryAudit({}), approvals: store.listApprovals({}) });
+    return read({ audit: await store.queryAudit({}), approvals: await store.listApprovals({}) });
   } finally {
-    store.close();
+    await store.close();
   }
 }

@@ -124,10 +124,10 @@ async function operatorRefusal(name: string, args: Record<string, unknown>) {
   return result;
 }
 
-const auditOf = (agent: string) =>
-  readStore(home.dir, ({ audit }) => audit.filter((r) => r.agent === agent));
-const approvalsOf = (agent: string) =>
-  readStore(home.dir, ({ approvals }) => approvals.filter((a) => a.agent === agent));
+const auditOf = async (agent: string) =>
+  await readStore(home.dir, ({ audit }) => audit.filter((r) => r.agent === agent));
+const approvalsOf = async (agent: string) =>
+  await readStore(home.dir, ({ approvals }) => approvals.filter((a) => a.agent === agent));
 
 describe("in-band over HTTP, the agent's client asks its user (elicitation)", () => {
   it.each<Wire>(["streamable", "sse"])(
@@ -149,8 +149,8 @@ describe("in-band over HTTP, the agent's client asks its user (elicitation)", ()
       expect(message).toContain("Amount: $25.00");
       expect(message).toContain("Why you are asked: amounts over $20.00 need a person's approval");
       expect(message).toContain("Caps before this call:");
-      expect(approvalsOf(name)).toMatchObject([{ state: "used", decided_by: "elicitation" }]);
-      expect(auditOf(name).map((r) => [r.rule, r.outcome])).toEqual([
+      expect(await approvalsOf(name)).toMatchObject([{ state: "used", decided_by: "elicitation" }]);
+      expect((await auditOf(name)).map((r) => [r.rule, r.outcome])).toEqual([
         ["approval", "approved"],
         ["policy", "ok"],
       ]);
@@ -167,10 +167,10 @@ describe("in-band over HTTP, the agent's client asks its user (elicitation)", ()
     });
     await agent.close();
     expect(made).toEqual([]);
-    expect(approvalsOf("decline")).toMatchObject([
+    expect(await approvalsOf("decline")).toMatchObject([
       { state: "rejected", decided_by: "elicitation" },
     ]);
-    expect(auditOf("decline").map((r) => [r.rule, r.outcome, r.code])).toEqual([
+    expect((await auditOf("decline")).map((r) => [r.rule, r.outcome, r.code])).toEqual([
       ["approval", "rejected", "approval_declined"],
       ["require_approval_over", "denied", "approval_declined"],
     ]);
@@ -190,7 +190,9 @@ describe("in-band over HTTP, the agent's client asks its user (elicitation)", ()
     expect(waited).toBeGreaterThanOrEqual(1_000);
     expect(waited).toBeLessThan(10_000);
     expect(made).toEqual([]);
-    expect(approvalsOf("never")).toMatchObject([{ state: "expired", decided_by: "elicitation" }]);
+    expect(await approvalsOf("never")).toMatchObject([
+      { state: "expired", decided_by: "elicitation" },
+    ]);
   });
 });
 
@@ -253,12 +255,12 @@ describe("out-of-band over HTTP, the operator decides with the operator tools", 
     // use them, so nobody is asked to decide them.
     const stillPending = await operatorCall("list_pending_approvals", { agent: "oob-approve" });
     expect(stillPending.count).toBe(0);
-    expect(approvalsOf("oob-approve").filter((a) => a.state === "pending")).toHaveLength(2);
-    expect(approvalsOf("oob-approve").find((a) => a.id === id)).toMatchObject({
+    expect((await approvalsOf("oob-approve")).filter((a) => a.state === "pending")).toHaveLength(2);
+    expect((await approvalsOf("oob-approve")).find((a) => a.id === id)).toMatchObject({
       state: "used",
       decided_by: "operator:olivia",
     });
-    const rows = auditOf("oob-approve");
+    const rows = await auditOf("oob-approve");
     // The request, the decision with who decided, then the call it let through.
     const request = rows.findIndex((r) => r.code === "approval_required");
     expect(rows[request]).toMatchObject({ rule: "require_approval_over", decision: "deny" });
@@ -272,7 +274,7 @@ describe("out-of-band over HTTP, the operator decides with the operator tools", 
     });
     const used = rows.findIndex((r) => r.rule === "policy" && r.outcome === "ok");
     expect(used).toBeGreaterThan(request + 1);
-    const decided = auditOf("operator:olivia").filter((r) => r.tool === "approve");
+    const decided = (await auditOf("operator:olivia")).filter((r) => r.tool === "approve");
     expect(decided).toMatchObject([{ decision: "allow", rule: "operator" }]);
     expect(decided[0]?.args).toContain(id);
   });
@@ -300,7 +302,7 @@ describe("out-of-band over HTTP, the operator decides with the operator tools", 
       const unknown = await operatorRefusal("approve", { approval_id: `apr_${"0".repeat(24)}` });
       expect(unknown.code).toBe("unknown_approval");
 
-      const rows = auditOf("oob-reject");
+      const rows = await auditOf("oob-reject");
       expect(rows.find((r) => r.rule === "approval")).toMatchObject({
         outcome: "rejected",
         code: "approval_declined",
@@ -347,7 +349,7 @@ describe("out-of-band over HTTP, the operator decides with the operator tools", 
     });
     await agent.close();
     expect(made.map((r) => r.amount)).toEqual([1_500, 1_400]);
-    expect(approvalsOf("oob-caps").find((a) => a.id === id)?.state).toBe("approved");
+    expect((await approvalsOf("oob-caps")).find((a) => a.id === id)?.state).toBe("approved");
   });
 
   it("every request and decision above is in an audit chain that verifies", async () => {

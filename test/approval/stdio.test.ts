@@ -104,7 +104,7 @@ describe("in-band, the client asks its user (elicitation)", () => {
     );
     expect(message).toContain("Why you are asked: amounts over $40.00 need a person's approval");
     expect(message).toContain("Caps before this call: $250.00 left of the $250.00 session cap");
-    const { audit, approvals } = readStore(home.dir, (rows) => rows);
+    const { audit, approvals } = await readStore(home.dir, (rows) => rows);
     expect(approvals).toMatchObject([{ state: "used", decided_by: "elicitation" }]);
     // On 2026-07-28 the question went back as input_required: that first tools/call is
     // its own row, and the retry carrying the answer another.
@@ -137,7 +137,7 @@ describe("in-band, the client asks its user (elicitation)", () => {
     expect(waited).toBeGreaterThanOrEqual(1_000);
     expect(waited).toBeLessThan(10_000);
     expect(await refunded()).toBe(0);
-    const { approvals } = readStore(home.dir, (rows) => rows);
+    const { approvals } = await readStore(home.dir, (rows) => rows);
     expect(approvals).toMatchObject([{ state: "expired", decided_by: "elicitation" }]);
   });
 
@@ -184,7 +184,7 @@ describe("out-of-band, the operator decides", () => {
     await server.close();
     expect(await refunded()).toBe(5_000);
 
-    const { audit } = readStore(home.dir, (rows) => rows);
+    const { audit } = await readStore(home.dir, (rows) => rows);
     const decision = audit.find((r) => r.rule === "approval");
     expect(decision).toMatchObject({
       outcome: "approved",
@@ -210,7 +210,7 @@ describe("out-of-band, the operator decides", () => {
     okOf(await call(server.client, "issue_refund", REFUND));
     await server.close();
     expect(await refunded()).toBe(5_000);
-    const { audit, approvals } = readStore(home.dir, (rows) => rows);
+    const { audit, approvals } = await readStore(home.dir, (rows) => rows);
     expect(approvals).toMatchObject([{ id, state: "used", decided_by: "operator:stdio" }]);
     expect(audit.find((r) => r.rule === "approval")?.reason).toBe(
       `${id} approved via operator (operator:stdio): ok by phone`,
@@ -267,7 +267,7 @@ describe("out-of-band, the operator decides", () => {
     expect(capped.message).toContain("only $41.00 left of the $100.00 session cap");
     await server.close();
     expect(await refunded()).toBe(5_900);
-    const { approvals } = readStore(home.dir, (rows) => rows);
+    const { approvals } = await readStore(home.dir, (rows) => rows);
     expect(approvals.find((a) => a.id === id)?.state).toBe("approved");
   });
 });

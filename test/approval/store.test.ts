@@ -81,82 +81,85 @@ const entryFor = (decision: ApprovalDecision): AuditEntry => ({
   duration_ms: 0,
 });
 
-function decide(store: SqliteStore, id: string, to: ApprovalDecision["to"], at = T0 + 500) {
+async function decide(store: SqliteStore, id: string, to: ApprovalDecision["to"], at = T0 + 500) {
   const decision: ApprovalDecision = { id, to, at, by: "cli", reason: null };
-  return store.decideApproval(decision, () => entryFor(decision));
+  return await store.decideApproval(decision, () => entryFor(decision));
 }
 
 const unusable = () => deny("approval_required", "approval", "used up");
 
 describe("approval requests", () => {
-  it("one open request per binding: the same call finds it, a lapsed one is replaced", () => {
+  it("one open request per binding: the same call finds it, a lapsed one is replaced", async () => {
     const store = openSqliteStore(tempHome());
-    const first = store.findOrRequestApproval(request());
+    const first = await store.findOrRequestApproval(request());
     expect(first).toMatchObject({ created: true, approval: { state: "pending" } });
-    const again = store.findOrRequestApproval(request({ created_at: T0 + 60_000 }));
+    const again = await store.findOrRequestApproval(request({ created_at: T0 + 60_000 }));
     expect(again).toMatchObject({ created: false, approval: { id: first.approval.id } });
-    const other = store.findOrRequestApproval(request({ binding: "b2" }));
+    const other = await store.findOrRequestApproval(request({ binding: "b2" }));
     expect(other.created).toBe(true);
-    const later = store.findOrRequestApproval(request({ created_at: T0 + TTL }));
+    const later = await store.findOrRequestApproval(request({ created_at: T0 + TTL }));
     expect(later.created).toBe(true);
     expect(later.approval.id).not.toBe(first.approval.id);
-    store.close();
+    await store.close();
   });
 
-  it("are decided once, before they lapse, with the audit row in the same transaction", () => {
+  it("are decided once, before they lapse, with the audit row in the same transaction", async () => {
     const store = openSqliteStore(tempHome());
-    const { approval } = store.findOrRequestApproval(request());
-    const done = decide(store, approval.id, "approved", T0 + 60_000);
+    const { approval } = await store.findOrRequestApproval(request());
+    const done = await decide(store, approval.id, "approved", T0 + 60_000);
     expect(done).toMatchObject({
       applied: true,
       approval: { state: "approved", decided_by: "cli", expires_at: T0 + 60_000 + TTL },
       record: { seq: 1, rule: "approval", outcome: "approved" },
     });
-    expect(decide(store, approval.id, "rejected")).toMatchObject({
+    expect(await decide(store, approval.id, "rejected")).toMatchObject({
       applied: false,
       approval: { state: "approved" },
     });
-    const late = store.findOrRequestApproval(request({ binding: "b2" }));
-    expect(decide(store, late.approval.id, "approved", T0 + TTL)).toMatchObject({
+    const late = await store.findOrRequestApproval(request({ binding: "b2" }));
+    expect(await decide(store, late.approval.id, "approved", T0 + TTL)).toMatchObject({
       applied: false,
       approval: { state: "pending" },
     });
-    expect(decide(store, "apr_missing", "approved")).toEqual({
+    expect(await decide(store, "apr_missing", "approved")).toEqual({
       applied: false,
       approval: undefined,
     });
-    const timedOut = store.findOrRequestApproval(request({ binding: "b3" }));
-    expect(decide(store, timedOut.approval.id, "expired", T0 + 1_000)).toMatchObject({
+    const timedOut = await store.findOrRequestApproval(request({ binding: "b3" }));
+    expect(await decide(store, timedOut.approval.id, "expired", T0 + 1_000)).toMatchObject({
       approval: { state: "expired", expires_at: T0 + 1_000 },
     });
-    expect(store.queryAudit({})).toHaveLength(2);
-    expect(verifyAudit(store)).toEqual({ ok: true, rows: 2 });
-    store.close();
+    expect(await store.queryAudit({})).toHaveLength(2);
+    expect(await verifyAudit(store)).toEqual({ ok: true, rows: 2 });
+    await store.close();
   });
 
-  it("list newest first, by state, session, agent and whether still open", () => {
+  it("list newest first, by state, session, agent and whether still open", async () => {
     const store = openSqliteStore(tempHome());
-    const a = store.findOrRequestApproval(request({ binding: "a" })).approval;
-    const b = store.findOrRequestApproval(request({ binding: "b", created_at: T0 + 1 })).approval;
-    const c = store.findOrRequestApproval(
-      request({ binding: "c", session: "ses_b", created_at: T0 + 2, expires_at: T0 + 10 }),
+    const a = (await store.findOrRequestApproval(request({ binding: "a" }))).approval;
+    const b = (await store.findOrRequestApproval(request({ binding: "b", created_at: T0 + 1 })))
+      .approval;
+    const c = (
+      await store.findOrRequestApproval(
+        request({ binding: "c", session: "ses_b", created_at: T0 + 2, expires_at: T0 + 10 }),
+      )
     ).approval;
-    decide(store, b.id, "rejected");
-    const ids = (filter: Parameters<SqliteStore["listApprovals"]>[0]) =>
-      store.listApprovals(filter).map((row) => row.id);
-    expect(ids({})).toEqual([c.id, b.id, a.id]);
-    expect(ids({ states: ["pending"] })).toEqual([c.id, a.id]);
-    expect(ids({ states: ["pending"], openAt: T0 + 10 })).toEqual([a.id]);
-    expect(ids({ session: "ses_b" })).toEqual([c.id]);
-    expect(ids({ agent: "nobody" })).toEqual([]);
-    expect(ids({ limit: 1 })).toEqual([c.id]);
-    store.close();
+    await decide(store, b.id, "rejected");
+    const ids = async (filter: Parameters<SqliteStore["listApprovals"]>[0]) =>
+      (await store.listApprovals(filter)).map((row) => row.id);
+    expect(await ids({})).toEqual([c.id, b.id, a.id]);
+    expect(await ids({ states: ["pending"] })).toEqual([c.id, a.id]);
+    expect(await ids({ states: ["pending"], openAt: T0 + 10 })).toEqual([a.id]);
+    expect(await ids({ session: "ses_b" })).toEqual([c.id]);
+    expect(await ids({ agent: "nobody" })).toEqual([]);
+    expect(await ids({ limit: 1 })).toEqual([c.id]);
+    await store.close();
   });
 
-  it("with liveSession, only those whose session is still active: an ended one can use none", () => {
+  it("with liveSession, only those whose session is still active: an ended one can use none", async () => {
     const store = openSqliteStore(tempHome());
-    const session = (id: string, state: "active" | "ended") =>
-      store.createSession({
+    const session = async (id: string, state: "active" | "ended") =>
+      await store.createSession({
         id,
         agent: "agent-1",
         policy_name: "p",
@@ -168,67 +171,70 @@ describe("approval requests", () => {
         killed_by: null,
         kill_reason: null,
       });
-    session("ses_a", "active");
-    session("ses_b", "ended");
-    const live = store.findOrRequestApproval(request({ binding: "a" })).approval;
-    store.findOrRequestApproval(request({ binding: "b", session: "ses_b" }));
-    const ids = store
-      .listApprovals({ states: ["pending"], liveSession: true })
-      .map((row) => row.id);
+    await session("ses_a", "active");
+    await session("ses_b", "ended");
+    const live = (await store.findOrRequestApproval(request({ binding: "a" }))).approval;
+    await store.findOrRequestApproval(request({ binding: "b", session: "ses_b" }));
+    const ids = (await store.listApprovals({ states: ["pending"], liveSession: true })).map(
+      (row) => row.id,
+    );
     expect(ids).toEqual([live.id]);
-    expect(store.listApprovals({ states: ["pending"] })).toHaveLength(2);
-    store.close();
+    expect(await store.listApprovals({ states: ["pending"] })).toHaveLength(2);
+    await store.close();
   });
 });
 
 describe("using an approval", () => {
-  it("an admission uses it up and is linked to it; only one admission can", () => {
+  it("an admission uses it up and is linked to it; only one admission can", async () => {
     const store = openSqliteStore(tempHome());
-    const { approval } = store.findOrRequestApproval(request());
-    decide(store, approval.id, "approved");
-    const first = store.admit(admission(), () => allow("test", "ok"), {
+    const { approval } = await store.findOrRequestApproval(request());
+    await decide(store, approval.id, "approved");
+    const first = await store.admit(admission(), () => allow("test", "ok"), {
       id: approval.id,
       unusable,
     });
     if (!first.admitted) throw new Error("not admitted");
-    expect(store.getApproval(approval.id)).toMatchObject({
+    expect(await store.getApproval(approval.id)).toMatchObject({
       state: "used",
       used_at: T0 + 1_000,
       admission: first.admission.id,
     });
-    const second = store.admit(admission(), () => allow("test", "ok"), {
+    const second = await store.admit(admission(), () => allow("test", "ok"), {
       id: approval.id,
       unusable,
     });
     expect(second).toMatchObject({ admitted: false, decision: { reason: "used up" } });
-    expect(store.listAdmissions({})).toHaveLength(1);
-    store.close();
+    expect(await store.listAdmissions({})).toHaveLength(1);
+    await store.close();
   });
 
-  it("a call the caps refuse leaves it unused; a pending or lapsed one cannot be used", () => {
+  it("a call the caps refuse leaves it unused; a pending or lapsed one cannot be used", async () => {
     const store = openSqliteStore(tempHome());
-    const { approval } = store.findOrRequestApproval(request());
-    const refusedByCaps = store.admit(
+    const { approval } = await store.findOrRequestApproval(request());
+    const refusedByCaps = await store.admit(
       admission(),
       () => deny("cap_session", "caps.per_session", "no"),
       { id: approval.id, unusable },
     );
     expect(refusedByCaps).toMatchObject({ admitted: false, decision: { code: "cap_session" } });
     // Still pending: not approved, so it cannot be used.
-    expect(store.useApproval(approval.id, T0 + 1_000, null)).toBe(false);
-    decide(store, approval.id, "approved");
-    expect(store.getApproval(approval.id)?.state).toBe("approved");
-    expect(store.useApproval(approval.id, T0 + 500 + TTL, null)).toBe(false);
-    expect(store.useApproval(approval.id, T0 + 1_000, "adm_9")).toBe(true);
-    expect(store.getApproval(approval.id)).toMatchObject({ state: "used", admission: "adm_9" });
-    store.close();
+    expect(await store.useApproval(approval.id, T0 + 1_000, null)).toBe(false);
+    await decide(store, approval.id, "approved");
+    expect((await store.getApproval(approval.id))?.state).toBe("approved");
+    expect(await store.useApproval(approval.id, T0 + 500 + TTL, null)).toBe(false);
+    expect(await store.useApproval(approval.id, T0 + 1_000, "adm_9")).toBe(true);
+    expect(await store.getApproval(approval.id)).toMatchObject({
+      state: "used",
+      admission: "adm_9",
+    });
+    await store.close();
   });
 });
 
 describe("operator views", () => {
-  it("a decision row is not a call: reports and session summaries leave it out", () => {
+  it("a decision row is not a call: reports and session summaries leave it out", async () => {
     const store = openSqliteStore(tempHome());
-    store.createSession({
+    await store.createSession({
       id: "ses_a",
       agent: "agent-1",
       policy_name: "p",
@@ -240,18 +246,18 @@ describe("operator views", () => {
       killed_by: null,
       kill_reason: null,
     });
-    const { approval } = store.findOrRequestApproval(request());
-    decide(store, approval.id, "rejected");
-    store.appendAudit({
+    const { approval } = await store.findOrRequestApproval(request());
+    await decide(store, approval.id, "rejected");
+    await store.appendAudit({
       ...entryFor({ id: approval.id, to: "rejected", at: T0, by: "cli", reason: null }),
       rule: "require_approval_over",
       code: "approval_declined",
       outcome: "denied",
     });
-    expect(store.sessionSummaries({})[0]).toMatchObject({ calls: 1, denied: 1 });
-    const report = store.report({ since: T0 - 1, by: "agent" });
+    expect((await store.sessionSummaries({}))[0]).toMatchObject({ calls: 1, denied: 1 });
+    const report = await store.report({ since: T0 - 1, by: "agent" });
     expect(report.calls).toMatchObject([{ key: "agent-1", calls: 1, denied: 1 }]);
     expect(report.denials).toMatchObject([{ code: "approval_declined", count: 1 }]);
-    store.close();
+    await store.close();
   });
 });

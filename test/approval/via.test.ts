@@ -95,8 +95,8 @@ async function operatorTool(name: string, args: Record<string, unknown>) {
   return outcome(await call(operator.client, name, args));
 }
 
-const auditOf = (agent: string) =>
-  readStore(home.dir, ({ audit }) => audit.filter((r) => r.agent === agent));
+const auditOf = async (agent: string) =>
+  await readStore(home.dir, ({ audit }) => audit.filter((r) => r.agent === agent));
 
 describe("over HTTP", () => {
   it("by default the agent's client is never asked, even when it can be: the operator decides", async () => {
@@ -113,7 +113,7 @@ describe("over HTTP", () => {
     await agent.close();
     expect((await refundedTotal()) - before).toBe(2_500);
     expect(questions).toHaveLength(0);
-    const rows = auditOf("http-default");
+    const rows = await auditOf("http-default");
     expect(rows.find((r) => r.rule === "approval")?.reason).toBe(
       `${id} approved via operator (operator:olivia): ticket 7`,
     );
@@ -145,7 +145,7 @@ describe("over HTTP", () => {
     okOf(await call(yes.client, "issue_refund", REFUND));
     await again.close();
     expect(yes.questions).toHaveLength(1);
-    const decided = auditOf("http-client").filter((r) => r.rule === "approval");
+    const decided = (await auditOf("http-client")).filter((r) => r.rule === "approval");
     expect(decided.map((r) => r.outcome)).toEqual(["expired", "approved"]);
     expect(decided[1]?.reason).toMatch(/ approved via client \(elicitation\): /);
   });

@@ -218,8 +218,8 @@ describe("spendguard audit", () => {
 
     // Another process appends: an allowed row (filtered out) and a denied one.
     const store = openSqliteStore(followed);
-    const row = (decision: "allow" | "deny") =>
-      store.appendAudit({
+    const row = async (decision: "allow" | "deny") =>
+      await store.appendAudit({
         at: new Date().toISOString(),
         session: "ses_followed",
         agent: "watched",
@@ -240,9 +240,9 @@ describe("spendguard audit", () => {
         outcome: decision === "deny" ? "denied" : "ok",
         duration_ms: 1,
       });
-    row("allow");
-    const denied = row("deny");
-    store.close();
+    await row("allow");
+    const denied = await row("deny");
+    await store.close();
     await until(() => lines().length === 2);
     expect(JSON.parse(lines()[1] ?? "")).toMatchObject({ seq: denied.seq, code: "cap_day" });
 

@@ -96,7 +96,8 @@ if (!HAVE_CHROMIUM && REQUIRE_CHROMIUM) {
   const open = () => runCli(["admissions", "--json", "--home", home.dir]);
   const openIds = async () =>
     (JSON.parse((await open()).stdout) as { id: string }[]).map((a) => a.id);
-  const admission = (id: string) => readBooks(home.dir).admissions.find((a) => a.id === id);
+  const admission = async (id: string) =>
+    (await readBooks(home.dir)).admissions.find((a) => a.id === id);
   const csrf = () => page.locator("input[name=csrf]").first().inputValue();
 
   describe("unresolved writes in Chromium", () => {
@@ -155,7 +156,7 @@ if (!HAVE_CHROMIUM && REQUIRE_CHROMIUM) {
         expect(refused.status()).toBe(400);
       }
       expect(await openIds()).toEqual([lostRefund]);
-      expect(admission(lostRefund)?.state).toBe("unknown");
+      expect((await admission(lostRefund))?.state).toBe("unknown");
     });
 
     it("rules it not applied, with a reason: released, and the audit names console:alice", async () => {
@@ -181,7 +182,7 @@ if (!HAVE_CHROMIUM && REQUIRE_CHROMIUM) {
       expect(await page.locator("main h2").first().textContent()).toBe("Nothing to rule on");
       expect(await page.locator("nav .badge").count()).toBe(0);
 
-      const books = readBooks(home.dir);
+      const books = await readBooks(home.dir);
       expect(books.admissions.find((a) => a.id === lostRefund)?.state).toBe("released");
       expect(books.audit.at(-1)).toMatchObject({
         tool: "issue_refund",
@@ -201,8 +202,8 @@ if (!HAVE_CHROMIUM && REQUIRE_CHROMIUM) {
         maxRedirects: 0,
       });
       expect(again.status()).toBe(303);
-      expect(readBooks(home.dir).audit).toHaveLength(books.audit.length);
-      expect(admission(lostRefund)?.state).toBe("released");
+      expect((await readBooks(home.dir)).audit).toHaveLength(books.audit.length);
+      expect((await admission(lostRefund))?.state).toBe("released");
     });
 
     it("rules a refund that did reach Stripe applied: settled at what it reserved", async () => {
@@ -228,8 +229,8 @@ if (!HAVE_CHROMIUM && REQUIRE_CHROMIUM) {
       expect(await page.locator(".notice").textContent()).toBe(
         `Resolved ${id} as applied: issue_refund $15.00 stays counted as money moved.`,
       );
-      expect(admission(id ?? "")).toMatchObject({ state: "settled", amount_cap: 1_500 });
-      expect(readBooks(home.dir).audit.at(-1)?.reason).toBe(
+      expect(await admission(id ?? "")).toMatchObject({ state: "settled", amount_cap: 1_500 });
+      expect((await readBooks(home.dir)).audit.at(-1)?.reason).toBe(
         `console:alice ruled it applied: refund ${inStripe[0]?.id} is in the Dashboard`,
       );
     });

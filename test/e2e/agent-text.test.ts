@@ -41,12 +41,12 @@ async function agent(role: string) {
 const operator = (...args: string[]) =>
   runCli(args, { env: { SPENDGUARD_HOME: home.dir, NO_COLOR: "1" } });
 
-function stored(): { audit: AuditRecord[]; admissions: Admission[] } {
+async function stored(): Promise<{ audit: AuditRecord[]; admissions: Admission[] }> {
   const store = openSqliteStore(home.dir);
   try {
-    return { audit: store.queryAudit({}), admissions: store.listAdmissions({}) };
+    return { audit: await store.queryAudit({}), admissions: await store.listAdmissions({}) };
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -68,7 +68,7 @@ describe("lone surrogates", () => {
     const verified = await operator("audit", "verify");
     expect(verified.stdout + verified.stderr).toContain("audit chain ok: 3 row(s) verified");
     expect(verified.code).toBe(0);
-    for (const row of stored().audit) expect(isWellFormed(row.tool)).toBe(true);
+    for (const row of (await stored()).audit) expect(isWellFormed(row.tool)).toBe(true);
   });
 
   it("in write arguments: invalid_input, nothing reserved or left unknown", async () => {
@@ -89,7 +89,7 @@ describe("lone surrogates", () => {
       }),
     );
     await server.close();
-    const { admissions, audit } = stored();
+    const { admissions, audit } = await stored();
     expect(admissions.map((a) => a.state)).toEqual(["settled"]);
     expect(audit.map((r) => r.outcome)).toEqual(["invalid", "ok"]);
     expect((await operator("audit", "verify")).code).toBe(0);
@@ -128,7 +128,7 @@ describe("escapes and formulas never reach the operator as such", () => {
     const table = (await operator("audit")).stdout;
     expect(table).toContain("\\u001b[2J\\u001b[H\\u001b[8mhidden\\u009b2J");
     expect(table).toContain("issue_refund");
-    const [stored_] = stored().audit.filter((r) => r.code === "unknown_tool");
+    const [stored_] = (await stored()).audit.filter((r) => r.code === "unknown_tool");
     expect(stored_?.tool).toBe("\\u001b[2J\\u001b[H\\u001b[8mhidden\\u009b2J");
   });
 
@@ -171,7 +171,7 @@ describe("secrets the agent sends are never stored or echoed", () => {
     await server.close();
     const exported = (await operator("audit", "--json")).stdout;
     const table = (await operator("audit")).stdout;
-    for (const text of [...replies, exported, table, JSON.stringify(stored())]) {
+    for (const text of [...replies, exported, table, JSON.stringify(await stored())]) {
       expect(text).not.toContain(key);
       expect(text).not.toContain("live_51AgentPasted");
       expect(text).not.toContain(token);

@@ -120,8 +120,8 @@ it("1,000 malformed calls: error results, no Stripe traffic, server up, one audi
   await server.close();
 
   const store = openSqliteStore(home.dir);
-  const rows = store.queryAudit({});
-  store.close();
+  const rows = await store.queryAudit({});
+  await store.close();
   expect(rows.filter((r) => r.decision === "error")).toHaveLength(1001);
   expect(rows).toHaveLength(1002);
   // A 200 kB argument is not stored whole.

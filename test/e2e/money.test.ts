@@ -46,12 +46,12 @@ async function refundedOn(charge: string): Promise<number> {
   return refunds.data.reduce((sum, r) => sum + r.amount, 0);
 }
 
-function auditRows(): AuditRecord[] {
+async function auditRows(): Promise<AuditRecord[]> {
   const store = openSqliteStore(home.dir);
   try {
-    return store.queryAudit({});
+    return await store.queryAudit({});
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -84,11 +84,11 @@ describe("caps", () => {
     ]);
     const refunded = await refundedOn(DEMO.charges.acmeLarge);
     expect(refunded).toBe(24_990);
-    const audited = auditRows()
+    const audited = (await auditRows())
       .filter((r) => r.tool === "issue_refund" && r.outcome === "ok")
       .reduce((sum, r) => sum + (r.amount_cap ?? 0), 0);
     expect(audited).toBe(refunded);
-    const denial = auditRows().find((r) => r.code === "cap_session");
+    const denial = (await auditRows()).find((r) => r.code === "cap_session");
     expect(denial?.reason).toMatch(/\$0\.10 left of the \$250\.00 session cap/);
   });
 
@@ -117,7 +117,7 @@ describe("caps", () => {
     expect(results.filter((r) => r.isError).map((r) => errorOf(r).code)).toEqual(
       Array(6).fill("cap_day"),
     );
-    const audited = auditRows()
+    const audited = (await auditRows())
       .filter((r) => r.tool === "issue_refund" && r.outcome === "ok")
       .reduce((sum, r) => sum + (r.amount_cap ?? 0), 0);
     expect(audited).toBe(refunded);

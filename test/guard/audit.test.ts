@@ -65,16 +65,16 @@ const entry = (i: number): AuditEntry => ({
 
 let pristine: string;
 
-beforeAll(() => {
+beforeAll(async () => {
   const home = tempHome();
   const store = openSqliteStore(home);
-  for (let i = 1; i <= ROWS; i++) store.appendAudit(entry(i));
-  store.close(); // checkpoints the WAL into the file, so copying the file copies everything
+  for (let i = 1; i <= ROWS; i++) await store.appendAudit(entry(i));
+  await store.close(); // checkpoints the WAL into the file, so copying the file copies everything
   pristine = join(home, DATABASE_FILE);
 });
 
 /** A copy of the pristine audit, tampered with by `attack` on the raw database. */
-function verifyAfter(attack: (db: Database.Database) => void) {
+async function verifyAfter(attack: (db: Database.Database) => void) {
   const home = join(tempHome(), "copy");
   mkdirSync(home);
   copyFileSync(pristine, join(home, DATABASE_FILE));
@@ -84,9 +84,9 @@ function verifyAfter(attack: (db: Database.Database) => void) {
   db.close();
   const store = openSqliteStore(home);
   try {
-    return verifyAudit(store);
+    return await verifyAudit(store);
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -98,12 +98,12 @@ function changed(column: (typeof COLUMNS)[number], value: unknown): unknown {
 }
 
 describe("verifyAudit", () => {
-  it("accepts an intact chain, linked from the genesis hash", () => {
-    expect(verifyAfter(() => {})).toEqual({ ok: true, rows: ROWS });
+  it("accepts an intact chain, linked from the genesis hash", async () => {
+    expect(await verifyAfter(() => {})).toEqual({ ok: true, rows: ROWS });
     const store = openSqliteStore(join(pristine, ".."));
-    const [first] = store.queryAudit({ limit: ROWS }).slice(0, 1);
+    const [first] = (await store.queryAudit({ limit: ROWS })).slice(0, 1);
     expect(first?.prev_hash).toBe(GENESIS_HASH);
-    store.close();
+    await store.close();
   });
 
   it("hashes a canonical encoding of every column and the previous hash", () => {
@@ -122,36 +122,44 @@ describe("verifyAudit", () => {
     );
   });
 
-  it("finds an edit of any column of any row, at that row", () => {
-    fc.assert(
-      fc.property(fc.integer({ min: 1, max: ROWS }), fc.constantFrom(...COLUMNS), (seq, column) => {
-        const result = verifyAfter((db) => {
-          const row = db.prepare(`SELECT ${column} AS value FROM audit WHERE seq = ?`).get(seq) as {
-            value: unknown;
-          };
-          db.prepare(`UPDATE audit SET ${column} = ? WHERE seq = ?`).run(
-            changed(column, row.value),
-            seq,
-          );
-        });
-        expect(result).toMatchObject({ ok: false, brokenAt: seq });
-      }),
+  it("finds an edit of any column of any row, at that row", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: ROWS }),
+        fc.constantFrom(...COLUMNS),
+        async (seq, column) => {
+          const result = await verifyAfter((db) => {
+            const row = db
+              .prepare(`SELECT ${column} AS value FROM audit WHERE seq = ?`)
+              .get(seq) as {
+              value: unknown;
+            };
+            db.prepare(`UPDATE audit SET ${column} = ? WHERE seq = ?`).run(
+              changed(column, row.value),
+              seq,
+            );
+          });
+          expect(result).toMatchObject({ ok: false, brokenAt: seq });
+        },
+      ),
       { numRuns: 60 },
     );
   });
 
-  it("finds a deleted row, first, middle or last, at that row", () => {
+  it("finds a deleted row, first, middle or last, at that row", async () => {
     for (const seq of [1, 5, ROWS]) {
-      const result = verifyAfter((db) => db.prepare("DELETE FROM audit WHERE seq = ?").run(seq));
+      const result = await verifyAfter((db) =>
+        db.prepare("DELETE FROM audit WHERE seq = ?").run(seq),
+      );
       expect(result).toMatchObject({ ok: false, brokenAt: seq });
       if (!result.ok) expect(result.problem).toContain("missing");
     }
   });
 
-  it("finds any deleted row, even when the rows after it are renumbered", () => {
-    fc.assert(
-      fc.property(fc.integer({ min: 1, max: ROWS - 1 }), (seq) => {
-        const result = verifyAfter((db) => {
+  it("finds any deleted row, even when the rows after it are renumbered", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: ROWS - 1 }), async (seq) => {
+        const result = await verifyAfter((db) => {
           db.prepare("DELETE FROM audit WHERE seq = ?").run(seq);
           db.prepare("UPDATE audit SET seq = seq - 1 WHERE seq > ?").run(seq);
         });
@@ -161,23 +169,27 @@ describe("verifyAudit", () => {
     );
   });
 
-  it("finds two rows swapped, at the first of them", () => {
-    fc.assert(
-      fc.property(fc.integer({ min: 1, max: ROWS }), fc.integer({ min: 1, max: ROWS }), (a, b) => {
-        fc.pre(a !== b);
-        const result = verifyAfter((db) => {
-          db.prepare("UPDATE audit SET seq = -1 WHERE seq = ?").run(a);
-          db.prepare("UPDATE audit SET seq = ? WHERE seq = ?").run(a, b);
-          db.prepare("UPDATE audit SET seq = ? WHERE seq = -1").run(b);
-        });
-        expect(result).toMatchObject({ ok: false, brokenAt: Math.min(a, b) });
-      }),
+  it("finds two rows swapped, at the first of them", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: ROWS }),
+        fc.integer({ min: 1, max: ROWS }),
+        async (a, b) => {
+          fc.pre(a !== b);
+          const result = await verifyAfter((db) => {
+            db.prepare("UPDATE audit SET seq = -1 WHERE seq = ?").run(a);
+            db.prepare("UPDATE audit SET seq = ? WHERE seq = ?").run(a, b);
+            db.prepare("UPDATE audit SET seq = ? WHERE seq = -1").run(b);
+          });
+          expect(result).toMatchObject({ ok: false, brokenAt: Math.min(a, b) });
+        },
+      ),
       { numRuns: 30 },
     );
   });
 
-  it("finds a row edited and re-hashed by someone who knows the encoding, at the next row", () => {
-    const result = verifyAfter((db) => {
+  it("finds a row edited and re-hashed by someone who knows the encoding, at the next row", async () => {
+    const result = await verifyAfter((db) => {
       const row = db.prepare("SELECT * FROM audit WHERE seq = 4").get() as AuditEntry & {
         prev_hash: string;
       };
@@ -190,8 +202,8 @@ describe("verifyAudit", () => {
     if (!result.ok) expect(result.problem).toContain("does not link to row 4");
   });
 
-  it("finds a forged row inserted at the end", () => {
-    const result = verifyAfter((db) => {
+  it("finds a forged row inserted at the end", async () => {
+    const result = await verifyAfter((db) => {
       db.prepare(
         `INSERT INTO audit (seq, at, session, agent, tool, args, decision, outcome, duration_ms, prev_hash, hash)
          VALUES (?, 'x', 's', 'a', 't', '{}', 'allow', 'ok', 0, 'bogus', 'bogus')`,
@@ -200,28 +212,28 @@ describe("verifyAudit", () => {
     expect(result).toMatchObject({ ok: false, brokenAt: ROWS + 1 });
   });
 
-  it("finds a missing chain head (a cut-off tail cannot hide that way)", () => {
-    const result = verifyAfter((db) => db.exec("DELETE FROM audit_head"));
+  it("finds a missing chain head (a cut-off tail cannot hide that way)", async () => {
+    const result = await verifyAfter((db) => db.exec("DELETE FROM audit_head"));
     expect(result).toMatchObject({ ok: false, brokenAt: ROWS });
   });
 
-  it("is not confused by rows appended by another process while it runs", () => {
+  it("is not confused by rows appended by another process while it runs", async () => {
     const home = tempHome();
     const store = openSqliteStore(home);
-    for (let i = 1; i <= 5; i++) store.appendAudit(entry(i));
+    for (let i = 1; i <= 5; i++) await store.appendAudit(entry(i));
     const writer = openSqliteStore(home);
     // Another process appends right after the head was read, before the rows are.
     const racing: Store = Object.create(store, {
       auditHead: {
-        value: () => {
-          const head = store.auditHead();
-          for (let i = 6; i <= 8; i++) writer.appendAudit(entry(i));
+        value: async () => {
+          const head = await store.auditHead();
+          for (let i = 6; i <= 8; i++) await writer.appendAudit(entry(i));
           return head;
         },
       },
     });
-    expect(verifyAudit(racing)).toEqual({ ok: true, rows: 8 });
-    store.close();
-    writer.close();
+    expect(await verifyAudit(racing)).toEqual({ ok: true, rows: 8 });
+    await store.close();
+    await writer.close();
   });
 });

@@ -37,7 +37,7 @@ const codeOf = (outcome: CallOutcome) => (outcome.ok ? "ok" : outcome.code);
 
 describe("cap windows", () => {
   it("session: settled + reserved + unknown count; refused and released money comes back", async () => {
-    const h = harness(POLICY);
+    const h = await harness(POLICY);
     expect(codeOf(await h.guard.call("issue_refund", refund("ch_usd", 5_000)))).toBe("ok");
     h.world.failNext("issue_refund", new Stripe.errors.StripeCardError({ message: "declined" }));
     expect(codeOf(await h.guard.call("issue_refund", refund("ch_acme2", 10_000)))).toBe(
@@ -59,9 +59,9 @@ describe("cap windows", () => {
   });
 
   it("day: shared by every session of the agent, not by other agents", async () => {
-    const h = harness(POLICY);
-    const second = h.newSession();
-    const otherAgent = h.newSession({ agent: "another-agent" });
+    const h = await harness(POLICY);
+    const second = await h.newSession();
+    const otherAgent = await h.newSession({ agent: "another-agent" });
     expect(codeOf(await h.guard.call("issue_refund", refund("ch_usd", 10_000)))).toBe("ok");
     expect(codeOf(await h.guard.call("issue_refund", refund("ch_acme2", 10_000)))).toBe("ok");
     expect(codeOf(await second.guard.call("issue_refund", refund("ch_acme2", 5_000)))).toBe("ok");
@@ -69,7 +69,7 @@ describe("cap windows", () => {
     expect(codeOf(await second.guard.call("issue_refund", refund("ch_acme2", 1_000)))).toBe(
       "cap_customer_day",
     );
-    const third = h.newSession();
+    const third = await h.newSession();
     expect(codeOf(await third.guard.call("issue_refund", refund("ch_big", 10_001)))).toBe(
       "cap_per_call",
     );
@@ -82,12 +82,12 @@ describe("cap windows", () => {
   });
 
   it("day: spend leaves the rolling window exactly 24 hours after it was reserved", async () => {
-    const h = harness(WITHOUT_CUSTOMER_CAP);
-    for (const guard of [h.guard, h.newSession().guard, h.newSession().guard]) {
+    const h = await harness(WITHOUT_CUSTOMER_CAP);
+    for (const guard of [h.guard, (await h.newSession()).guard, (await h.newSession()).guard]) {
       expect(codeOf(await guard.call("issue_refund", refund("ch_big", 10_000)))).toBe("ok");
       h.clock.advance(HOUR);
     }
-    const next = h.newSession().guard;
+    const next = (await h.newSession()).guard;
     h.clock.now = T0 + DAY - 1; // 1 ms before the first refund ages out
     expect(codeOf(await next.call("issue_refund", refund("ch_big", 1)))).toBe("cap_day");
     h.clock.now = T0 + DAY;
@@ -98,31 +98,31 @@ describe("cap windows", () => {
   });
 
   it("per customer per day: per customer, rolling", async () => {
-    const h = harness(POLICY);
+    const h = await harness(POLICY);
     expect(codeOf(await h.guard.call("issue_refund", refund("ch_usd", 5_000)))).toBe("ok");
     expect(codeOf(await h.guard.call("issue_refund", refund("ch_big", 10_000)))).toBe("ok");
-    const over = await h.newSession().guard.call("issue_refund", refund("ch_big", 1));
+    const over = await (await h.newSession()).guard.call("issue_refund", refund("ch_big", 1));
     expect(codeOf(over)).toBe("cap_customer_day");
     expect(over.ok ? "" : over.message).toContain(
       "nothing left of the $150.00 daily cap for this customer",
     );
-    expect(codeOf(await h.newSession().guard.call("issue_refund", refund("ch_acme2", 5_000)))).toBe(
-      "ok",
-    );
+    expect(
+      codeOf(await (await h.newSession()).guard.call("issue_refund", refund("ch_acme2", 5_000))),
+    ).toBe("ok");
     h.clock.advance(DAY);
-    expect(codeOf(await h.newSession().guard.call("issue_refund", refund("ch_big", 10_000)))).toBe(
-      "ok",
-    );
+    expect(
+      codeOf(await (await h.newSession()).guard.call("issue_refund", refund("ch_big", 10_000))),
+    ).toBe("ok");
   });
 
   it("an unknown outcome keeps counting past 24 hours, until it is reconciled", async () => {
-    const h = harness(WITHOUT_CUSTOMER_CAP);
+    const h = await harness(WITHOUT_CUSTOMER_CAP);
     h.world.failNext("issue_refund", new Stripe.errors.StripeAPIError({ message: "500" }));
     expect(codeOf(await h.guard.call("issue_refund", refund("ch_big", 10_000)))).toBe(
       "outcome_unknown",
     );
     h.clock.advance(2 * DAY);
-    const fresh = h.newSession().guard;
+    const fresh = (await h.newSession()).guard;
     for (const charge of ["ch_usd", "ch_acme2"]) {
       expect(codeOf(await fresh.call("issue_refund", refund(charge, 10_000)))).toBe("ok");
     }
@@ -130,20 +130,20 @@ describe("cap windows", () => {
     // Past the key's life it is not sent again: reading Stripe shows it never applied.
     expect(await fresh.reconcile()).toMatchObject({ released: 1 });
     expect(h.world.writesOf("issue_refund")).toHaveLength(3);
-    expect(codeOf(await h.newSession().guard.call("issue_refund", refund("ch_eur", 9_000)))).toBe(
-      "ok",
-    );
+    expect(
+      codeOf(await (await h.newSession()).guard.call("issue_refund", refund("ch_eur", 9_000))),
+    ).toBe("ok");
   });
 
   it("calls per hour: a call leaves the window exactly an hour later", async () => {
-    const h = harness(POLICY);
+    const h = await harness(POLICY);
     for (let i = 0; i < 3; i++) {
       expect(codeOf(await h.guard.call("lookup_charge", { charge: "ch_usd" }))).toBe("ok");
       h.clock.advance(10 * 60_000);
     }
-    expect(codeOf(await h.newSession().guard.call("lookup_charge", { charge: "ch_usd" }))).toBe(
-      "rate_limited",
-    );
+    expect(
+      codeOf(await (await h.newSession()).guard.call("lookup_charge", { charge: "ch_usd" })),
+    ).toBe("rate_limited");
     h.clock.now = h.clock.now - 30 * 60_000 + HOUR; // the first call's hour is over
     expect(codeOf(await h.guard.call("lookup_charge", { charge: "ch_usd" }))).toBe("ok");
     expect(codeOf(await h.guard.call("lookup_charge", { charge: "ch_usd" }))).toBe("rate_limited");

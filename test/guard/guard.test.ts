@@ -30,14 +30,14 @@ function refused(outcome: CallOutcome) {
   return outcome;
 }
 
-const audit = (h: Harness): AuditRecord[] => h.store.queryAudit({});
-const lastAudit = (h: Harness): AuditRecord => {
-  const rows = audit(h);
+const audit = async (h: Harness): Promise<AuditRecord[]> => await h.store.queryAudit({});
+const lastAudit = async (h: Harness): Promise<AuditRecord> => {
+  const rows = await audit(h);
   const last = rows[rows.length - 1];
   if (!last) throw new Error("no audit row");
   return last;
 };
-const admissions = (h: Harness) => h.store.listAdmissions({ session: h.session.id });
+const admissions = async (h: Harness) => await h.store.listAdmissions({ session: h.session.id });
 
 /** A pid that surely belongs to no running process: a child that has exited. */
 const deadPid = (): number => {
@@ -48,7 +48,7 @@ const deadPid = (): number => {
 
 describe("an allowed refund", () => {
   it("runs the tool with an idempotency key, settles, and says what is left", async () => {
-    const h = harness();
+    const h = await harness();
     const outcome = ok(await h.guard.call("issue_refund", refund()));
     expect(outcome.output).toMatchObject({
       refund: "re_1",
@@ -59,10 +59,10 @@ describe("an allowed refund", () => {
     );
     const [call] = h.world.writesOf("issue_refund");
     expect(call?.idempotencyKey).toMatch(/^sg_[0-9a-f]{64}$/);
-    expect(admissions(h)).toMatchObject([
+    expect(await admissions(h)).toMatchObject([
       { state: "settled", amount: 5_000, amount_cap: 5_000, stripe_request_id: "req_1" },
     ]);
-    expect(lastAudit(h)).toMatchObject({
+    expect(await lastAudit(h)).toMatchObject({
       session: h.session.id,
       agent: "support-refunds",
       tool: "issue_refund",
@@ -81,27 +81,27 @@ describe("an allowed refund", () => {
   });
 
   it("in another currency is counted converted, rounded up", async () => {
-    const h = harness();
+    const h = await harness();
     ok(await h.guard.call("issue_refund", refund("ch_eur")));
-    expect(lastAudit(h)).toMatchObject({
+    expect(await lastAudit(h)).toMatchObject({
       amount: 5_000,
       currency: "eur",
       amount_cap: 5_500,
       cap_currency: "usd",
     });
     ok(await h.guard.call("issue_refund", refund("ch_jpy", { amount: 1 })));
-    expect(lastAudit(h)).toMatchObject({ amount: 1, currency: "jpy", amount_cap: 1 });
+    expect(await lastAudit(h)).toMatchObject({ amount: 1, currency: "jpy", amount_cap: 1 });
   });
 });
 
 describe("refusals", () => {
   it("an unknown tool: audited as an error, with the tools that exist", async () => {
-    const h = harness();
+    const h = await harness();
     const outcome = refused(await h.guard.call("drop_tables", { please: true }));
     expect(outcome.code).toBe("unknown_tool");
     expect(outcome.hint).toContain("issue_refund");
     expect(outcome.hint).not.toContain("cancel_subscription");
-    expect(lastAudit(h)).toMatchObject({
+    expect(await lastAudit(h)).toMatchObject({
       tool: "drop_tables",
       decision: "error",
       code: "unknown_tool",
@@ -110,7 +110,7 @@ describe("refusals", () => {
   });
 
   it("malformed arguments, naming the field; unknown arguments are errors, not dropped", async () => {
-    const h = harness();
+    const h = await harness();
     const bad = refused(await h.guard.call("issue_refund", { charge: 42 }));
     expect(bad.code).toBe("invalid_input");
     expect(bad.message).toContain("Invalid arguments for issue_refund: charge: expected string");
@@ -122,7 +122,7 @@ describe("refusals", () => {
       const outcome = await h.guard.call("lookup_charge", raw);
       expect(outcome.ok ? "ok" : outcome.code).toBe("invalid_input");
     }
-    expect(lastAudit(h)).toMatchObject({
+    expect(await lastAudit(h)).toMatchObject({
       decision: "error",
       code: "invalid_input",
       outcome: "invalid",
@@ -131,7 +131,7 @@ describe("refusals", () => {
   });
 
   it("a tool the policy does not list is neither listed nor callable", async () => {
-    const h = harness();
+    const h = await harness();
     expect(h.guard.listTools().map((t) => t.name)).toEqual([
       "issue_refund",
       "lookup_charge",
@@ -144,7 +144,7 @@ describe("refusals", () => {
       await h.guard.call("cancel_subscription", { subscription: "sub_acme" }),
     );
     expect(outcome.code).toBe("tool_not_allowed");
-    expect(lastAudit(h)).toMatchObject({
+    expect(await lastAudit(h)).toMatchObject({
       decision: "deny",
       code: "tool_not_allowed",
       rule: "tools",
@@ -153,37 +153,40 @@ describe("refusals", () => {
   });
 
   it("read-only: write tools are neither listed nor callable", async () => {
-    const h = harness(BASE_POLICY, { readOnly: true });
+    const h = await harness(BASE_POLICY, { readOnly: true });
     expect(h.guard.listTools().map((t) => t.name)).not.toContain("issue_refund");
     expect(refused(await h.guard.call("issue_refund", refund())).code).toBe("tool_not_allowed");
     ok(await h.guard.call("lookup_charge", { charge: "ch_usd" }));
   });
 
   it("a parameter rule", async () => {
-    const h = harness();
+    const h = await harness();
     const outcome = refused(
       await h.guard.call("issue_refund", refund("ch_usd", { reason: "fraudulent" })),
     );
     expect(outcome).toMatchObject({ code: "param_not_allowed" });
     expect(h.world.handled).toEqual([]);
-    expect(admissions(h)).toEqual([]); // denials never touch the ledger
+    expect(await admissions(h)).toEqual([]); // denials never touch the ledger
   });
 
   it("a customer out of scope: nothing about them in the reason, their id in the operator's audit", async () => {
-    const h = harness();
+    const h = await harness();
     const outcome = refused(await h.guard.call("lookup_charge", { charge: "ch_globex" }));
     expect(outcome.code).toBe("customer_out_of_scope");
     for (const detail of ["globex", "secret.person", "cus_globex1", "5000", "$50"]) {
       expect(outcome.message).not.toContain(detail);
     }
-    expect(lastAudit(h)).toMatchObject({ code: "customer_out_of_scope", customer: "cus_globex1" });
+    expect(await lastAudit(h)).toMatchObject({
+      code: "customer_out_of_scope",
+      customer: "cus_globex1",
+    });
     expect(refused(await h.guard.call("issue_refund", refund("ch_guest"))).code).toBe(
       "customer_out_of_scope",
     );
   });
 
   it("list tools only return what is in scope", async () => {
-    const h = harness();
+    const h = await harness();
     const outcome = ok(await h.guard.call("list_charges", {}));
     expect(outcome.output.charges).toEqual([
       "ch_usd",
@@ -196,14 +199,14 @@ describe("refusals", () => {
   });
 
   it("money in a currency with no rate", async () => {
-    const h = harness();
+    const h = await harness();
     expect(refused(await h.guard.call("issue_refund", refund("ch_gbp"))).code).toBe(
       "currency_not_convertible",
     );
   });
 
   it("over the per-call cap, then over the session cap with what is left", async () => {
-    const h = harness();
+    const h = await harness();
     expect(refused(await h.guard.call("issue_refund", refund("ch_big"))).code).toBe("cap_per_call");
     ok(await h.guard.call("issue_refund", refund("ch_big", { amount: 10_000 })));
     ok(await h.guard.call("issue_refund", refund("ch_acme2", { amount: 10_000 })));
@@ -216,13 +219,13 @@ describe("refusals", () => {
   });
 
   it("above require_approval_over", async () => {
-    const h = harness(`${BASE_POLICY}require_approval_over: 20\n`);
+    const h = await harness(`${BASE_POLICY}require_approval_over: 20\n`);
     expect(refused(await h.guard.call("issue_refund", refund())).code).toBe("approval_required");
     ok(await h.guard.call("issue_refund", refund("ch_usd", { amount: 2_000 })));
   });
 
   it("rate limits count calls, refused ones aside", async () => {
-    const h = harness(
+    const h = await harness(
       BASE_POLICY.replace("  lookup_charge:", "  lookup_charge:\n    calls_per_session: 2"),
     );
     ok(await h.guard.call("lookup_charge", { charge: "ch_usd" }));
@@ -236,20 +239,20 @@ describe("refusals", () => {
 describe("connected accounts", () => {
   const policy = `${BASE_POLICY}connected_accounts: [acct_one]\n`;
 
-  it("adds stripe_account to the input only when the policy lists accounts", () => {
-    const without = harness();
+  it("adds stripe_account to the input only when the policy lists accounts", async () => {
+    const without = await harness();
     const tool = without.tools.find((t) => t.name === "issue_refund");
     if (!tool) throw new Error("no tool");
     expect(Object.keys(without.guard.inputSchemaFor(tool).shape)).not.toContain("stripe_account");
-    const withAccounts = harness(policy);
+    const withAccounts = await harness(policy);
     expect(Object.keys(withAccounts.guard.inputSchemaFor(tool).shape)).toContain("stripe_account");
   });
 
   it("passes an allowed account to Stripe and refuses any other", async () => {
-    const h = harness(policy);
+    const h = await harness(policy);
     ok(await h.guard.call("issue_refund", refund("ch_usd", { stripe_account: "acct_one" })));
     expect(h.world.writesOf("issue_refund")[0]?.stripeAccount).toBe("acct_one");
-    expect(admissions(h)[0]?.account).toBe("acct_one");
+    expect((await admissions(h))[0]?.account).toBe("acct_one");
     const outcome = refused(
       await h.guard.call("issue_refund", refund("ch_usd", { stripe_account: "acct_two" })),
     );
@@ -257,7 +260,7 @@ describe("connected accounts", () => {
   });
 
   it("without accounts listed, stripe_account is an unknown argument", async () => {
-    const h = harness();
+    const h = await harness();
     expect(refused(await h.guard.call("get_balance", { stripe_account: "acct_one" })).code).toBe(
       "invalid_input",
     );
@@ -266,7 +269,7 @@ describe("connected accounts", () => {
 
 describe("output schemas", () => {
   it("write tools add an optional spendguard block; reads are unchanged", async () => {
-    const h = harness();
+    const h = await harness();
     const byName = (name: string) => {
       const tool = h.tools.find((t) => t.name === name);
       if (!tool) throw new Error(name);
@@ -286,9 +289,11 @@ describe("output schemas", () => {
 
 describe("sessions and kill paths", () => {
   it("an operator kill stops the very next call", async () => {
-    const h = harness();
+    const h = await harness();
     ok(await h.guard.call("lookup_charge", { charge: "ch_usd" }));
-    expect(killSession(h.store, h.session.id, { by: "cli", reason: "runaway loop" })).toBe(true);
+    expect(await killSession(h.store, h.session.id, { by: "cli", reason: "runaway loop" })).toBe(
+      true,
+    );
     const outcome = refused(await h.guard.call("lookup_charge", { charge: "ch_usd" }));
     expect(outcome.code).toBe("session_killed");
     expect(outcome.message).toContain("runaway loop");
@@ -296,24 +301,26 @@ describe("sessions and kill paths", () => {
   });
 
   it("kill every session of an agent, or all sessions", async () => {
-    const h = harness();
-    const other = h.newSession({ agent: "someone-else" });
-    expect(killAgent(h.store, "support-refunds", { by: "cli", reason: "agent off" })).toEqual([
-      h.session.id,
-    ]);
+    const h = await harness();
+    const other = await h.newSession({ agent: "someone-else" });
+    expect(await killAgent(h.store, "support-refunds", { by: "cli", reason: "agent off" })).toEqual(
+      [h.session.id],
+    );
     expect(refused(await h.guard.call("get_balance", {})).code).toBe("session_killed");
     ok(await other.guard.call("get_balance", {}));
-    expect(killAll(h.store, { by: "cli", reason: "everything off" })).toEqual([other.session.id]);
+    expect(await killAll(h.store, { by: "cli", reason: "everything off" })).toEqual([
+      other.session.id,
+    ]);
     expect(refused(await other.guard.call("get_balance", {})).code).toBe("session_killed");
   });
 
   it("a flag file kills the session, for good, even once removed", async () => {
-    const h = harness();
+    const h = await harness();
     writeKillFlag(h.home, h.session.id, "  suspicious refunds sk_test_abcdef  \n");
     const outcome = refused(await h.guard.call("get_balance", {}));
     expect(outcome.code).toBe("session_killed");
     expect(outcome.message).toContain("suspicious refunds [redacted]");
-    expect(h.store.getSession(h.session.id)).toMatchObject({
+    expect(await h.store.getSession(h.session.id)).toMatchObject({
       state: "killed",
       killed_by: "flag-file",
     });
@@ -322,32 +329,32 @@ describe("sessions and kill paths", () => {
   });
 
   it("the ALL flag kills every session, including ones started after it", async () => {
-    const h = harness();
+    const h = await harness();
     writeKillFlag(h.home, "ALL", "incident");
     expect(refused(await h.guard.call("get_balance", {})).code).toBe("session_killed");
-    const later = h.newSession();
+    const later = await h.newSession();
     expect(refused(await later.guard.call("get_balance", {})).code).toBe("session_killed");
   });
 
   it("a kill that lands while Stripe is being read stops the write before it leaves", async () => {
-    const h = harness();
+    const h = await harness();
     h.world.duringResolve = () => writeKillFlag(h.home, h.session.id, "stop now");
     const outcome = refused(await h.guard.call("issue_refund", refund()));
     expect(outcome.code).toBe("session_killed");
     expect(h.world.writesOf("issue_refund")).toEqual([]);
-    expect(admissions(h)).toMatchObject([{ state: "released" }]);
-    expect(lastAudit(h)).toMatchObject({
+    expect(await admissions(h)).toMatchObject([{ state: "released" }]);
+    expect(await lastAudit(h)).toMatchObject({
       decision: "deny",
       code: "session_killed",
       outcome: "denied",
     });
-    expect(audit(h)).toHaveLength(1);
+    expect(await audit(h)).toHaveLength(1);
   });
 
   it("end_session ends it for good", async () => {
-    const h = harness();
+    const h = await harness();
     ok(await h.guard.call("end_session", { reason: "task done" }));
-    expect(h.store.getSession(h.session.id)).toMatchObject({
+    expect(await h.store.getSession(h.session.id)).toMatchObject({
       state: "ended",
       killed_by: "agent",
       kill_reason: "task done",
@@ -357,21 +364,21 @@ describe("sessions and kill paths", () => {
   });
 
   it("session_status shows what is left", async () => {
-    const h = harness();
+    const h = await harness();
     ok(await h.guard.call("issue_refund", refund()));
     const status = ok(await h.guard.call("session_status", {}));
     expect(status.output).toEqual({ state: "active", per_session_left: 20_000 });
   });
 
   it("a session expires after session_ttl; a policy after expires_at", async () => {
-    const h = harness(`${BASE_POLICY}session_ttl: 1h\n`);
+    const h = await harness(`${BASE_POLICY}session_ttl: 1h\n`);
     h.clock.advance(3_600_000 - 1);
     ok(await h.guard.call("get_balance", {}));
     h.clock.advance(1);
     expect(refused(await h.guard.call("get_balance", {})).code).toBe("session_expired");
-    expect(h.store.getSession(h.session.id)?.state).toBe("expired");
+    expect((await h.store.getSession(h.session.id))?.state).toBe("expired");
 
-    const p = harness(`${BASE_POLICY}expires_at: 2026-03-02T10:00:00Z\n`);
+    const p = await harness(`${BASE_POLICY}expires_at: 2026-03-02T10:00:00Z\n`);
     ok(await p.guard.call("get_balance", {}));
     p.clock.advance(3_600_000);
     expect(refused(await p.guard.call("get_balance", {})).code).toBe("policy_expired");
@@ -380,7 +387,7 @@ describe("sessions and kill paths", () => {
 
 describe("Stripe failures", () => {
   it("a refusal releases the reservation", async () => {
-    const h = harness();
+    const h = await harness();
     h.world.failNext(
       "issue_refund",
       new Stripe.errors.StripeInvalidRequestError({
@@ -395,26 +402,28 @@ describe("Stripe failures", () => {
       code: "stripe_error",
       hint: "The charge is already fully refunded.",
     });
-    expect(admissions(h)).toMatchObject([{ state: "released" }]);
-    expect(lastAudit(h)).toMatchObject({
+    expect(await admissions(h)).toMatchObject([{ state: "released" }]);
+    expect(await lastAudit(h)).toMatchObject({
       decision: "allow",
       outcome: "failed",
       code: "stripe_error",
       stripe_request_id: "req_refused",
     });
     expect(
-      h.store.usage({
-        session: h.session.id,
-        agent: h.session.agent,
-        tool: "x",
-        customer: null,
-        at: h.clock.now,
-      }).sessionSpend,
+      (
+        await h.store.usage({
+          session: h.session.id,
+          agent: h.session.agent,
+          tool: "x",
+          customer: null,
+          at: h.clock.now,
+        })
+      ).sessionSpend,
     ).toBe(0);
   });
 
   it("a 500 leaves it unknown (still counted); repeating the call confirms and settles it", async () => {
-    const h = harness();
+    const h = await harness();
     h.world.failNext(
       "issue_refund",
       new Stripe.errors.StripeAPIError({ message: "boom", type: "api_error" }),
@@ -422,25 +431,25 @@ describe("Stripe failures", () => {
     const first = refused(await h.guard.call("issue_refund", refund()));
     expect(first.code).toBe("outcome_unknown");
     expect(first.message).toContain("being confirmed");
-    expect(admissions(h)).toMatchObject([{ state: "unknown", amount_cap: 5_000 }]);
-    expect(lastAudit(h)).toMatchObject({ outcome: "unknown", code: "outcome_unknown" });
+    expect(await admissions(h)).toMatchObject([{ state: "unknown", amount_cap: 5_000 }]);
+    expect(await lastAudit(h)).toMatchObject({ outcome: "unknown", code: "outcome_unknown" });
 
     const again = ok(await h.guard.call("issue_refund", refund()));
     expect(again.output.spendguard).toMatchObject({ replayed: true, session_left: 20_000 });
     expect(again.text).toContain("nothing was done twice");
     // No second reservation: the repeat is counted as a call that moves nothing.
-    expect(admissions(h).map((a) => [a.state, a.amount_cap, a.repeat_of])).toEqual([
+    expect((await admissions(h)).map((a) => [a.state, a.amount_cap, a.repeat_of])).toEqual([
       ["settled", 5_000, null],
-      ["settled", 0, admissions(h)[0]?.id],
+      ["settled", 0, (await admissions(h))[0]?.id],
     ]);
-    expect(lastAudit(h)).toMatchObject({ outcome: "replayed", decision: "allow" });
+    expect(await lastAudit(h)).toMatchObject({ outcome: "replayed", decision: "allow" });
     const keys = h.world.writesOf("issue_refund").map((c) => c.idempotencyKey);
     expect(keys).toHaveLength(2);
     expect(keys[0]).toBe(keys[1]);
   });
 
   it("a broken connection is unknown too; a refused connection is not", async () => {
-    const h = harness();
+    const h = await harness();
     h.world.failNext(
       "issue_refund",
       new Stripe.errors.StripeConnectionError({ message: "socket hang up" }),
@@ -453,11 +462,11 @@ describe("Stripe failures", () => {
     expect(
       refused(await h.guard.call("issue_refund", refund("ch_usd", { amount: 100 }))).code,
     ).toBe("stripe_unavailable");
-    expect(admissions(h).map((a) => a.state)).toEqual(["unknown", "released"]);
+    expect((await admissions(h)).map((a) => a.state)).toEqual(["unknown", "released"]);
   });
 
   it("a read that fails on Stripe's side is simply unavailable", async () => {
-    const h = harness();
+    const h = await harness();
     h.world.failNext(
       "lookup_charge",
       new Stripe.errors.StripeAPIError({ message: "boom", type: "api_error" }),
@@ -465,11 +474,11 @@ describe("Stripe failures", () => {
     expect(refused(await h.guard.call("lookup_charge", { charge: "ch_usd" })).code).toBe(
       "stripe_unavailable",
     );
-    expect(admissions(h)).toMatchObject([{ state: "released" }]);
+    expect(await admissions(h)).toMatchObject([{ state: "released" }]);
   });
 
   it("a failure reading Stripe before the decision is an error row, with nothing reserved", async () => {
-    const h = harness();
+    const h = await harness();
     h.world.failResolve(
       "lookup_charge",
       new Stripe.errors.StripeInvalidRequestError({
@@ -482,22 +491,22 @@ describe("Stripe failures", () => {
       code: "stripe_error",
       hint: "Check the id; it does not exist on this account.",
     });
-    expect(lastAudit(h)).toMatchObject({
+    expect(await lastAudit(h)).toMatchObject({
       decision: "error",
       outcome: "failed",
       code: "stripe_error",
     });
-    expect(admissions(h)).toEqual([]);
+    expect(await admissions(h)).toEqual([]);
   });
 
   it("a bug in a tool is an internal error: audited once, logged, never thrown; a write stays counted", async () => {
-    const h = harness();
+    const h = await harness();
     h.world.failNext("issue_refund", new TypeError("cannot read properties of undefined"));
     const outcome = refused(await h.guard.call("issue_refund", refund()));
     expect(outcome.code).toBe("internal_error");
     expect(outcome.message).not.toContain("undefined");
-    expect(admissions(h)).toMatchObject([{ state: "unknown" }]);
-    expect(lastAudit(h)).toMatchObject({
+    expect(await admissions(h)).toMatchObject([{ state: "unknown" }]);
+    expect(await lastAudit(h)).toMatchObject({
       outcome: "unknown",
       code: "internal_error",
       decision: "allow",
@@ -507,18 +516,18 @@ describe("Stripe failures", () => {
     expect(refused(await h.guard.call("lookup_charge", { charge: "ch_usd" })).code).toBe(
       "internal_error",
     );
-    expect(lastAudit(h)).toMatchObject({
+    expect(await lastAudit(h)).toMatchObject({
       decision: "error",
       code: "internal_error",
       outcome: "failed",
     });
-    expect(audit(h)).toHaveLength(2);
+    expect(await audit(h)).toHaveLength(2);
   });
 });
 
 describe("idempotency", () => {
   it("the same refund twice: one reservation, Stripe's first result back, marked replayed", async () => {
-    const h = harness();
+    const h = await harness();
     ok(await h.guard.call("issue_refund", refund()));
     const again = ok(await h.guard.call("issue_refund", { reason: "duplicate", charge: "ch_usd" }));
     // Answered from what was recorded of the first: Stripe is not asked again.
@@ -526,19 +535,19 @@ describe("idempotency", () => {
       refund: "re_1",
       spendguard: { replayed: true, session_left: 20_000 },
     });
-    expect(admissions(h).map((a) => [a.amount_cap, a.repeat_of])).toEqual([
+    expect((await admissions(h)).map((a) => [a.amount_cap, a.repeat_of])).toEqual([
       [5_000, null],
-      [0, admissions(h)[0]?.id],
+      [0, (await admissions(h))[0]?.id],
     ]);
     expect(h.world.writesOf("issue_refund")).toHaveLength(1);
-    expect(audit(h).map((r) => r.outcome)).toEqual(["ok", "replayed"]);
+    expect((await audit(h)).map((r) => r.outcome)).toEqual(["ok", "replayed"]);
   });
 
   it("different arguments, another session or a refused first attempt mean a new request", async () => {
-    const h = harness();
+    const h = await harness();
     ok(await h.guard.call("issue_refund", refund()));
     ok(await h.guard.call("issue_refund", refund("ch_usd", { amount: 100 })));
-    const other = h.newSession();
+    const other = await h.newSession();
     ok(await other.guard.call("issue_refund", refund()));
     const keys = new Set(h.world.writesOf("issue_refund").map((c) => c.idempotencyKey));
     expect(keys.size).toBe(3);
@@ -549,7 +558,7 @@ describe("idempotency", () => {
     );
     refused(await h.guard.call("issue_refund", refund("ch_acme2", { amount: 100 })));
     ok(await h.guard.call("issue_refund", refund("ch_acme2", { amount: 100 })));
-    expect(admissions(h).map((a) => a.state)).toEqual([
+    expect((await admissions(h)).map((a) => a.state)).toEqual([
       "settled",
       "settled",
       "released",
@@ -558,12 +567,12 @@ describe("idempotency", () => {
   });
 
   it("a request another live process is sending is sent again without a second reservation", async () => {
-    const h = harness();
+    const h = await harness();
     const key = idempotencyKey(h.session.id, "issue_refund", null, {
       charge: "ch_usd",
       reason: "duplicate",
     });
-    const inFlight = h.store.admit(inFlightRequest(h, key, process.ppid), () => ({
+    const inFlight = await h.store.admit(inFlightRequest(h, key, process.ppid), () => ({
       outcome: "allow",
       rule: "t",
       reason: "t",
@@ -571,31 +580,29 @@ describe("idempotency", () => {
     if (!inFlight.admitted) throw new Error("setup");
     const outcome = ok(await h.guard.call("issue_refund", refund()));
     expect(outcome.output.spendguard).toMatchObject({ replayed: true });
-    expect(h.store.getAdmission(inFlight.admission.id)?.state).toBe("reserved"); // its owner settles it
+    expect((await h.store.getAdmission(inFlight.admission.id))?.state).toBe("reserved"); // its owner settles it
     // Inside the key's life it is sent again with the same key; the repeat reserves nothing.
     expect(
-      admissions(h)
-        .filter((a) => a.tool === "issue_refund")
-        .map((a) => a.amount_cap),
+      (await admissions(h)).filter((a) => a.tool === "issue_refund").map((a) => a.amount_cap),
     ).toEqual([5_000, 0]);
     const [sent] = h.world.writesOf("issue_refund");
     expect(sent?.idempotencyKey).toBe(key);
   });
 
   it("a request whose process died is adopted and settled", async () => {
-    const h = harness();
+    const h = await harness();
     const key = idempotencyKey(h.session.id, "issue_refund", null, {
       charge: "ch_usd",
       reason: "duplicate",
     });
-    const orphan = h.store.admit(inFlightRequest(h, key, deadPid()), () => ({
+    const orphan = await h.store.admit(inFlightRequest(h, key, deadPid()), () => ({
       outcome: "allow",
       rule: "t",
       reason: "t",
     }));
     if (!orphan.admitted) throw new Error("setup");
     ok(await h.guard.call("issue_refund", refund()));
-    expect(h.store.getAdmission(orphan.admission.id)?.state).toBe("settled");
+    expect((await h.store.getAdmission(orphan.admission.id))?.state).toBe("settled");
   });
 });
 
@@ -622,16 +629,16 @@ function inFlightRequest(h: Harness, key: string, pid: number): AdmissionRequest
 
 describe("reconcile", () => {
   it("settles unknown outcomes and orphaned reservations by replaying them", async () => {
-    const h = harness();
+    const h = await harness();
     h.world.failNext("issue_refund", new Stripe.errors.StripeAPIError({ message: "boom" }));
     refused(await h.guard.call("issue_refund", refund()));
-    const orphan = h.store.admit(inFlightRequest(h, "sg_orphan", deadPid()), () => ({
+    const orphan = await h.store.admit(inFlightRequest(h, "sg_orphan", deadPid()), () => ({
       outcome: "allow",
       rule: "t",
       reason: "t",
     }));
     if (!orphan.admitted) throw new Error("setup");
-    const live = h.store.admit(inFlightRequest(h, "sg_live", process.ppid), () => ({
+    const live = await h.store.admit(inFlightRequest(h, "sg_live", process.ppid), () => ({
       outcome: "allow",
       rule: "t",
       reason: "t",
@@ -645,9 +652,11 @@ describe("reconcile", () => {
       unresolved: 0,
       skipped: 0,
     });
-    expect(admissions(h).map((a) => a.state)).toEqual(["settled", "settled", "reserved"]);
-    expect(live.admitted && h.store.getAdmission(live.admission.id)?.state).toBe("reserved");
-    const rows = audit(h).filter((r) => r.outcome === "reconciled");
+    expect((await admissions(h)).map((a) => a.state)).toEqual(["settled", "settled", "reserved"]);
+    expect(live.admitted && (await h.store.getAdmission(live.admission.id))?.state).toBe(
+      "reserved",
+    );
+    const rows = (await audit(h)).filter((r) => r.outcome === "reconciled");
     expect(rows).toHaveLength(2);
     expect(rows[1]).toMatchObject({
       idempotency_key: "sg_orphan",
@@ -659,8 +668,8 @@ describe("reconcile", () => {
   });
 
   it("releases a read cut short by a crash, without calling anything", async () => {
-    const h = harness();
-    const read = h.store.admit(
+    const h = await harness();
+    const read = await h.store.admit(
       {
         ...inFlightRequest(h, "unused", deadPid()),
         tool: "lookup_charge",
@@ -673,18 +682,18 @@ describe("reconcile", () => {
     );
     if (!read.admitted) throw new Error("setup");
     expect(await h.guard.reconcile()).toMatchObject({ checked: 1, released: 1 });
-    expect(h.store.getAdmission(read.admission.id)?.state).toBe("released");
+    expect((await h.store.getAdmission(read.admission.id))?.state).toBe("released");
     expect(h.world.handled).toEqual([]);
-    expect(lastAudit(h)).toMatchObject({ tool: "lookup_charge", outcome: "reconciled" });
+    expect(await lastAudit(h)).toMatchObject({ tool: "lookup_charge", outcome: "reconciled" });
   });
 
   it("releases what Stripe refuses, leaves what is still unclear, skips killed sessions and other agents", async () => {
-    const h = harness();
+    const h = await harness();
     const allowAll = () => ({ outcome: "allow" as const, rule: "t", reason: "t" });
-    const refusedOne = h.store.admit(inFlightRequest(h, "sg_a", deadPid()), allowAll);
-    const unclear = h.store.admit(inFlightRequest(h, "sg_b", deadPid()), allowAll);
-    const foreign = h.newSession({ agent: "other-agent" });
-    h.store.admit(
+    const refusedOne = await h.store.admit(inFlightRequest(h, "sg_a", deadPid()), allowAll);
+    const unclear = await h.store.admit(inFlightRequest(h, "sg_b", deadPid()), allowAll);
+    const foreign = await h.newSession({ agent: "other-agent" });
+    await h.store.admit(
       {
         ...inFlightRequest(h, "sg_c", deadPid()),
         session: foreign.session.id,
@@ -702,13 +711,15 @@ describe("reconcile", () => {
     );
     const report = await h.guard.reconcile();
     expect(report).toMatchObject({ checked: 2, released: 1, unresolved: 1 });
-    expect(refusedOne.admitted && h.store.getAdmission(refusedOne.admission.id)?.state).toBe(
-      "released",
-    );
+    expect(
+      refusedOne.admitted && (await h.store.getAdmission(refusedOne.admission.id))?.state,
+    ).toBe("released");
     // Replayed without a clear answer: it may have gone through now, so it counts as unknown.
-    expect(unclear.admitted && h.store.getAdmission(unclear.admission.id)?.state).toBe("unknown");
+    expect(unclear.admitted && (await h.store.getAdmission(unclear.admission.id))?.state).toBe(
+      "unknown",
+    );
 
-    killSession(h.store, h.session.id, { by: "cli", reason: "stop" });
+    await killSession(h.store, h.session.id, { by: "cli", reason: "stop" });
     // A killed session's write is never sent again: only reading Stripe may settle it.
     const writes = h.world.writesOf("issue_refund").length;
     const afterKill = await h.guard.reconcile();
@@ -720,7 +731,7 @@ describe("reconcile", () => {
 
 describe("the audit", () => {
   it("has exactly one row per call, whatever happened, and verifies", async () => {
-    const h = harness();
+    const h = await harness();
     const calls: [string, unknown][] = [
       ["issue_refund", refund()],
       ["issue_refund", refund()],
@@ -733,7 +744,7 @@ describe("the audit", () => {
     ];
     h.world.failNext("list_charges", new Stripe.errors.StripeAPIError({ message: "x" }));
     for (const [tool, args] of calls) await h.guard.call(tool, args);
-    expect(audit(h).map((r) => [r.tool, r.outcome])).toEqual([
+    expect((await audit(h)).map((r) => [r.tool, r.outcome])).toEqual([
       ["issue_refund", "ok"],
       ["issue_refund", "replayed"],
       ["lookup_charge", "denied"],
@@ -743,20 +754,20 @@ describe("the audit", () => {
       ["session_status", "ok"],
       ["issue_refund", "denied"],
     ]);
-    expect(verifyAudit(h.store)).toEqual({ ok: true, rows: 8 });
+    expect(await verifyAudit(h.store)).toEqual({ ok: true, rows: 8 });
   });
 
   it("redacts secret-looking arguments", async () => {
-    const h = harness();
+    const h = await harness();
     await h.guard.call(
       "issue_refund",
       refund("ch_usd", { note: `key is ${fakeStripeKey("rk", "live", "abcdef123")}` }),
     );
     await h.guard.call("lookup_charge", { charge: "ch_usd", api_key: "hunter2" });
-    const [first, second] = audit(h);
+    const [first, second] = await audit(h);
     expect(first?.args).toBe('{"charge":"ch_usd","note":"key is [redacted]","reason":"duplicate"}');
     expect(second?.args).toBe('{"api_key":"[redacted]","charge":"ch_usd"}');
-    expect(JSON.stringify(h.store.listAdmissions({}))).not.toContain(
+    expect(JSON.stringify(await h.store.listAdmissions({}))).not.toContain(
       fakeStripeKey("rk", "live", ""),
     );
   });

@@ -69,13 +69,13 @@ it("a top-level unknown name reads as before", () => {
 });
 
 it("an unknown tool's name is clipped in the refusal and in the audit row", async () => {
-  const h = harness();
+  const h = await harness();
   const name = `drop_tables\u202e${"x".repeat(100_000)}`;
   const outcome = await h.guard.call(name, {});
   if (outcome.ok) throw new Error("expected a refusal");
   expect(outcome.code).toBe("unknown_tool");
   expect(outcome.message).toBe(`Unknown tool "drop_tables\\u202e${"x".repeat(28)}…".`);
-  const rows = h.store.queryAudit({});
+  const rows = await h.store.queryAudit({});
   const row = rows[rows.length - 1];
   expect(row?.code).toBe("unknown_tool");
   expect(row?.tool.length).toBeLessThan(300);
@@ -83,7 +83,7 @@ it("an unknown tool's name is clipped in the refusal and in the audit row", asyn
 });
 
 it("stripe_account is an account id or invalid input: never echoed, never a header", async () => {
-  const h = harness(`${BASE_POLICY}connected_accounts: [acct_one]\n`);
+  const h = await harness(`${BASE_POLICY}connected_accounts: [acct_one]\n`);
   for (const account of [
     `acct_${"A".repeat(100_000)}`,
     "acct_one\r\nX-Injected: 1",

@@ -16,36 +16,36 @@ beforeAll(async () => {
 });
 afterAll(() => sandbox.close());
 
-function guarded(): Harness {
-  return harness(undefined, {
+async function guarded(): Promise<Harness> {
+  return await harness(undefined, {
     stripe: createStripeClient({ apiKey: sandbox.keys.admin, baseUrl: sandbox.url }),
   });
 }
 
 const refund = { charge: "ch_usd", amount: 2_500, reason: "duplicate" };
-const admissions = (h: Harness) => h.store.listAdmissions({});
-const lastAudit = (h: Harness) => h.store.queryAudit({}).at(-1);
+const admissions = async (h: Harness) => await h.store.listAdmissions({});
+const lastAudit = async (h: Harness) => (await h.store.queryAudit({})).at(-1);
 
 describe("an error before any byte left for Stripe means not sent", () => {
   it("a bug in the handler before it sends: released, internal_error, nothing counted", async () => {
-    const h = guarded();
+    const h = await guarded();
     h.world.failNext("issue_refund", new TypeError("cannot read properties of undefined"));
     const outcome = await h.guard.call("issue_refund", refund);
     expect(outcome).toMatchObject({ ok: false, code: "internal_error" });
     expect(outcome.ok ? "" : outcome.message).toContain("nothing was changed");
-    expect(admissions(h)).toMatchObject([{ state: "released" }]);
-    expect(lastAudit(h)).toMatchObject({
+    expect(await admissions(h)).toMatchObject([{ state: "released" }]);
+    expect(await lastAudit(h)).toMatchObject({
       decision: "allow",
       outcome: "failed",
       code: "internal_error",
     });
     // The money came back: the same refund is admitted again, with a fresh reservation.
     expect((await h.guard.call("issue_refund", refund)).ok).toBe(true);
-    expect(admissions(h).map((a) => a.state)).toEqual(["released", "settled"]);
+    expect((await admissions(h)).map((a) => a.state)).toEqual(["released", "settled"]);
   });
 
   it("a request that left, then a bug: the outcome stays unknown", async () => {
-    const h = guarded();
+    const h = await guarded();
     h.world.duringHandle = async (_tool, ctx) => {
       // The handler reaches Stripe with the call's key before it fails.
       await ctx.stripe.refunds.create(
@@ -56,7 +56,7 @@ describe("an error before any byte left for Stripe means not sent", () => {
     h.world.failNext("issue_refund", new TypeError("cannot read properties of undefined"));
     const outcome = await h.guard.call("issue_refund", refund);
     expect(outcome).toMatchObject({ ok: false, code: "internal_error" });
-    expect(admissions(h)).toMatchObject([{ state: "unknown" }]);
-    expect(lastAudit(h)).toMatchObject({ outcome: "unknown", code: "internal_error" });
+    expect(await admissions(h)).toMatchObject([{ state: "unknown" }]);
+    expect(await lastAudit(h)).toMatchObject({ outcome: "unknown", code: "internal_error" });
   });
 });

@@ -98,12 +98,12 @@ function key(name: string): string {
   return made.key;
 }
 
-function auditOf(agent: string): AuditRecord[] {
+async function auditOf(agent: string): Promise<AuditRecord[]> {
   const store = openSqliteStore(home.dir);
   try {
-    return store.queryAudit({ agent });
+    return await store.queryAudit({ agent });
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -196,7 +196,7 @@ describe("every client on every transport it has", () => {
         // A 2025 client stays on 2025; a pinned or negotiating one reaches 2026-07-28.
         expect(negotiated).toBe(combo.revision === "2025-11-25" ? "legacy" : "modern");
       }
-      const rows = auditOf(agent);
+      const rows = await auditOf(agent);
       expect(rows.map((r) => [r.tool, r.decision])).toEqual([
         ["lookup_charge", "allow"],
         ["issue_refund", "allow"],

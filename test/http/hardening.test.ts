@@ -109,21 +109,21 @@ function withHost(host: string): Promise<{ status: number; code: string | undefi
   });
 }
 
-function stateOf(id: string): SessionRecord | undefined {
+async function stateOf(id: string): Promise<SessionRecord | undefined> {
   const store = openSqliteStore(home.dir);
   try {
-    return store.getSession(id);
+    return await store.getSession(id);
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
-function admissionsOf(agent: string): Admission[] {
+async function admissionsOf(agent: string): Promise<Admission[]> {
   const store = openSqliteStore(home.dir);
   try {
-    return store.listAdmissions({ agent });
+    return await store.listAdmissions({ agent });
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -192,7 +192,7 @@ describe("lifecycle", () => {
     const id = agent.sessionId() ?? "";
     await new Promise((r) => setTimeout(r, 1_600));
     await expect(call(agent.client, "session_status")).rejects.toThrow();
-    expect(stateOf(id)).toMatchObject({ state: "ended", kill_reason: "idle timeout" });
+    expect(await stateOf(id)).toMatchObject({ state: "ended", kill_reason: "idle timeout" });
     await agent.client.close();
   });
 
@@ -214,8 +214,8 @@ describe("lifecycle", () => {
 
     expect(outcome(await refund)).toMatchObject({ ok: true, data: { status: "succeeded" } });
     expect(await exit).toBe(0);
-    expect(admissionsOf("h-stop").map((a) => a.state)).toEqual(["settled"]);
-    expect(stateOf(id)).toMatchObject({ state: "ended", kill_reason: "server shut down" });
+    expect((await admissionsOf("h-stop")).map((a) => a.state)).toEqual(["settled"]);
+    expect(await stateOf(id)).toMatchObject({ state: "ended", kill_reason: "server shut down" });
     expect(server.logs("HTTP server stopped")).toHaveLength(1);
   });
 });

@@ -94,34 +94,40 @@ describe("spendguard keys", () => {
 });
 
 describe("checkApiKey", () => {
-  it("accepts the key it made until it expires or is revoked; refuses look-alikes", () => {
+  it("accepts the key it made until it expires or is revoked; refuses look-alikes", async () => {
     const store = openSqliteStore(home.dir);
     try {
       const now = Date.now();
-      const { record, key } = createApiKey(store, {
+      const { record, key } = await createApiKey(store, {
         kind: "agent",
         name: "unit",
         policyFile: POLICY,
         expiresAt: now + 1_000,
         now,
       });
-      expect(checkApiKey(store, key, now)).toMatchObject({ ok: true, key: { id: record.id } });
-      expect(checkApiKey(store, key, now + 1_000)).toMatchObject({
+      expect(await checkApiKey(store, key, now)).toMatchObject({
+        ok: true,
+        key: { id: record.id },
+      });
+      expect(await checkApiKey(store, key, now + 1_000)).toMatchObject({
         ok: false,
         refusal: "key_expired",
       });
       // Same random part, other kind: not the same key.
-      expect(checkApiKey(store, key.replace("sg_agent_", "sg_op_"), now)).toMatchObject({
+      expect(await checkApiKey(store, key.replace("sg_agent_", "sg_op_"), now)).toMatchObject({
         refusal: "key_invalid",
       });
-      expect(checkApiKey(store, `${key.slice(0, -1)}x`, now)).toMatchObject({
+      expect(await checkApiKey(store, `${key.slice(0, -1)}x`, now)).toMatchObject({
         refusal: "key_invalid",
       });
-      expect(checkApiKey(store, undefined, now)).toMatchObject({ refusal: "key_missing" });
-      store.revokeApiKey(record.id, now);
-      expect(checkApiKey(store, key, now)).toMatchObject({ ok: false, refusal: "key_revoked" });
+      expect(await checkApiKey(store, undefined, now)).toMatchObject({ refusal: "key_missing" });
+      await store.revokeApiKey(record.id, now);
+      expect(await checkApiKey(store, key, now)).toMatchObject({
+        ok: false,
+        refusal: "key_revoked",
+      });
     } finally {
-      store.close();
+      await store.close();
     }
   });
 });

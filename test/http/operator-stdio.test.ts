@@ -107,12 +107,12 @@ describe("serve --operator (stdio)", () => {
 
     const store = openSqliteStore(home.dir);
     try {
-      expect(store.getSession(session?.session_id ?? "")).toMatchObject({
+      expect(await store.getSession(session?.session_id ?? "")).toMatchObject({
         state: "killed",
         killed_by: "operator:stdio",
         kill_reason: "audit",
       });
-      const rows = store.queryAudit({ agent: "operator:stdio" });
+      const rows = await store.queryAudit({ agent: "operator:stdio" });
       expect(rows.map((r) => [r.tool, r.decision, r.code])).toEqual([
         ["list_sessions", "allow", null],
         ["spend_summary", "allow", null],
@@ -122,7 +122,7 @@ describe("serve --operator (stdio)", () => {
         ["kill_agent", "error", "invalid_input"],
       ]);
     } finally {
-      store.close();
+      await store.close();
     }
     expect((await runCli(["audit", "verify", "--home", home.dir])).code).toBe(0);
   });

@@ -92,21 +92,21 @@ function key(name: string): CreatedKey {
   return made;
 }
 
-function sessions(): SessionRecord[] {
+async function sessions(): Promise<SessionRecord[]> {
   const store = openSqliteStore(home.dir);
   try {
-    return store.listSessions({});
+    return await store.listSessions({});
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
-function audit(): AuditRecord[] {
+async function audit(): Promise<AuditRecord[]> {
   const store = openSqliteStore(home.dir);
   try {
-    return store.queryAudit({});
+    return await store.queryAudit({});
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -139,7 +139,9 @@ describe("both transports", () => {
       if (wire === "streamable") expect(agent.sessionId()).toBe(sessionId);
 
       await agent.close();
-      await expect.poll(() => sessions().find((s) => s.id === sessionId)?.state).toBe("ended");
+      await expect
+        .poll(async () => (await sessions()).find((s) => s.id === sessionId)?.state)
+        .toBe("ended");
     },
   );
 });
@@ -203,7 +205,7 @@ describe("keys", () => {
     const [expiring, revoked] = [key("t3-exp"), key("t3-rev")];
     expect((await runCli(["keys", "revoke", revoked.id, "--home", home.dir])).code).toBe(0);
     await new Promise((r) => setTimeout(r, Math.max(0, keysMadeAt + 1_100 - Date.now())));
-    const before = sessions().length;
+    const before = (await sessions()).length;
 
     // RFC 6750 §3.1: no error code without a credential; invalid_token and the cause with one.
     // RFC 9728 §5.1: every challenge names the resource metadata (where OAuth clients start)
@@ -238,7 +240,7 @@ describe("keys", () => {
       "This key was revoked",
     );
     await expect(connect(server.url, revoked.key, "sse")).rejects.toThrow(/401/);
-    expect(sessions().length).toBe(before);
+    expect((await sessions()).length).toBe(before);
   });
 
   it("revoking a key mid-session stops the very next call and ends the session", async () => {
@@ -251,7 +253,7 @@ describe("keys", () => {
     expect((await runCli(["keys", "revoke", mid.id, "--home", home.dir])).code).toBe(0);
     await expect(call(agent.client, "issue_refund", refund(700))).rejects.toThrow(/401|key/i);
     expect(sandbox.requests.length).toBe(requests);
-    expect(sessions().find((s) => s.id === status.data.session_id)?.state).toBe("ended");
+    expect((await sessions()).find((s) => s.id === status.data.session_id)?.state).toBe("ended");
     await agent.client.close();
   });
 
@@ -310,9 +312,9 @@ describe("operator", () => {
     if (!after.ok) expect(after.message).toContain("refund backlog under review");
     expect(sandbox.requests.length).toBe(requests);
 
-    const killedRow = sessions().find((s) => s.id === session?.session_id);
+    const killedRow = (await sessions()).find((s) => s.id === session?.session_id);
     expect(killedRow).toMatchObject({ state: "killed", killed_by: "operator:olivia" });
-    const operatorRows = audit().filter((r) => r.agent === "operator:olivia");
+    const operatorRows = (await audit()).filter((r) => r.agent === "operator:olivia");
     expect(operatorRows.map((r) => [r.tool, r.decision, r.rule])).toEqual([
       ["list_sessions", "allow", "operator"],
       ["kill_session", "allow", "operator"],

@@ -60,12 +60,12 @@ function key(name: string): string {
   return made.key;
 }
 
-function auditOf(agent: string): AuditRecord[] {
+async function auditOf(agent: string): Promise<AuditRecord[]> {
   const store = openSqliteStore(home.dir);
   try {
-    return store.queryAudit({ agent });
+    return await store.queryAudit({ agent });
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -98,7 +98,7 @@ describe("tools/call arguments reach the guard as sent", () => {
       codes.push(toolError(answer.messages[0])?.code);
     }
     expect(codes).toEqual(["invalid_input", "invalid_input", "invalid_input", "invalid_input"]);
-    const rows = auditOf("args");
+    const rows = await auditOf("args");
     expect(rows).toHaveLength(sent.length);
     expect(rows.every((r) => r.code === "invalid_input" && r.tool === "issue_refund")).toBe(true);
     expect(sandbox.requests.filter((r) => r.method === "POST")).toHaveLength(0);
@@ -125,7 +125,7 @@ describe("tools/call arguments reach the guard as sent", () => {
     expect(errors[0]?.message).toContain('"__proto__"');
     // Nothing reached Stripe: no lookup, and above all no full refund.
     expect(sandbox.requests.length).toBe(before);
-    const rows = auditOf("proto");
+    const rows = await auditOf("proto");
     expect(rows).toHaveLength(3);
     // The audit keeps the name as sent.
     expect(rows[0]?.args).toContain('"__proto__":{"amount":100}');
@@ -150,12 +150,12 @@ describe("batches", () => {
     const calls = Array.from({ length: 40 }, (_, i) =>
       toolCall(i + 1, "lookup_charge", { charge: DEMO.charges.acmeLarge }),
     );
-    const before = auditOf("batch-old").length;
+    const before = (await auditOf("batch-old")).length;
     const answer = await session.post(calls);
     expect(answer.status).toBe(429);
     expect(answer.error?.data?.code).toBe("rate_limited");
     expect(Number(answer.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
-    expect(auditOf("batch-old").length).toBe(before);
+    expect((await auditOf("batch-old")).length).toBe(before);
 
     await new Promise((r) => setTimeout(r, 2_100));
     const two = await session.post(calls.slice(0, 2));
@@ -232,13 +232,13 @@ describe("sessions that never make a tool call", () => {
 
     const store = openSqliteStore(home.dir);
     try {
-      expect(store.getSession(spareId)).toMatchObject({
+      expect(await store.getSession(spareId)).toMatchObject({
         state: "ended",
         kill_reason: "idle timeout (no tool call)",
       });
-      expect(store.getSession(busyId)?.state).toBe("active");
+      expect((await store.getSession(busyId))?.state).toBe("active");
     } finally {
-      store.close();
+      await store.close();
     }
     const listed = await runCli(["sessions", "--json", "--agent", "spare", "--home", home.dir]);
     expect(JSON.parse(listed.stdout)).toEqual([]);

@@ -80,12 +80,12 @@ function values(families: MetricFamily[], name: string): Record<string, number> 
   );
 }
 
-function audit(): AuditRecord[] {
+async function audit(): Promise<AuditRecord[]> {
   const store = openSqliteStore(home.dir);
   try {
-    return store.queryAudit({});
+    return await store.queryAudit({});
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -130,7 +130,7 @@ describe("/metrics", () => {
 
       // Calls by tool and decision, as the audit has them (approval and reconcile rows are
       // decisions about calls, not calls; a made-up tool name is "other").
-      const rows = audit().filter((r) => r.rule !== "approval" && r.rule !== "reconcile");
+      const rows = (await audit()).filter((r) => r.rule !== "approval" && r.rule !== "reconcile");
       const expected: Record<string, number> = {};
       for (const row of rows) {
         const tool = row.tool === "refund_everything" ? "other" : row.tool;

@@ -101,7 +101,7 @@ describe("one daily cap, many processes", () => {
     expect(new Set(refunds.map((r) => r.id))).toEqual(new Set(told.map((o) => o.refund)));
     expect(stripeCents).toBe(toldCents);
 
-    const books = readBooks(home.dir);
+    const books = await readBooks(home.dir);
     expect(new Set(books.admissions.map((a) => a.agent))).toEqual(new Set([AGENT]));
     expect(new Set(books.admissions.map((a) => a.state))).toEqual(new Set(["settled"]));
     expect(books.admissions.reduce((sum, a) => sum + a.amount_cap, 0)).toBe(stripeCents);

@@ -79,7 +79,7 @@ async function killInFlight(s: Setup, afterApply: boolean): Promise<void> {
   process.kill(pid, "SIGKILL");
   await waitFor("the server to die", () => !isAlive(pid));
   expect(await answer).toBe("no answer");
-  const books = readBooks(s.home);
+  const books = await readBooks(s.home);
   expect(books.admissions.map((a) => [a.state, a.owner_pid])).toEqual([["reserved", pid]]);
   expect(books.chain.ok).toBe(true);
 }
@@ -124,7 +124,7 @@ describe("SIGKILL with a refund in flight", () => {
       expect(posts[1]?.idempotencyKey).toBe(posts[0]?.idempotencyKey);
       const refunds = await refundsOn(s.admin, CHARGE);
       expect(refunds.map((r) => r.amount).sort()).toEqual([4_000, 6_000]);
-      const books = readBooks(s.home);
+      const books = await readBooks(s.home);
       expect(books.admissions.map((a) => [a.state, a.amount_cap])).toEqual([
         ["settled", 6_000],
         ["settled", 4_000],
@@ -149,7 +149,7 @@ describe("SIGKILL with a refund in flight", () => {
     ).caps.per_day.used;
     const blindLog = blind.stderr();
     await blind.close();
-    const whileDown = readBooks(s.home).admissions.map((a) => a.state);
+    const whileDown = (await readBooks(s.home)).admissions.map((a) => a.state);
 
     await s.relay.up();
     const server = await s.start();
@@ -161,7 +161,7 @@ describe("SIGKILL with a refund in flight", () => {
     expect(dayUsed).toBe(6_000);
     expect(log).toMatch(/"settled":1/);
     expect((await refundsOn(s.admin, CHARGE)).map((r) => r.amount)).toEqual([6_000]);
-    const books = readBooks(s.home);
+    const books = await readBooks(s.home);
     expect(books.admissions.map((a) => [a.state, a.amount_cap])).toEqual([["settled", 6_000]]);
     expect(books.chain.ok).toBe(true);
   });

@@ -108,7 +108,7 @@ describe("Stripe fails with a 5xx", () => {
       expect((await refundsOn(w.admin, CHARGE)).map((r) => [r.id, r.amount])).toEqual([
         [refund.id, 2_000],
       ]);
-      const books = readBooks(w.home.dir);
+      const books = await readBooks(w.home.dir);
       expect(firstCalls(books.admissions).map((a) => [a.state, a.amount_cap])).toEqual([
         ["settled", 2_000],
       ]);
@@ -150,7 +150,7 @@ describe("Stripe rate-limits", () => {
     expect(usedAfterFailure).toBe(0);
     expect(usedAfterSuccess).toBe(2_000);
     expect(await refundsOn(w.admin, CHARGE)).toHaveLength(1);
-    expect(firstCalls(readBooks(w.home.dir).admissions).map((a) => a.state)).toEqual([
+    expect(firstCalls((await readBooks(w.home.dir)).admissions).map((a) => a.state)).toEqual([
       "released",
       "settled",
     ]);
@@ -172,7 +172,9 @@ describe("Stripe rate-limits", () => {
     expect(refundPosts(w.sandbox).map((p) => p.status)).toEqual([429]);
     expect(used).toBe(0);
     expect(await refundsOn(w.admin, CHARGE)).toHaveLength(0);
-    expect(firstCalls(readBooks(w.home.dir).admissions).map((a) => a.state)).toEqual(["released"]);
+    expect(firstCalls((await readBooks(w.home.dir)).admissions).map((a) => a.state)).toEqual([
+      "released",
+    ]);
   });
 
   it("a 500 after Stripe applied the refund, then a rate_limit on the retry: unknown, not released", async () => {
@@ -183,7 +185,7 @@ describe("Stripe rate-limits", () => {
 
     const error = errorOf(await call(server.client, "issue_refund", REFUND));
     const usedWhileUnknown = await sessionUsed(server.client);
-    const stillUnknown = firstCalls(readBooks(w.home.dir).admissions).map((a) => a.state);
+    const stillUnknown = firstCalls((await readBooks(w.home.dir)).admissions).map((a) => a.state);
     const repeat = okOf<{ id: string; spendguard: { replayed: boolean } }>(
       await call(server.client, "issue_refund", REFUND),
     );
@@ -196,7 +198,7 @@ describe("Stripe rate-limits", () => {
     expect(stillUnknown).toEqual(["unknown"]);
     expect(repeat.spendguard.replayed).toBe(true);
     expect((await refundsOn(w.admin, CHARGE)).map((r) => r.id)).toEqual([repeat.id]);
-    const books = readBooks(w.home.dir);
+    const books = await readBooks(w.home.dir);
     expect(firstCalls(books.admissions).map((a) => [a.state, a.amount_cap])).toEqual([
       ["settled", 2_000],
     ]);
@@ -227,7 +229,7 @@ describe("the answer is lost after Stripe applied the refund", () => {
     expect(refundPosts(w.sandbox).map((p) => p.status)).toEqual([0, 0, 0, 200]);
     const refunds = await refundsOn(w.admin, CHARGE);
     expect(refunds.map((r) => [r.id, r.amount])).toEqual([[repeat.id, 2_000]]);
-    const books = readBooks(w.home.dir);
+    const books = await readBooks(w.home.dir);
     expect(firstCalls(books.admissions).map((a) => [a.state, a.amount_cap])).toEqual([
       ["settled", 2_000],
     ]);
@@ -249,14 +251,14 @@ describe("the answer is lost after Stripe applied the refund", () => {
     // Neither refusal comes from Stripe looking at the refund: both say nothing about it.
     w.sandbox.faults.add(refundFault({ kind: "status", status: 429, code: "rate_limit" }));
     const limited = errorOf(await call(server.client, "issue_refund", REFUND));
-    const afterLimit = firstCalls(readBooks(w.home.dir).admissions).map((a) => a.state);
+    const afterLimit = firstCalls((await readBooks(w.home.dir)).admissions).map((a) => a.state);
     // Stripe goes away while the repeat is on its way: its retries find no Stripe.
     w.sandbox.faults.add(refundFault({ kind: "latency", latencyMs: 300 }));
     const pending = call(server.client, "issue_refund", REFUND);
     await waitFor("the repeat to reach the sandbox", () => refundPosts(w.sandbox).length === 5);
     await w.relay.down();
     const unreachable = errorOf(await pending);
-    const afterOutage = firstCalls(readBooks(w.home.dir).admissions).map((a) => a.state);
+    const afterOutage = firstCalls((await readBooks(w.home.dir)).admissions).map((a) => a.state);
     const used = await sessionUsed(server.client);
     await w.relay.up();
     const repeat = okOf<{ id: string }>(await call(server.client, "issue_refund", REFUND));
@@ -269,7 +271,7 @@ describe("the answer is lost after Stripe applied the refund", () => {
     expect(used).toBe(2_000);
     expect((await refundsOn(w.admin, CHARGE)).map((r) => r.id)).toEqual([repeat.id]);
     expect(
-      firstCalls(readBooks(w.home.dir).admissions).map((a) => [a.state, a.amount_cap]),
+      firstCalls((await readBooks(w.home.dir)).admissions).map((a) => [a.state, a.amount_cap]),
     ).toEqual([["settled", 2_000]]);
   });
 
@@ -281,7 +283,9 @@ describe("the answer is lost after Stripe applied the refund", () => {
     const lost = errorOf(await call(first.client, "issue_refund", REFUND));
     await first.close();
     expect(lost.code).toBe("outcome_unknown");
-    expect(firstCalls(readBooks(w.home.dir).admissions).map((a) => a.state)).toEqual(["unknown"]);
+    expect(firstCalls((await readBooks(w.home.dir)).admissions).map((a) => a.state)).toEqual([
+      "unknown",
+    ]);
 
     const second = await w.open();
     const used = okOf<{ caps: { per_day: { used: number } } }>(
@@ -296,7 +300,7 @@ describe("the answer is lost after Stripe applied the refund", () => {
     expect(refundPosts(w.sandbox).map((p) => p.status)).toEqual([0, 0, 0]);
     const refunds = await refundsOn(w.admin, CHARGE);
     expect(refunds.map((r) => r.amount)).toEqual([2_000]);
-    const books = readBooks(w.home.dir);
+    const books = await readBooks(w.home.dir);
     expect(
       firstCalls(books.admissions).map((a) => [a.state, a.amount_cap, a.stripe_request_id]),
     ).toEqual([["settled", 2_000, expect.stringMatching(/^req_/)]]);
@@ -322,7 +326,7 @@ describe("the answer is lost after Stripe applied the refund", () => {
     expect(error.code).toBe("outcome_unknown");
     expect(used).toBe(2_000);
     expect((await refundsOn(w.admin, CHARGE)).map((r) => r.id)).toEqual([repeat.id]);
-    const books = readBooks(w.home.dir);
+    const books = await readBooks(w.home.dir);
     expect(firstCalls(books.admissions).map((a) => [a.state, a.amount_cap])).toEqual([
       ["settled", 2_000],
     ]);
@@ -363,7 +367,7 @@ describe("Stripe is down altogether", () => {
     expect(status.caps.per_session.used).toBe(0);
     expect(back.filter((r) => r.isError).map((r) => errorOf(r))).toEqual([]);
     expect(await refundsOn(w.admin, CHARGE)).toHaveLength(1);
-    const books = readBooks(w.home.dir);
+    const books = await readBooks(w.home.dir);
     // Nothing is left counting: what failed was released, what worked is settled.
     expect(books.admissions.filter((a) => a.state === "reserved" || a.state === "unknown")).toEqual(
       [],

@@ -39,20 +39,20 @@ export function firstCalls(admissions: readonly Admission[]): Admission[] {
 export interface Books {
   admissions: Admission[];
   audit: AuditRecord[];
-  chain: ReturnType<typeof verifyAudit>;
+  chain: Awaited<ReturnType<typeof verifyAudit>>;
 }
 
 /** The ledger, the audit and whether its chain verifies, read from a data directory. */
-export function readBooks(home: string): Books {
+export async function readBooks(home: string): Promise<Books> {
   const store = openSqliteStore(home);
   try {
     return {
-      admissions: store.listAdmissions({}),
-      audit: store.queryAudit({}),
-      chain: verifyAudit(store),
+      admissions: await store.listAdmissions({}),
+      audit: await store.queryAudit({}),
+      chain: await verifyAudit(store),
     };
   } finally {
-    store.close();
+    await store.close();
   }
 }
 

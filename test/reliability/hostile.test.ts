@@ -568,13 +568,13 @@ describe.sequential("hostile input over the real transports", () => {
     }
   });
 
-  it("every call is one audit row, and the chain verifies", () => {
+  it("every call is one audit row, and the chain verifies", async () => {
     const store = openSqliteStore(home.dir);
     try {
-      expect(store.queryAudit({})).toHaveLength(calls.total);
-      expect(verifyAudit(store)).toEqual({ ok: true, rows: calls.total });
+      expect(await store.queryAudit({})).toHaveLength(calls.total);
+      expect(await verifyAudit(store)).toEqual({ ok: true, rows: calls.total });
     } finally {
-      store.close();
+      await store.close();
     }
   });
 

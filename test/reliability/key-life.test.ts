@@ -114,7 +114,7 @@ describe("a repeat after Stripe has forgotten the key", () => {
     expect((await refundsOn(w.admin, CHARGE)).map((r) => [r.id, r.amount])).toEqual([
       [first.id, 2_000],
     ]);
-    const books = readBooks(w.home);
+    const books = await readBooks(w.home);
     expect(firstCalls(books.admissions).map((a) => [a.state, a.amount_cap])).toEqual([
       ["settled", 2_000],
     ]);
@@ -159,7 +159,7 @@ describe("reconciling an unknown refund after the key's life", () => {
     expect(refunds.map((r) => [r.amount, r.metadata?.spendguard_admission])).toEqual([
       [2_000, "adm_1"],
     ]);
-    const books = readBooks(w.home);
+    const books = await readBooks(w.home);
     expect(firstCalls(books.admissions).map((a) => [a.id, a.state, a.amount_cap])).toEqual([
       ["adm_1", "settled", 2_000],
     ]);
@@ -186,16 +186,16 @@ describe("reconciling an unknown refund after the key's life", () => {
     await second.close();
 
     expect(refundPosts(w.sandbox)).toHaveLength(posts);
-    expect(firstCalls(readBooks(w.home).admissions).map((a) => [a.state, a.amount_cap])).toEqual([
-      ["settled", 5_000],
-    ]);
+    expect(
+      firstCalls((await readBooks(w.home)).admissions).map((a) => [a.state, a.amount_cap]),
+    ).toEqual([["settled", 5_000]]);
   });
 });
 
 describe("reconciliation passes today's gates before it sends anything", () => {
   type Served = Awaited<ReturnType<Awaited<ReturnType<typeof world>>["open"]>>;
-  const session = (w: Awaited<ReturnType<typeof world>>) =>
-    readBooks(w.home).admissions[0]?.session ?? "";
+  const session = async (w: Awaited<ReturnType<typeof world>>) =>
+    (await readBooks(w.home)).admissions[0]?.session ?? "";
   /** What happens between the lost answer and the crash; what the next server runs with. */
   const cases: [
     string,
@@ -231,7 +231,7 @@ describe("reconciliation passes today's gates before it sends anything", () => {
       "the session was killed",
       /its session is killed/,
       async (w) => {
-        const killed = await runCli(["kill", session(w), "--reason", "test"], {
+        const killed = await runCli(["kill", await session(w), "--reason", "test"], {
           env: { SPENDGUARD_HOME: w.home },
         });
         expect(killed.code).toBe(0);
@@ -266,7 +266,7 @@ describe("reconciliation passes today's gates before it sends anything", () => {
 
     expect(refundPosts(w.sandbox)).toHaveLength(posts);
     expect(await refundsOn(w.admin, CHARGE)).toEqual([]);
-    const books = readBooks(w.home);
+    const books = await readBooks(w.home);
     expect(firstCalls(books.admissions).map((a) => a.state)).toEqual(["released"]);
     const reasons = books.audit.filter((r) => r.rule === "reconcile").map((r) => r.reason);
     expect(reasons).toEqual([expect.stringMatching(/Not sent again .*Read Stripe: no refund/)]);
@@ -302,7 +302,7 @@ describe("reconciliation passes today's gates before it sends anything", () => {
 
     expect(refundPosts(w.sandbox)).toHaveLength(posts);
     expect(await refundsOn(w.admin, CHARGE)).toEqual([]);
-    const books = readBooks(w.home);
+    const books = await readBooks(w.home);
     expect(firstCalls(books.admissions).map((a) => a.state)).toEqual(["released"]);
     const reasons = books.audit.filter((r) => r.rule === "reconcile").map((r) => r.reason);
     expect(reasons).toEqual([expect.stringMatching(/Not sent again .*Read Stripe: no refund/)]);
@@ -325,7 +325,9 @@ describe("what cannot be proven", () => {
     await call(second.client, "session_status");
     await second.close();
     await w.relay.up();
-    expect(firstCalls(readBooks(w.home).admissions).map((a) => a.state)).toEqual(["unknown"]);
+    expect(firstCalls((await readBooks(w.home)).admissions).map((a) => a.state)).toEqual([
+      "unknown",
+    ]);
 
     const env = { SPENDGUARD_HOME: w.home, ...w.env };
     const listed = await runCli(["admissions", "--json"], { env });
@@ -351,7 +353,7 @@ describe("what cannot be proven", () => {
     );
     expect(resolved.code).toBe(0);
     expect(resolved.stdout).toMatch(/adm_1.*not applied/);
-    const books = readBooks(w.home);
+    const books = await readBooks(w.home);
     expect(firstCalls(books.admissions).map((a) => a.state)).toEqual(["released"]);
     expect(books.audit.at(-1)).toMatchObject({
       rule: "operator",

@@ -237,10 +237,10 @@ describe("spendguard sandbox: where the state lives", () => {
 });
 
 /** A ledger session as `serve` writes it, noted as the sandbox's or not. */
-function ledgerWithSession(home: string, id: string, sandbox: boolean): void {
+async function ledgerWithSession(home: string, id: string, sandbox: boolean): Promise<void> {
   const store = openSqliteStore(home);
   if (sandbox) noteSandboxSessions(store, home);
-  store.createSession({
+  await store.createSession({
     id,
     agent: "support-refunds",
     policy_name: "support-refunds",
@@ -252,7 +252,7 @@ function ledgerWithSession(home: string, id: string, sandbox: boolean): void {
     killed_by: null,
     kill_reason: null,
   });
-  store.close();
+  await store.close();
 }
 
 describe("spendguard sandbox reset", () => {
@@ -266,7 +266,7 @@ describe("spendguard sandbox reset", () => {
   it("deletes the sandbox state and the ledger together once confirmed", async () => {
     const run = capture();
     await whileRunning([], capture(run.home));
-    ledgerWithSession(run.home, "ses_sandbox1", true);
+    await ledgerWithSession(run.home, "ses_sandbox1", true);
 
     expect(await reset(run, [], false)).toBe(1);
     expect(run.out()).toMatch(
@@ -299,8 +299,8 @@ describe("spendguard sandbox reset", () => {
   it("refuses a ledger with a session that did not run against the sandbox, and deletes nothing", async () => {
     const run = capture();
     await whileRunning([], capture(run.home));
-    ledgerWithSession(run.home, "ses_sandbox1", true);
-    ledgerWithSession(run.home, "ses_realstripe", false);
+    await ledgerWithSession(run.home, "ses_sandbox1", true);
+    await ledgerWithSession(run.home, "ses_realstripe", false);
     expect(await reset(run, ["--yes"])).toBe(1);
     expect(run.err()).toContain("holds 1 session(s) that did not run against its sandbox");
     expect(run.err()).toContain(
@@ -314,7 +314,7 @@ describe("spendguard sandbox reset", () => {
 
   it("refuses a data directory that has a ledger but no sandbox", async () => {
     const run = capture();
-    ledgerWithSession(run.home, "ses_realstripe", false);
+    await ledgerWithSession(run.home, "ses_realstripe", false);
     expect(await reset(run, ["--yes"])).toBe(1);
     expect(run.err()).toContain("has a ledger but no sandbox state (no sandbox.json)");
     expect(existsSync(join(run.home, "spendguard.db"))).toBe(true);

@@ -48,8 +48,8 @@ const refund = defineTool({
 
 const policy = loadPolicy(policyFile, [refund]);
 const store = openSqliteStore(home);
-const session = startSession(store, { policy });
-const guard = new Guard({
+const session = await startSession(store, { policy });
+const guard = await Guard.open({
   policy,
   store,
   sessionId: session.id,
@@ -73,5 +73,5 @@ const outcomes = await Promise.all(
     }
   }),
 );
-store.close();
+await store.close();
 process.stdout.write(`${JSON.stringify({ session: session.id, outcomes })}\n`);

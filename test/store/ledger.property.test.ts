@@ -144,7 +144,7 @@ function policyCaps(caps: MoneyCaps): PolicyCaps {
   };
 }
 
-function reserve(
+async function reserve(
   store: SqliteStore,
   caps: PolicyCaps,
   session: string,
@@ -152,7 +152,7 @@ function reserve(
   amount: number,
   now: number,
 ) {
-  return store.admit(
+  return await store.admit(
     {
       session,
       agent: "agent",
@@ -192,12 +192,12 @@ function reserve(
 }
 
 describe("the ledger", () => {
-  it("admits exactly what the caps allow, under any sequence of reserve, settle, release and unknown", () => {
-    fc.assert(
-      fc.property(
+  it("admits exactly what the caps allow, under any sequence of reserve, settle, release and unknown", async () => {
+    await fc.assert(
+      fc.asyncProperty(
         capsArb,
         fc.array(opArb, { minLength: 1, maxLength: 40, size: "max" }),
-        (rawCaps, ops) => {
+        async (rawCaps, ops) => {
           const caps = policyCaps(rawCaps);
           const store = openSqliteStore(tempHome(), { synchronous: "normal" }); // durability is not what is tested here
           const model: ModelRow[] = [];
@@ -216,7 +216,7 @@ describe("the ledger", () => {
                     { session, customer, amount: op.amount },
                     now,
                   );
-                  const result = reserve(store, caps, session, customer, op.amount, now);
+                  const result = await reserve(store, caps, session, customer, op.amount, now);
                   expect(result.admitted).toBe(expected);
                   if (result.admitted) {
                     model.push({
@@ -234,7 +234,7 @@ describe("the ledger", () => {
                   if (target) {
                     // Stripe may report less than was reserved (never more, here).
                     const amount = Math.floor((target.amount * op.percent) / 100);
-                    store.settle(
+                    await store.settle(
                       target.id,
                       { amount, amount_cap: amount, stripe_request_id: null, result: null },
                       audit,
@@ -245,13 +245,13 @@ describe("the ledger", () => {
                   break;
                 case "release":
                   if (target) {
-                    store.release(target.id, audit);
+                    await store.release(target.id, audit);
                     target.state = "released";
                   }
                   break;
                 case "unknown":
                   if (target?.state === "reserved") {
-                    store.markUnknown(target.id, audit);
+                    await store.markUnknown(target.id, audit);
                     target.state = "unknown";
                   }
                   break;
@@ -264,10 +264,10 @@ describe("the ledger", () => {
                   break;
                 }
               }
-              assertUsage(store, caps, model, now);
+              await assertUsage(store, caps, model, now);
             }
           } finally {
-            store.close();
+            await store.close();
           }
         },
       ),
@@ -275,12 +275,12 @@ describe("the ledger", () => {
     );
   });
 
-  it("makes released money available again, to the cent", () => {
-    fc.assert(
-      fc.property(
+  it("makes released money available again, to the cent", async () => {
+    await fc.assert(
+      fc.asyncProperty(
         fc.integer({ min: 1, max: 10_000 }),
         fc.integer({ min: 1, max: 5 }),
-        (amount, count) => {
+        async (amount, count) => {
           const caps = policyCaps({
             perCall: null,
             perSession: amount * count,
@@ -289,18 +289,21 @@ describe("the ledger", () => {
           });
           const store = openSqliteStore(tempHome(), { synchronous: "normal" }); // durability is not what is tested here
           try {
-            const admitted = Array.from({ length: count }, () =>
-              reserve(store, caps, "ses_1", "cus_1", amount, T0),
-            );
+            const admitted = [];
+            for (let i = 0; i < count; i++) {
+              admitted.push(await reserve(store, caps, "ses_1", "cus_1", amount, T0));
+            }
             expect(admitted.every((r) => r.admitted)).toBe(true);
-            expect(reserve(store, caps, "ses_1", "cus_1", 1, T0).admitted).toBe(false);
+            expect((await reserve(store, caps, "ses_1", "cus_1", 1, T0)).admitted).toBe(false);
             const first = admitted[0];
             if (!first?.admitted) throw new Error("unreachable");
-            store.release(first.admission.id, audit);
-            expect(reserve(store, caps, "ses_1", "cus_1", amount + 1, T0).admitted).toBe(false);
-            expect(reserve(store, caps, "ses_1", "cus_1", amount, T0).admitted).toBe(true);
+            await store.release(first.admission.id, audit);
+            expect((await reserve(store, caps, "ses_1", "cus_1", amount + 1, T0)).admitted).toBe(
+              false,
+            );
+            expect((await reserve(store, caps, "ses_1", "cus_1", amount, T0)).admitted).toBe(true);
           } finally {
-            store.close();
+            await store.close();
           }
         },
       ),
@@ -313,18 +316,18 @@ describe("the ledger", () => {
  * The store's usage figures (running totals) equal the model's, computed from the rows:
  * so the totals are right, and no cap is ever exceeded.
  */
-function assertUsage(
+async function assertUsage(
   store: SqliteStore,
   caps: PolicyCaps,
   model: readonly ModelRow[],
   now: number,
-): void {
+): Promise<void> {
   const counted = model.filter((r) => r.state !== "released");
   const inDay = counted.filter((r) => r.state !== "settled" || r.createdAt > now - DAY);
   const sum = (rows: readonly ModelRow[]) => rows.reduce((total, r) => total + r.amount, 0);
   for (const session of SESSIONS) {
     for (const customer of CUSTOMERS) {
-      const usage = store.usage({
+      const usage = await store.usage({
         session,
         agent: "agent",
         tool: "issue_refund",

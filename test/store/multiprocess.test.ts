@@ -111,15 +111,17 @@ describe("several processes, one daily cap", () => {
     const store = openSqliteStore(home);
     try {
       // The ledger agrees with what the agents were told, to the cent, and lost nothing.
-      const ledger = store.listAdmissions({});
+      const ledger = await store.listAdmissions({});
       expect(ledger.map((a) => a.state)).toEqual(admitted.map(() => "settled"));
       expect(ledger.reduce((sum, a) => sum + a.amount_cap, 0)).toBe(admittedCents);
       const sessions = new Set(reports.map((r) => r.session));
-      expect(store.listSessions({}).filter((s) => sessions.has(s.id))).toHaveLength(WORKERS);
+      expect((await store.listSessions({})).filter((s) => sessions.has(s.id))).toHaveLength(
+        WORKERS,
+      );
       // One audit row per call, every process's rows in one unbroken chain.
-      expect(verifyAudit(store)).toEqual({ ok: true, rows: WORKERS * CALLS });
+      expect(await verifyAudit(store)).toEqual({ ok: true, rows: WORKERS * CALLS });
     } finally {
-      store.close();
+      await store.close();
     }
   }, 60_000);
 });

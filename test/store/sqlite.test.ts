@@ -59,18 +59,18 @@ const entry = (overrides: Partial<AuditEntry> = {}): AuditEntry => ({
 
 const admitAll = (): Decision => allow("test", "admit");
 
-function admitted(store: SqliteStore, overrides: Partial<AdmissionRequest> = {}) {
-  const result = store.admit(request(overrides), admitAll);
+async function admitted(store: SqliteStore, overrides: Partial<AdmissionRequest> = {}) {
+  const result = await store.admit(request(overrides), admitAll);
   if (!result.admitted) throw new Error("expected an admission");
   return result.admission;
 }
 
-const usageAt = (
+const usageAt = async (
   store: SqliteStore,
   at: number,
   overrides: Partial<{ session: string; customer: string | null }> = {},
 ) =>
-  store.usage({
+  await store.usage({
     session: "ses_a",
     agent: "agent-1",
     tool: "issue_refund",
@@ -80,31 +80,31 @@ const usageAt = (
   });
 
 describe("opening", () => {
-  it("creates SPENDGUARD_HOME owner-only, the database 0600, WAL, synchronous FULL, the latest schema", () => {
+  it("creates SPENDGUARD_HOME owner-only, the database 0600, WAL, synchronous FULL, the latest schema", async () => {
     const home = join(tempHome(), "nested", "home");
     const store = openSqliteStore(home);
     expect(statSync(home).mode & 0o777).toBe(0o700);
     expect(statSync(store.file).mode & 0o777).toBe(0o600);
-    store.close();
+    await store.close();
     const db = new Database(store.file, { readonly: true });
     expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
     expect(db.pragma("user_version", { simple: true })).toBe(MIGRATIONS.length);
     db.close();
   });
 
-  it("reopens an existing database without migrating again, keeping its data", () => {
+  it("reopens an existing database without migrating again, keeping its data", async () => {
     const home = tempHome();
     const first = openSqliteStore(home);
-    admitted(first);
-    first.close();
+    await admitted(first);
+    await first.close();
     const second = openSqliteStore(home);
-    expect(second.listAdmissions({})).toHaveLength(1);
-    second.close();
+    expect(await second.listAdmissions({})).toHaveLength(1);
+    await second.close();
   });
 
-  it("refuses a database written by a newer spendguard", () => {
+  it("refuses a database written by a newer spendguard", async () => {
     const home = tempHome();
-    openSqliteStore(home).close();
+    await openSqliteStore(home).close();
     const db = new Database(join(home, "spendguard.db"));
     db.pragma("user_version = 99");
     db.close();
@@ -113,11 +113,11 @@ describe("opening", () => {
 });
 
 describe("admissions", () => {
-  it("insert only when the check allows, and the check sees the usage", () => {
+  it("insert only when the check allows, and the check sees the usage", async () => {
     const store = openSqliteStore(tempHome());
-    admitted(store, { amount_cap: 2_000 });
+    await admitted(store, { amount_cap: 2_000 });
     let seen: UsageSnapshot | undefined;
-    const refused = store.admit(request(), (usage) => {
+    const refused = await store.admit(request(), (usage) => {
       seen = usage;
       return deny("cap_session", "caps.per_session", "no");
     });
@@ -128,145 +128,154 @@ describe("admissions", () => {
       customerDaySpend: 2_000,
       toolCallsSession: 1,
     });
-    expect(store.listAdmissions({})).toHaveLength(1);
+    expect(await store.listAdmissions({})).toHaveLength(1);
   });
 
-  it("count settled + reserved + unknown, never released (which still count as calls)", () => {
+  it("count settled + reserved + unknown, never released (which still count as calls)", async () => {
     const store = openSqliteStore(tempHome());
-    const a = admitted(store, { amount_cap: 100 });
-    const b = admitted(store, { amount_cap: 200 });
-    const c = admitted(store, { amount_cap: 400 });
-    admitted(store, { amount_cap: 800 });
-    store.settle(
+    const a = await admitted(store, { amount_cap: 100 });
+    const b = await admitted(store, { amount_cap: 200 });
+    const c = await admitted(store, { amount_cap: 400 });
+    await admitted(store, { amount_cap: 800 });
+    await store.settle(
       a.id,
       { amount: 100, amount_cap: 100, stripe_request_id: "req_1", result: null },
       entry(),
     );
-    store.release(b.id, entry({ outcome: "failed" }));
-    store.markUnknown(c.id, entry({ outcome: "unknown" }));
-    expect(usageAt(store, T0)).toMatchObject({
+    await store.release(b.id, entry({ outcome: "failed" }));
+    await store.markUnknown(c.id, entry({ outcome: "unknown" }));
+    expect(await usageAt(store, T0)).toMatchObject({
       sessionSpend: 1_300,
       daySpend: 1_300,
       customerDaySpend: 1_300,
       toolCallsSession: 4,
       toolCallsHour: 4,
     });
-    expect(store.getAdmission(b.id)?.state).toBe("released");
-    expect(store.getAdmission(c.id)?.state).toBe("unknown");
-    expect(store.getAdmission(a.id)).toMatchObject({
+    expect((await store.getAdmission(b.id))?.state).toBe("released");
+    expect((await store.getAdmission(c.id))?.state).toBe("unknown");
+    expect(await store.getAdmission(a.id)).toMatchObject({
       state: "settled",
       stripe_request_id: "req_1",
     });
   });
 
-  it("settle with what Stripe reports, keeping what was reserved", () => {
+  it("settle with what Stripe reports, keeping what was reserved", async () => {
     const store = openSqliteStore(tempHome());
-    const a = admitted(store, { amount: 5_000, amount_cap: 5_000 });
-    store.settle(
+    const a = await admitted(store, { amount: 5_000, amount_cap: 5_000 });
+    await store.settle(
       a.id,
       { amount: 3_000, amount_cap: 3_000, stripe_request_id: null, result: null },
       entry(),
     );
-    expect(store.getAdmission(a.id)).toMatchObject({
+    expect(await store.getAdmission(a.id)).toMatchObject({
       amount: 3_000,
       amount_cap: 3_000,
       reserved_amount_cap: 5_000,
     });
-    expect(usageAt(store, T0).sessionSpend).toBe(3_000);
+    expect((await usageAt(store, T0)).sessionSpend).toBe(3_000);
   });
 
-  it("rolling 24 h: settled spend leaves the window exactly 24 h after it was admitted", () => {
+  it("rolling 24 h: settled spend leaves the window exactly 24 h after it was admitted", async () => {
     const store = openSqliteStore(tempHome());
-    const a = admitted(store, { amount_cap: 700 });
-    store.settle(
+    const a = await admitted(store, { amount_cap: 700 });
+    await store.settle(
       a.id,
       { amount: 700, amount_cap: 700, stripe_request_id: null, result: null },
       entry(),
     );
-    expect(usageAt(store, T0 + DAY - 1)).toMatchObject({ daySpend: 700, customerDaySpend: 700 });
-    expect(usageAt(store, T0 + DAY)).toMatchObject({
+    expect(await usageAt(store, T0 + DAY - 1)).toMatchObject({
+      daySpend: 700,
+      customerDaySpend: 700,
+    });
+    expect(await usageAt(store, T0 + DAY)).toMatchObject({
       daySpend: 0,
       customerDaySpend: 0,
       sessionSpend: 700,
     });
   });
 
-  it("reserved and unknown spend keeps counting past 24 h, until it is resolved", () => {
+  it("reserved and unknown spend keeps counting past 24 h, until it is resolved", async () => {
     const store = openSqliteStore(tempHome());
-    const reserved = admitted(store, { amount_cap: 100 });
-    const unknown = admitted(store, { amount_cap: 200 });
-    store.markUnknown(unknown.id, entry({ outcome: "unknown" }));
-    expect(usageAt(store, T0 + 3 * DAY)).toMatchObject({ daySpend: 300, customerDaySpend: 300 });
-    store.settle(
+    const reserved = await admitted(store, { amount_cap: 100 });
+    const unknown = await admitted(store, { amount_cap: 200 });
+    await store.markUnknown(unknown.id, entry({ outcome: "unknown" }));
+    expect(await usageAt(store, T0 + 3 * DAY)).toMatchObject({
+      daySpend: 300,
+      customerDaySpend: 300,
+    });
+    await store.settle(
       unknown.id,
       { amount: 200, amount_cap: 200, stripe_request_id: null, result: null },
       entry(),
     );
-    store.release(reserved.id, entry());
-    expect(usageAt(store, T0 + 3 * DAY)).toMatchObject({ daySpend: 0 });
+    await store.release(reserved.id, entry());
+    expect(await usageAt(store, T0 + 3 * DAY)).toMatchObject({ daySpend: 0 });
   });
 
-  it("per-customer spend is per agent and customer; session spend per session", () => {
+  it("per-customer spend is per agent and customer; session spend per session", async () => {
     const store = openSqliteStore(tempHome());
-    admitted(store, { amount_cap: 100 });
-    admitted(store, { amount_cap: 200, customer: "cus_2" });
-    admitted(store, { amount_cap: 400, session: "ses_b" });
-    admitted(store, { amount_cap: 800, agent: "agent-2", session: "ses_c" });
-    expect(usageAt(store, T0)).toMatchObject({
+    await admitted(store, { amount_cap: 100 });
+    await admitted(store, { amount_cap: 200, customer: "cus_2" });
+    await admitted(store, { amount_cap: 400, session: "ses_b" });
+    await admitted(store, { amount_cap: 800, agent: "agent-2", session: "ses_c" });
+    expect(await usageAt(store, T0)).toMatchObject({
       sessionSpend: 300,
       daySpend: 700,
       customerDaySpend: 500,
     });
-    expect(usageAt(store, T0, { customer: null }).customerDaySpend).toBe(0);
+    expect((await usageAt(store, T0, { customer: null })).customerDaySpend).toBe(0);
   });
 
-  it("calls per hour: a call leaves the hour window exactly an hour later", () => {
+  it("calls per hour: a call leaves the hour window exactly an hour later", async () => {
     const store = openSqliteStore(tempHome());
-    admitted(store, { amount_cap: 0, tool: "lookup_charge" });
-    const at = (t: number) =>
-      store.usage({
+    await admitted(store, { amount_cap: 0, tool: "lookup_charge" });
+    const at = async (t: number) =>
+      await store.usage({
         session: "ses_z",
         agent: "agent-1",
         tool: "lookup_charge",
         customer: null,
         at: t,
       });
-    expect(at(T0 + HOUR - 1).toolCallsHour).toBe(1);
-    expect(at(T0 + HOUR).toolCallsHour).toBe(0);
-    expect(at(T0 + HOUR).toolCallsSession).toBe(0);
+    expect((await at(T0 + HOUR - 1)).toolCallsHour).toBe(1);
+    expect((await at(T0 + HOUR)).toolCallsHour).toBe(0);
+    expect((await at(T0 + HOUR)).toolCallsSession).toBe(0);
   });
 
-  it("cancellations count by number, released ones not", () => {
+  it("cancellations count by number, released ones not", async () => {
     const store = openSqliteStore(tempHome());
-    admitted(store, { amount_cap: 0, cancellation: true, revenue_at_risk_cap: 4_900 });
-    const failed = admitted(store, { amount_cap: 0, cancellation: true });
-    store.release(failed.id, entry());
-    expect(usageAt(store, T0)).toMatchObject({ cancellationsSession: 1, cancellationsDay: 1 });
-    expect(usageAt(store, T0 + DAY)).toMatchObject({ cancellationsDay: 1 }); // still reserved
+    await admitted(store, { amount_cap: 0, cancellation: true, revenue_at_risk_cap: 4_900 });
+    const failed = await admitted(store, { amount_cap: 0, cancellation: true });
+    await store.release(failed.id, entry());
+    expect(await usageAt(store, T0)).toMatchObject({
+      cancellationsSession: 1,
+      cancellationsDay: 1,
+    });
+    expect(await usageAt(store, T0 + DAY)).toMatchObject({ cancellationsDay: 1 }); // still reserved
   });
 
-  it("transitions apply once: a resolved admission is not resolved again", () => {
+  it("transitions apply once: a resolved admission is not resolved again", async () => {
     const store = openSqliteStore(tempHome());
-    const a = admitted(store);
-    expect(store.release(a.id, entry()).applied).toBe(true);
-    const again = store.settle(
+    const a = await admitted(store);
+    expect((await store.release(a.id, entry())).applied).toBe(true);
+    const again = await store.settle(
       a.id,
       { amount: 1, amount_cap: 1, stripe_request_id: null, result: null },
       entry(),
       "if-applied",
     );
     expect(again).toEqual({ applied: false, record: null });
-    expect(store.markUnknown(a.id, entry()).applied).toBe(false);
-    expect(store.getAdmission(a.id)?.state).toBe("released");
+    expect((await store.markUnknown(a.id, entry())).applied).toBe(false);
+    expect((await store.getAdmission(a.id))?.state).toBe("released");
   });
 
-  it("find a call's standing admission, ignoring released ones, and count its attempts", () => {
+  it("find a call's standing admission, ignoring released ones, and count its attempts", async () => {
     const store = openSqliteStore(tempHome());
-    expect(store.findCall("sg_k")).toEqual({ standing: undefined, attempts: 0 });
-    const first = admitted(store, { call_key: "sg_k", idempotency_key: "sg_k" });
-    store.release(first.id, entry());
-    expect(store.findCall("sg_k")).toEqual({ standing: undefined, attempts: 1 });
-    const second = admitted(store, {
+    expect(await store.findCall("sg_k")).toEqual({ standing: undefined, attempts: 0 });
+    const first = await admitted(store, { call_key: "sg_k", idempotency_key: "sg_k" });
+    await store.release(first.id, entry());
+    expect(await store.findCall("sg_k")).toEqual({ standing: undefined, attempts: 1 });
+    const second = await admitted(store, {
       call_key: "sg_k",
       idempotency_key: "sg_k_1",
       created_at: T0 + 1,
@@ -277,28 +286,28 @@ describe("admissions", () => {
       stripe_request_id: null,
       result: '{"x":1}',
     };
-    store.settle(second.id, settled, entry());
-    const found = store.findCall("sg_k");
+    await store.settle(second.id, settled, entry());
+    const found = await store.findCall("sg_k");
     expect(found.attempts).toBe(2);
     expect([found.standing?.id, found.standing?.result]).toEqual([second.id, '{"x":1}']);
   });
 
-  it("list by state, session and agent; calls per tool in a session", () => {
+  it("list by state, session and agent; calls per tool in a session", async () => {
     const store = openSqliteStore(tempHome());
-    const a = admitted(store, { amount_cap: 100 });
-    admitted(store, { amount_cap: 200, tool: "pay_invoice" });
-    const c = admitted(store, { amount_cap: 400, agent: "agent-2" });
-    store.settle(
+    const a = await admitted(store, { amount_cap: 100 });
+    await admitted(store, { amount_cap: 200, tool: "pay_invoice" });
+    const c = await admitted(store, { amount_cap: 400, agent: "agent-2" });
+    await store.settle(
       a.id,
       { amount: 100, amount_cap: 100, stripe_request_id: null, result: null },
       entry(),
     );
-    store.markUnknown(c.id, entry());
+    await store.markUnknown(c.id, entry());
     expect(
-      store.listAdmissions({ states: ["reserved", "unknown"] }).map((x) => x.amount_cap),
+      (await store.listAdmissions({ states: ["reserved", "unknown"] })).map((x) => x.amount_cap),
     ).toEqual([200, 400]);
-    expect(store.listAdmissions({ agent: "agent-2" })).toHaveLength(1);
-    expect(store.callsInSession("ses_a")).toEqual({ issue_refund: 2, pay_invoice: 1 });
+    expect(await store.listAdmissions({ agent: "agent-2" })).toHaveLength(1);
+    expect(await store.callsInSession("ses_a")).toEqual({ issue_refund: 2, pay_invoice: 1 });
   });
 });
 
@@ -316,65 +325,76 @@ describe("sessions", () => {
     kill_reason: null,
   });
 
-  it("leave `active` once and never come back", () => {
+  it("leave `active` once and never come back", async () => {
     const store = openSqliteStore(tempHome());
-    store.createSession(session("ses_1", "a"));
+    await store.createSession(session("ses_1", "a"));
     expect(
-      store.changeSessionState("ses_1", { state: "ended", at: T0, by: "agent", reason: "done" }),
+      await store.changeSessionState("ses_1", {
+        state: "ended",
+        at: T0,
+        by: "agent",
+        reason: "done",
+      }),
     ).toBe(true);
     expect(
-      store.changeSessionState("ses_1", { state: "killed", at: T0, by: "cli", reason: "x" }),
+      await store.changeSessionState("ses_1", { state: "killed", at: T0, by: "cli", reason: "x" }),
     ).toBe(false);
-    expect(store.getSession("ses_1")).toMatchObject({
+    expect(await store.getSession("ses_1")).toMatchObject({
       state: "ended",
       killed_by: "agent",
       kill_reason: "done",
     });
   });
 
-  it("kill every active session, or one agent's", () => {
+  it("kill every active session, or one agent's", async () => {
     const store = openSqliteStore(tempHome());
-    store.createSession(session("ses_1", "a"));
-    store.createSession(session("ses_2", "a"));
-    store.createSession(session("ses_3", "b"));
+    await store.createSession(session("ses_1", "a"));
+    await store.createSession(session("ses_2", "a"));
+    await store.createSession(session("ses_3", "b"));
     const kill = { state: "killed" as const, at: T0, by: "cli", reason: "stop" };
-    expect(store.killActiveSessions(kill, "a").sort()).toEqual(["ses_1", "ses_2"]);
-    expect(store.killActiveSessions(kill)).toEqual(["ses_3"]);
-    expect(store.listSessions({ state: "killed" })).toHaveLength(3);
-    expect(store.listSessions({ agent: "b" }).map((s) => s.id)).toEqual(["ses_3"]);
+    expect((await store.killActiveSessions(kill, "a")).sort()).toEqual(["ses_1", "ses_2"]);
+    expect(await store.killActiveSessions(kill)).toEqual(["ses_3"]);
+    expect(await store.listSessions({ state: "killed" })).toHaveLength(3);
+    expect((await store.listSessions({ agent: "b" })).map((s) => s.id)).toEqual(["ses_3"]);
   });
 });
 
 describe("audit", () => {
-  it("appends a hash chain with a head, and refuses edits and deletions", () => {
+  it("appends a hash chain with a head, and refuses edits and deletions", async () => {
     const store = openSqliteStore(tempHome());
-    const first = store.appendAudit(entry());
-    const second = store.appendAudit(entry({ tool: "lookup_charge" }));
+    const first = await store.appendAudit(entry());
+    const second = await store.appendAudit(entry({ tool: "lookup_charge" }));
     expect(first).toMatchObject({ seq: 1, prev_hash: "0".repeat(64) });
     expect(second).toMatchObject({ seq: 2, prev_hash: first.hash });
-    expect(store.auditHead()).toEqual({ seq: 2, hash: second.hash });
+    expect(await store.auditHead()).toEqual({ seq: 2, hash: second.hash });
     const db = new Database(store.file);
     expect(() => db.prepare("UPDATE audit SET amount = 1").run()).toThrow(/append-only/);
     expect(() => db.prepare("DELETE FROM audit").run()).toThrow(/append-only/);
     db.close();
   });
 
-  it("is queried by session, agent, tool, decision, time, position and count", () => {
+  it("is queried by session, agent, tool, decision, time, position and count", async () => {
     const store = openSqliteStore(tempHome());
-    store.appendAudit(entry());
-    store.appendAudit(entry({ session: "ses_b", decision: "deny", outcome: "denied" }));
-    store.appendAudit(entry({ tool: "lookup_charge", at: new Date(T0 + HOUR).toISOString() }));
-    store.appendAudit(entry({ agent: "agent-2" }));
-    expect(store.queryAudit({}).map((r) => r.seq)).toEqual([1, 2, 3, 4]);
-    expect(store.queryAudit({ session: "ses_b" }).map((r) => r.seq)).toEqual([2]);
-    expect(store.queryAudit({ decision: "deny" }).map((r) => r.seq)).toEqual([2]);
-    expect(store.queryAudit({ tool: "lookup_charge" }).map((r) => r.seq)).toEqual([3]);
-    expect(store.queryAudit({ agent: "agent-2" }).map((r) => r.seq)).toEqual([4]);
-    expect(store.queryAudit({ since: new Date(T0 + 1).toISOString() }).map((r) => r.seq)).toEqual([
+    await store.appendAudit(entry());
+    await store.appendAudit(entry({ session: "ses_b", decision: "deny", outcome: "denied" }));
+    await store.appendAudit(
+      entry({ tool: "lookup_charge", at: new Date(T0 + HOUR).toISOString() }),
+    );
+    await store.appendAudit(entry({ agent: "agent-2" }));
+    expect((await store.queryAudit({})).map((r) => r.seq)).toEqual([1, 2, 3, 4]);
+    expect((await store.queryAudit({ session: "ses_b" })).map((r) => r.seq)).toEqual([2]);
+    expect((await store.queryAudit({ decision: "deny" })).map((r) => r.seq)).toEqual([2]);
+    expect((await store.queryAudit({ tool: "lookup_charge" })).map((r) => r.seq)).toEqual([3]);
+    expect((await store.queryAudit({ agent: "agent-2" })).map((r) => r.seq)).toEqual([4]);
+    expect(
+      (await store.queryAudit({ since: new Date(T0 + 1).toISOString() })).map((r) => r.seq),
+    ).toEqual([3]);
+    expect((await store.queryAudit({ limit: 2 })).map((r) => r.seq)).toEqual([3, 4]);
+    expect((await store.queryAudit({ afterSeq: 2, agent: "agent-1" })).map((r) => r.seq)).toEqual([
       3,
     ]);
-    expect(store.queryAudit({ limit: 2 }).map((r) => r.seq)).toEqual([3, 4]);
-    expect(store.queryAudit({ afterSeq: 2, agent: "agent-1" }).map((r) => r.seq)).toEqual([3]);
-    expect([...store.iterateAudit()].map((r) => r.seq)).toEqual([1, 2, 3, 4]);
+    const seqs: number[] = [];
+    for await (const row of store.iterateAudit()) seqs.push(row.seq);
+    expect(seqs).toEqual([1, 2, 3, 4]);
   });
 });

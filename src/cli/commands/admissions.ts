@@ -54,8 +54,10 @@ export const admissionsCommand: CliCommand = {
     });
     const home = homeOf(values.home, io.env);
     const now = Date.now();
-    const rows = await withStore(home, (store) =>
-      unresolvedAdmissions(store, now, values.agent ? { agent: values.agent } : {}),
+    const rows = await withStore(
+      home,
+      async (store) =>
+        await unresolvedAdmissions(store, now, values.agent ? { agent: values.agent } : {}),
     );
     if (values.json) {
       io.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
@@ -114,8 +116,10 @@ export const resolveCommand: CliCommand = {
     }
     const reason = values.reason?.trim();
     if (!reason) throw new UsageError("say why: --reason TEXT (what you checked)");
-    const outcome = await withStore(homeOf(values.home, io.env), (store) =>
-      resolveAdmission(store, { id, applied, reason, by: "cli", now: Date.now() }),
+    const outcome = await withStore(
+      homeOf(values.home, io.env),
+      async (store) =>
+        await resolveAdmission(store, { id, applied, reason, by: "cli", now: Date.now() }),
     );
     if (!outcome.resolved) {
       throw new ConfigError(

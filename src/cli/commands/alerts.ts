@@ -75,21 +75,21 @@ export const alertsCommand: CliCommand = {
       try {
         return await sendTests(store, config, io);
       } finally {
-        store.close();
+        await store.close();
       }
     }
     const config = alertsFile ? loadAlerts(alertsFile, io.env) : undefined;
     const limit = values.limit === undefined ? 50 : parseCount("limit", values.limit);
     const state = values.state === undefined ? undefined : oneOf("state", values.state, STATES);
-    return withStore(home, (store) => {
-      const deliveries = store.listAlertDeliveries({
+    return withStore(home, async (store) => {
+      const deliveries = await store.listAlertDeliveries({
         ...(state ? { state } : {}),
         ...(values.sink ? { sink: values.sink } : {}),
         ...(limit > 0 ? { limit } : {}),
       });
       if (values.json) {
         for (const delivery of deliveries) {
-          io.stdout.write(`${JSON.stringify(jsonView(store, delivery))}\n`);
+          io.stdout.write(`${JSON.stringify(await jsonView(store, delivery))}\n`);
         }
         return 0;
       }
@@ -108,7 +108,7 @@ async function sendTests(store: Store, config: AlertsConfig, io: CliIO): Promise
     const alert: Alert = { id: alertId("test", event.key), rule: "test", event };
     const body = sink.format === "slack" ? slackBody(alert) : jsonBody(alert);
     const result = await send(sink, body, now);
-    const delivery = store.enqueueAlert(
+    const delivery = await store.enqueueAlert(
       {
         alert: alert.id,
         sink: sink.name,
@@ -124,7 +124,7 @@ async function sendTests(store: Store, config: AlertsConfig, io: CliIO): Promise
       0,
     );
     if (delivery) {
-      store.recordAlertAttempt(
+      await store.recordAlertAttempt(
         {
           delivery: delivery.id,
           at: now,
@@ -209,7 +209,7 @@ function printable(text: string): string {
   return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, "?");
 }
 
-function jsonView(store: Store, d: AlertDelivery) {
+async function jsonView(store: Store, d: AlertDelivery) {
   const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
   return {
     id: d.id,
@@ -228,7 +228,7 @@ function jsonView(store: Store, d: AlertDelivery) {
     last_error: d.last_error,
     summary: d.summary,
     body: JSON.parse(d.body) as unknown,
-    tries: store.listAlertAttempts(d.id).map((a) => ({
+    tries: (await store.listAlertAttempts(d.id)).map((a) => ({
       at: iso(a.at),
       status: a.status,
       error: a.error,

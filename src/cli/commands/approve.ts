@@ -62,13 +62,15 @@ function decideCommand(verb: "approve" | "reject"): CliCommand {
       if (extra.length > 0)
         throw new UsageError(`one request at a time, got also: ${extra.join(" ")}`);
       const now = Date.now();
-      const outcome = await withStore(homeOf(values.home, io.env), (store) =>
-        decideApproval(store, id, {
-          approve: verb === "approve",
-          by: "cli",
-          reason: values.reason,
-          now,
-        }),
+      const outcome = await withStore(
+        homeOf(values.home, io.env),
+        async (store) =>
+          await decideApproval(store, id, {
+            approve: verb === "approve",
+            by: "cli",
+            reason: values.reason,
+            now,
+          }),
       );
       if (!outcome.ok) throw new ConfigError(outcome.message);
       const view = approvalView(outcome.approval, now);
@@ -123,17 +125,19 @@ export const approvalsCommand: CliCommand = {
     const limit = values.limit === undefined ? 50 : parseCount("limit", values.limit);
     const now = Date.now();
     const home = homeOf(values.home, io.env);
-    const views = await withStore(home, (store) =>
-      approvalViews(
-        store,
-        {
-          pending: values.pending,
-          session: values.session,
-          agent: values.agent,
-          ...(limit > 0 ? { limit } : {}),
-        },
-        now,
-      ),
+    const views = await withStore(
+      home,
+      async (store) =>
+        await approvalViews(
+          store,
+          {
+            pending: values.pending,
+            session: values.session,
+            agent: values.agent,
+            ...(limit > 0 ? { limit } : {}),
+          },
+          now,
+        ),
     );
     if (values.json) {
       io.stdout.write(`${JSON.stringify(views, null, 2)}\n`);

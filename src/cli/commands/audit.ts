@@ -112,7 +112,7 @@ export const auditCommand: CliCommand = {
           `audit verify checks the whole chain; it takes no --${given.join(", --")}`,
         );
       }
-      return withStore(home, (store) => verify(store, io, home, values.json === true));
+      return withStore(home, async (store) => await verify(store, io, home, values.json === true));
     }
 
     const format = outputFormat(values);
@@ -125,19 +125,22 @@ export const auditCommand: CliCommand = {
 
     return withStore(home, async (store) => {
       const filter: AuditFilter = {
-        ...(values.session !== undefined ? { session: findSession(store, values.session).id } : {}),
+        ...(values.session !== undefined
+          ? { session: (await findSession(store, values.session)).id }
+          : {}),
         ...(values.agent !== undefined ? { agent: values.agent } : {}),
         ...(values.tool !== undefined ? { tool: values.tool } : {}),
         ...(decision !== undefined ? { decision } : {}),
         ...(since !== undefined ? { since } : {}),
       };
       // Read before the rows: whatever is appended after them has a larger seq.
-      const headBefore = store.auditHead()?.seq ?? 0;
-      const rows = limit > 0 ? store.queryAudit({ ...filter, limit }) : scanAudit(store, filter);
+      const headBefore = (await store.auditHead())?.seq ?? 0;
+      const rows =
+        limit > 0 ? await store.queryAudit({ ...filter, limit }) : await scanAudit(store, filter);
       const print = printerFor(format, io, home, limitFlag === undefined ? limit : 0);
       let last = headBefore;
-      const seen = function* (all: Iterable<AuditRecord>) {
-        for (const row of all) {
+      const seen = async function* (all: AuditRows) {
+        for await (const row of all) {
           last = Math.max(last, row.seq);
           yield row;
         }
@@ -151,7 +154,10 @@ export const auditCommand: CliCommand = {
 };
 
 /** Prints rows in one output format; false once the reader has gone (a closed pipe). */
-type Printer = (rows: Iterable<AuditRecord>, options?: { first?: boolean }) => Promise<boolean>;
+type Printer = (rows: AuditRows, options?: { first?: boolean }) => Promise<boolean>;
+
+/** Rows read at once (a limited query) or streamed from the store (an export of them all). */
+type AuditRows = Iterable<AuditRecord> | AsyncIterable<AuditRecord>;
 
 function printerFor(
   format: "table" | "json" | "csv",
@@ -161,7 +167,7 @@ function printerFor(
 ): Printer {
   if (format === "json") {
     return async (rows) => {
-      for (const row of rows) {
+      for await (const row of rows) {
         if (!(await writeLine(io.stdout, JSON.stringify(auditJson(row))))) return false;
       }
       return true;
@@ -170,14 +176,16 @@ function printerFor(
   if (format === "csv") {
     return async (rows, { first = false } = {}) => {
       if (first && !(await writeLine(io.stdout, AUDIT_CSV_HEADER))) return false;
-      for (const row of rows) {
+      for await (const row of rows) {
         if (!(await writeLine(io.stdout, auditCsv(row)))) return false;
       }
       return true;
     };
   }
   return async (rows, { first = false } = {}) => {
-    writeTable(io, [...rows], home, first ? defaultLimit : 0, first);
+    const all: AuditRecord[] = [];
+    for await (const row of rows) all.push(row);
+    writeTable(io, all, home, first ? defaultLimit : 0, first);
     return true;
   };
 }
@@ -204,7 +212,7 @@ async function follow(
         setTimeout(resolve, FOLLOW_INTERVAL_MS);
       });
       if (stopped) break;
-      const rows = store.queryAudit({ ...filter, afterSeq: last });
+      const rows = await store.queryAudit({ ...filter, afterSeq: last });
       if (rows.length === 0) continue;
       last = rows[rows.length - 1]?.seq ?? last;
       if (!(await print(rows))) break;
@@ -291,9 +299,9 @@ function writeTable(
   }
 }
 
-function verify(store: Store, io: CliIO, home: string, json: boolean): number {
+async function verify(store: Store, io: CliIO, home: string, json: boolean): Promise<number> {
   const file = join(home, DATABASE_FILE);
-  const result = verifyAudit(store);
+  const result = await verifyAudit(store);
   if (json) {
     io.stdout.write(
       `${JSON.stringify(
@@ -318,7 +326,7 @@ function verify(store: Store, io: CliIO, home: string, json: boolean): number {
     return 0;
   }
   let found: AuditRecord | undefined;
-  for (const row of store.iterateAudit()) {
+  for await (const row of store.iterateAudit()) {
     if (row.seq === result.brokenAt) {
       found = row;
       break;

@@ -76,7 +76,7 @@ export const consoleCommand: CliCommand = {
       process.once("SIGTERM", resolve);
     });
     await server.close();
-    store.close();
+    await store.close();
     return 0;
   },
 };

@@ -289,7 +289,7 @@ class Demo {
     this.line(s.cyan(`$ spendguard kill ${sessionId} --reason "${reason}"`));
     const store = openSqliteStore(this.home);
     try {
-      const outcome = killFromCli(store, this.home, { session: sessionId }, reason);
+      const outcome = await killFromCli(store, this.home, { session: sessionId }, reason);
       if (outcome.killed.length !== 1) throw new StoryError(`the kill did not take: ${sessionId}`);
       for (const text of describeKill({ session: sessionId }, outcome, this.home, reason)
         .trimEnd()
@@ -297,7 +297,7 @@ class Demo {
         this.line(s.dim(text));
       }
     } finally {
-      store.close();
+      await store.close();
     }
 
     // --- 8. The next call --------------------------------------------------------------

@@ -93,7 +93,7 @@ export const doctorCommand: CliCommand = {
     results.push(
       ...(await checkStripe(policy, sandbox, values["allow-secret-key"] ?? false, io.env)),
     );
-    results.push(database.current ? checkAudit(home) : skipAudit(database.result));
+    results.push(database.current ? await checkAudit(home) : skipAudit(database.result));
 
     const failed = results.filter((r) => r.status === "fail").length;
     if (values.json) {
@@ -449,10 +449,10 @@ async function checkStripe(
   }
 }
 
-function checkAudit(home: string): CheckResult {
+async function checkAudit(home: string): Promise<CheckResult> {
   const store = openSqliteStore(home);
   try {
-    const result = verifyAudit(store);
+    const result = await verifyAudit(store);
     return result.ok
       ? { check: "audit chain", status: "pass", detail: `${result.rows} row(s) verified` }
       : {
@@ -462,7 +462,7 @@ function checkAudit(home: string): CheckResult {
           fix: "keep a copy of the database as evidence; `spendguard audit verify` and `spendguard audit --json` show the rows around it",
         };
   } finally {
-    store.close();
+    await store.close();
   }
 }
 

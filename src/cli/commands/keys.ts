@@ -117,13 +117,13 @@ async function create(argv: string[], io: CliIO): Promise<number> {
 
   const store = openSqliteStore(homeOf(values.home, io.env));
   try {
-    const others = operator ? [] : otherAgentKeys(store, name, now);
+    const others = operator ? [] : await otherAgentKeys(store, name, now);
     if (values["oauth-client"] && policy && policyFile) {
-      const created = createOAuthClientIdentity(store, { name, policyFile, expiresAt, now });
+      const created = await createOAuthClientIdentity(store, { name, policyFile, expiresAt, now });
       io.stdout.write(oauthClientCreated(created, policy.name, others, now, values.json, io));
       return 0;
     }
-    const { record, key } = createApiKey(store, {
+    const { record, key } = await createApiKey(store, {
       kind: operator ? "operator" : "agent",
       name,
       policyFile,
@@ -159,7 +159,7 @@ async function create(argv: string[], io: CliIO): Promise<number> {
     io.stdout.write(lines.join("\n"));
     return 0;
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -210,9 +210,9 @@ function oauthClientCreated(
 async function clients(argv: string[], io: CliIO): Promise<number> {
   const { values } = parseFlags(argv, { ...HOME_FLAG, json: { type: "boolean" } });
   const now = Date.now();
-  const { known, identities } = await withStore(homeOf(values.home, io.env), (store) => ({
-    known: store.listOAuthClients(),
-    identities: store.listApiKeys().filter((k) => k.oauth_client !== null),
+  const { known, identities } = await withStore(homeOf(values.home, io.env), async (store) => ({
+    known: await store.listOAuthClients(),
+    identities: (await store.listApiKeys()).filter((k) => k.oauth_client !== null),
   }));
   const grantsOf = (clientId: string) =>
     identities.filter((k) => k.oauth_client === clientId && keyStatus(k, now) === "active").length;
@@ -274,7 +274,10 @@ const CREDENTIAL: Record<ApiKeyRecord["credential"], string> = {
 async function list(argv: string[], io: CliIO): Promise<number> {
   const { values } = parseFlags(argv, { ...HOME_FLAG, json: { type: "boolean" } });
   const now = Date.now();
-  const keys = await withStore(homeOf(values.home, io.env), (store) => store.listApiKeys());
+  const keys = await withStore(
+    homeOf(values.home, io.env),
+    async (store) => await store.listApiKeys(),
+  );
   if (values.json) {
     io.stdout.write(
       `${JSON.stringify(
@@ -344,8 +347,9 @@ async function revoke(argv: string[], io: CliIO): Promise<number> {
     throw new UsageError("give the id of one key (key_…), as `spendguard keys list` shows it");
   }
   const id = positionals[0];
-  const { record, changed } = await withStore(homeOf(values.home, io.env), (store) =>
-    revokeApiKey(store, id),
+  const { record, changed } = await withStore(
+    homeOf(values.home, io.env),
+    async (store) => await revokeApiKey(store, id),
   );
   const who = record.kind === "agent" ? `agent '${record.name}'` : `operator '${record.name}'`;
   const what = { key: "key", oauth_grant: "OAuth grant", oauth_client: "OAuth client" }[
@@ -372,10 +376,10 @@ function expiryFlag(text: string, now: number): number | null {
 }
 
 /** Other usable keys of the same agent: worth a note, since they share its daily caps. */
-function otherAgentKeys(store: Store, agent: string, now: number): ApiKeyRecord[] {
-  return store
-    .listApiKeys()
-    .filter((k) => k.kind === "agent" && k.name === agent && keyStatus(k, now) === "active");
+async function otherAgentKeys(store: Store, agent: string, now: number): Promise<ApiKeyRecord[]> {
+  return (await store.listApiKeys()).filter(
+    (k) => k.kind === "agent" && k.name === agent && keyStatus(k, now) === "active",
+  );
 }
 
 /** A key as `list --json` shows it: no hash, times in ISO, and its status. */

@@ -42,22 +42,30 @@ export type KillTarget = { session: string } | { agent: string } | { all: true }
  * The operator's kill, as `spendguard kill` does it (the demo calls this too), by `cli`:
  * see `stopSessions`, which the operator tools share.
  */
-export function killFromCli(
+export async function killFromCli(
   store: Store,
   home: string,
   target: KillTarget,
   reason: string,
-): KillOutcome {
+): Promise<KillOutcome> {
   const request = { by: "cli", reason };
   if ("session" in target) {
-    return stopSessions(store, home, { session: findSession(store, target.session) }, request);
+    return await stopSessions(
+      store,
+      home,
+      { session: await findSession(store, target.session) },
+      request,
+    );
   }
-  if ("agent" in target && store.listSessions({ agent: target.agent, limit: 1 }).length === 0) {
+  if (
+    "agent" in target &&
+    (await store.listSessions({ agent: target.agent, limit: 1 })).length === 0
+  ) {
     throw new ConfigError(
       `no session of agent '${target.agent}' in this data directory; \`spendguard sessions\` lists the agents.`,
     );
   }
-  return stopSessions(store, home, target, request);
+  return await stopSessions(store, home, target, request);
 }
 
 export const killCommand: CliCommand = {
@@ -100,11 +108,11 @@ export const killCommand: CliCommand = {
         ? openSqliteStore(home)
         : openExistingStore(home);
     try {
-      const outcome = killFromCli(store, home, target, reason);
+      const outcome = await killFromCli(store, home, target, reason);
       io.stdout.write(describeKill(target, outcome, home, reason));
       return 0;
     } finally {
-      store.close();
+      await store.close();
     }
   },
 };

@@ -61,10 +61,10 @@ export const reportCommand: CliCommand = {
     }
     const by = values.by === undefined ? "agent" : oneOf("by", values.by, GROUPINGS);
     const home = homeOf(values.home, io.env);
-    const view = await withStore(home, (store) => {
+    const view = await withStore(home, async (store) => {
       const session =
-        values.session === undefined ? undefined : findSession(store, values.session).id;
-      const report = store.report({
+        values.session === undefined ? undefined : (await findSession(store, values.session)).id;
+      const report = await store.report({
         since,
         by,
         ...(until !== undefined ? { until } : {}),

@@ -35,10 +35,10 @@ export const resumeCommand: CliCommand = {
       reason: { type: "string" },
     });
     const home = homeOf(values.home, io.env);
-    return withStore(home, (store) => {
+    return withStore(home, async (store) => {
       const agent = values.agent?.trim();
       if (!agent) {
-        const paused = store.listAgentHolds({ open: true }).map((hold) => hold.agent);
+        const paused = (await store.listAgentHolds({ open: true })).map((hold) => hold.agent);
         throw new UsageError(
           `say which agent: --agent NAME (${paused.length ? `paused: ${paused.join(", ")}` : "no agent is paused"})`,
         );
@@ -58,7 +58,7 @@ export const resumeCommand: CliCommand = {
         reason: `Resumed agent ${agent}${reason ? `: ${reason}` : ""}.`,
         durationMs: performance.now() - started,
       });
-      if (!resumeAgent(store, agent, { by: "cli", reason, now }, entry)) {
+      if (!(await resumeAgent(store, agent, { by: "cli", reason, now }, entry))) {
         throw new ConfigError(`agent '${agent}' is not paused: nothing to resume.`);
       }
       io.stdout.write(`Resumed agent '${agent}': the sessions it starts from now on work again.\n`);

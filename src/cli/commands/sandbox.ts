@@ -271,7 +271,7 @@ export async function runSandboxReset(
 ): Promise<number> {
   const { values } = parseFlags(argv, { ...HOME_FLAG, yes: { type: "boolean" } });
   const home = homeOf(values.home, io.env);
-  const plan = planReset(home);
+  const plan = await planReset(home);
   if (plan.kind === "empty") {
     io.stdout.write(`Nothing to reset: ${home} holds no sandbox state and no ledger.\n`);
     return 0;
@@ -293,7 +293,7 @@ export async function runSandboxReset(
       return 1;
     }
   }
-  const done = resetHome(home);
+  const done = await resetHome(home);
   if (done.kind === "refused") {
     io.stderr.write(`spendguard sandbox reset: ${done.reason}\nNothing was deleted.\n`);
     return 1;

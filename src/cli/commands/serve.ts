@@ -237,9 +237,9 @@ async function serveAgentStdio(
     // Opened at start: its reconciliation settles what an earlier crash left, and a kill
     // by agent finds it. (A 2026-07-28 client's throwaway probe process opens one too: it
     // shows under `spendguard sessions --empty`.)
-    let session: ReturnType<typeof startSession>;
+    let session: Awaited<ReturnType<typeof startSession>>;
     try {
-      session = startSession(store, {
+      session = await startSession(store, {
         policy,
         ...(options.agent ? { agent: options.agent } : {}),
       });
@@ -249,7 +249,7 @@ async function serveAgentStdio(
       }
       throw err;
     }
-    const guard = new Guard({
+    const guard = await Guard.open({
       policy,
       store,
       sessionId: session.id,
@@ -276,7 +276,7 @@ async function serveAgentStdio(
     const guardSession: GuardSession = { guard, sessionId: session.id, keyId: null };
     const sealer = new RequestStateSealer();
     await serveStdio(() => createServer({ session: async () => guardSession, sealer }));
-    endSession(store, session.id, "stdio client disconnected");
+    await endSession(store, session.id, "stdio client disconnected");
     logger.info({ session: session.id }, "session ended");
     await watched.close();
     return 0;
@@ -294,7 +294,7 @@ async function serveOperatorStdio(env: Environment, logger: Logger): Promise<num
     createOperatorServer({ store, home: env.home, sessionId, operator: "operator:stdio", logger }),
   );
   logger.info({ session: sessionId }, "operator session ended");
-  store.close();
+  await store.close();
   return 0;
 }
 
@@ -381,8 +381,8 @@ async function serveOverHttp(env: Environment, logger: Logger, flags: HttpFlags)
           : []),
       ],
       challenge: (pathname) => authorization.challenge(pathname),
-      keyUsable: (keyId) => {
-        const key = store.getApiKey(keyId);
+      keyUsable: async (keyId) => {
+        const key = await store.getApiKey(keyId);
         return key !== undefined && keyStatus(key, Date.now()) === "active";
       },
       openSession: (key) => opener.open(key),

@@ -84,11 +84,11 @@ export const sessionsCommand: CliCommand = {
     ]);
     const now = Date.now();
     const home = homeOf(values.home, io.env);
-    const { views, hidden } = await withStore(home, (store) => {
+    const { views, hidden } = await withStore(home, async (store) => {
       // "expired" is decided on the session's next call; show it as it is now.
       // A limit can go to the query unless some rows may be set aside after it.
       const exact = withEmpty && (state === "killed" || state === "ended" || state === undefined);
-      const rows = store.sessionSummaries({
+      const rows = await store.sessionSummaries({
         ...(state && state !== "expired" ? { state } : {}),
         ...(values.agent ? { agent: values.agent } : {}),
         ...(exact && limit > 0 ? { limit } : {}),

@@ -23,28 +23,32 @@ export const APPROVALS_PATH = `${CONSOLE_PATH}/approvals`;
 export const APPROVALS_LIVE = `${CONSOLE_PATH}/live/approvals`;
 const RECENT = 20;
 
-export function pendingCount(ctx: ConsoleContext): number {
-  return approvalViews(ctx.store, { pending: true }, ctx.now()).length;
+export async function pendingCount(ctx: ConsoleContext): Promise<number> {
+  return (await approvalViews(ctx.store, { pending: true }, ctx.now())).length;
 }
 
-export function approvalsPage(ctx: ConsoleContext, nav: NavState, flash: string | null): string {
+export async function approvalsPage(
+  ctx: ConsoleContext,
+  nav: NavState,
+  flash: string | null,
+): Promise<string> {
   const body = html`<h1>Approvals</h1>
 ${notice(flash)}
-<div data-live="${APPROVALS_LIVE}" aria-live="polite">${approvalsFragment(ctx, nav.csrf)}</div>`;
+<div data-live="${APPROVALS_LIVE}" aria-live="polite">${await approvalsFragment(ctx, nav.csrf)}</div>`;
   return page({ title: "Approvals", body, nav });
 }
 
-export function approvalsFragment(ctx: ConsoleContext, csrf: string): SafeHtml {
+export async function approvalsFragment(ctx: ConsoleContext, csrf: string): Promise<SafeHtml> {
   const now = ctx.now();
-  const pending = approvalViews(ctx.store, { pending: true }, now);
-  const recent = approvalViews(ctx.store, { limit: RECENT * 2 }, now)
+  const pending = await approvalViews(ctx.store, { pending: true }, now);
+  const recent = (await approvalViews(ctx.store, { limit: RECENT * 2 }, now))
     .filter((a) => a.state !== "pending")
     .slice(0, RECENT);
   return html`<section aria-labelledby="pending-h"><h2 id="pending-h">Pending (${pending.length})</h2>
 ${
   pending.length === 0
     ? html`<p class="empty">No call is waiting for a yes. A call the policy sends here (<code>require_approval_over</code>, <code>require_approval_for</code>) shows up at once; the agent retries it after your decision.</p>`
-    : pending.map((a) => pendingCard(ctx, a, csrf, now))
+    : await Promise.all(pending.map((a) => pendingCard(ctx, a, csrf, now)))
 }
 </section>
 <section aria-labelledby="recent-h"><h2 id="recent-h">Recently decided</h2>
@@ -59,12 +63,17 @@ ${
 </section>`;
 }
 
-function pendingCard(ctx: ConsoleContext, a: ApprovalView, csrf: string, now: number): SafeHtml {
-  const session = ctx.store
-    .sessionSummaries({ agent: a.agent, state: "active", limit: 1000 })
-    .find((s) => s.id === a.session);
-  const policy = session ? ctx.policies.get(session.policy_hash) : undefined;
-  const meters = session ? capMeters(ctx.store, session, policy, a.customer, now) : [];
+async function pendingCard(
+  ctx: ConsoleContext,
+  a: ApprovalView,
+  csrf: string,
+  now: number,
+): Promise<SafeHtml> {
+  const session = (
+    await ctx.store.sessionSummaries({ agent: a.agent, state: "active", limit: 1000 })
+  ).find((s) => s.id === a.session);
+  const policy = session ? await ctx.policies.get(session.policy_hash) : undefined;
+  const meters = session ? await capMeters(ctx.store, session, policy, a.customer, now) : [];
   const amount = approvalAmount(a);
   return html`<article class="approval" data-approval="${a.id}" aria-labelledby="h-${a.id}">
 <h3 id="h-${a.id}">${a.tool}${amount ? ` of ${amount}` : ""}${a.customer ? ` for ${a.customer}` : ""}</h3>
@@ -87,17 +96,17 @@ ${csrfField(csrf)}
 </article>`;
 }
 
-export function decide(
+export async function decide(
   ctx: ConsoleContext,
   signedIn: SignedIn,
   id: string,
   form: URLSearchParams,
-): { ok: boolean; message: string } {
+): Promise<{ ok: boolean; message: string }> {
   const choice = form.get("decision");
   if (choice !== "approve" && choice !== "reject") {
     return { ok: false, message: "Choose approve or reject." };
   }
-  const outcome = decideApproval(ctx.store, id, {
+  const outcome = await decideApproval(ctx.store, id, {
     approve: choice === "approve",
     by: actor(signedIn),
     reason: form.get("note") ?? undefined,

@@ -68,11 +68,17 @@ function sinceOf(text: string, now: number): number | undefined {
   return Number.isNaN(at) ? undefined : at;
 }
 
-export function auditPage(ctx: ConsoleContext, nav: NavState, params: URLSearchParams): string {
+export async function auditPage(
+  ctx: ConsoleContext,
+  nav: NavState,
+  params: URLSearchParams,
+): Promise<string> {
   const { filter, query, problem } = auditFilter(params);
-  const rows = ctx.store.queryAudit({ ...filter, limit: ROWS });
-  const last = ctx.store.auditHead()?.seq ?? 0;
-  const agents = [...new Set(ctx.store.listSessions({ limit: 500 }).map((s) => s.agent))].sort();
+  const rows = await ctx.store.queryAudit({ ...filter, limit: ROWS });
+  const last = (await ctx.store.auditHead())?.seq ?? 0;
+  const agents = [
+    ...new Set((await ctx.store.listSessions({ limit: 500 })).map((s) => s.agent)),
+  ].sort();
   const q = query.toString();
   const live = new URLSearchParams(query);
   live.set("after", String(last));
@@ -95,29 +101,29 @@ ${filter.session ? html`<p>Session <code>${filter.session}</code> only.</p>` : "
 <span class="live-state" data-live-state>Following new rows live.</span></p>
 <div class="table-wrap"><table class="audit"><caption>${rows.length === ROWS ? `The ${ROWS} latest matching rows, newest first` : `${rows.length} matching row(s), newest first`}</caption>
 <thead>${AUDIT_HEADERS}</thead><tbody data-live-rows="${AUDIT_LIVE}?${live.toString()}">${[...rows].reverse().map(auditRow)}</tbody></table></div>
-${rows.length === 0 ? emptyAudit(ctx) : ""}`;
+${rows.length === 0 ? await emptyAudit(ctx) : ""}`;
   return page({ title: "Audit", body, nav });
 }
 
-function emptyAudit(ctx: ConsoleContext): SafeHtml {
-  return ctx.store.auditHead() === undefined
+async function emptyAudit(ctx: ConsoleContext): Promise<SafeHtml> {
+  return (await ctx.store.auditHead()) === undefined
     ? html`<p class="empty">The audit is empty: every tool call an agent makes through spendguard, allowed or not, becomes one row here.</p>`
     : html`<p class="empty">No row matches these filters.</p>`;
 }
 
 /** New rows matching the query after its `after` seq, as they are written. */
-export function auditStream(
+export async function auditStream(
   ctx: ConsoleContext,
   params: URLSearchParams,
-  allowed: () => boolean,
-): LiveStream {
+  allowed: () => boolean | Promise<boolean>,
+): Promise<LiveStream> {
   const { filter } = auditFilter(params);
   let after = Number.parseInt(params.get("after") ?? "", 10);
-  if (!Number.isSafeInteger(after) || after < 0) after = ctx.store.auditHead()?.seq ?? 0;
+  if (!Number.isSafeInteger(after) || after < 0) after = (await ctx.store.auditHead())?.seq ?? 0;
   return {
     allowed,
-    next() {
-      const rows = ctx.store.queryAudit({ ...filter, afterSeq: after, limit: ROWS });
+    async next() {
+      const rows = await ctx.store.queryAudit({ ...filter, afterSeq: after, limit: ROWS });
       const last = rows.at(-1);
       if (!last) return undefined;
       after = last.seq;
@@ -127,16 +133,15 @@ export function auditStream(
 }
 
 /**
- * Every matching row as CSV or a JSON array. Written in one synchronous pass: the store's
- * row iterator holds its connection, so nothing may wait (for the socket to drain) in
- * the middle; the response buffers what the socket has not taken yet.
+ * Every matching row as CSV or a JSON array, written as the store hands them over (a page
+ * at a time); the response buffers what the socket has not taken yet.
  */
-export function exportAudit(
+export async function exportAudit(
   ctx: ConsoleContext,
   res: ServerResponse,
   format: "csv" | "json",
   params: URLSearchParams,
-): void {
+): Promise<void> {
   const { filter } = auditFilter(params);
   const stamp = new Date(ctx.now()).toISOString().slice(0, 19).replace(/[:T]/g, "-");
   res.writeHead(200, {
@@ -148,7 +153,7 @@ export function exportAudit(
   });
   let first = true;
   res.write(format === "csv" ? `${AUDIT_CSV_HEADER}\n` : "[");
-  for (const row of scanAudit(ctx.store, filter)) {
+  for await (const row of await scanAudit(ctx.store, filter)) {
     if (format === "csv") res.write(`${auditCsv(row)}\n`);
     else res.write(`${first ? "\n" : ",\n"}${JSON.stringify(auditJson(row))}`);
     first = false;

@@ -22,23 +22,25 @@ import { CONSOLE_PATH, csrfField, type NavState, notice, page } from "../layout.
 export const KEYS_PATH = `${CONSOLE_PATH}/keys`;
 const EXPIRIES = ["", "1d", "7d", "30d", "90d", "365d"] as const;
 
-export function policyChoices(ctx: ConsoleContext, extra: readonly string[]): string[] {
-  const fromKeys = ctx.store
-    .listApiKeys()
+export async function policyChoices(
+  ctx: ConsoleContext,
+  extra: readonly string[],
+): Promise<string[]> {
+  const fromKeys = (await ctx.store.listApiKeys())
     .map((k) => k.policy_file)
     .filter((f): f is string => f !== null);
   return [...new Set([...extra, ...fromKeys, ...shippedPolicyFiles()])];
 }
 
-export function keysPage(
+export async function keysPage(
   ctx: ConsoleContext,
   nav: NavState,
   policies: readonly string[],
   message: { text: string; kind: "ok" | "error" } | null,
   created?: { record: ApiKeyRecord; key: string },
-): string {
+): Promise<string> {
   const now = ctx.now();
-  const keys = ctx.store.listApiKeys();
+  const keys = await ctx.store.listApiKeys();
   const body = html`<h1>Keys</h1>
 ${message ? notice(message.text, message.kind) : ""}
 ${created ? createdKey(created) : ""}
@@ -94,11 +96,11 @@ export type CreateOutcome =
   | { ok: true; record: ApiKeyRecord; key: string }
   | { ok: false; message: string };
 
-export function createKey(
+export async function createKey(
   ctx: ConsoleContext,
   form: URLSearchParams,
   policies: readonly string[],
-): CreateOutcome {
+): Promise<CreateOutcome> {
   const kind = form.get("kind") === "operator" ? "operator" : "agent";
   const name = form.get("name")?.trim() ?? "";
   const expires = form.get("expires") ?? "";
@@ -118,7 +120,7 @@ export function createKey(
   }
   const now = ctx.now();
   try {
-    const created = createApiKey(ctx.store, {
+    const created = await createApiKey(ctx.store, {
       kind,
       name,
       policyFile,
@@ -133,9 +135,12 @@ export function createKey(
   }
 }
 
-export function revokeKey(ctx: ConsoleContext, id: string): { ok: boolean; message: string } {
+export async function revokeKey(
+  ctx: ConsoleContext,
+  id: string,
+): Promise<{ ok: boolean; message: string }> {
   try {
-    const { record, changed } = revokeApiKey(ctx.store, id, ctx.now());
+    const { record, changed } = await revokeApiKey(ctx.store, id, ctx.now());
     ctx.signIn.endSessionsOf(record.id);
     ctx.logger.info({ keyId: record.id }, "console revoked a key");
     return {

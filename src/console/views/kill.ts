@@ -58,22 +58,22 @@ export type KillDone =
   | { ok: true; message: string; back: string }
   | { ok: false; status: number; message: string };
 
-export function kill(
+export async function kill(
   ctx: ConsoleContext,
   signedIn: SignedIn,
   choice: KillChoice,
   reasonText: string,
-): KillDone {
+): Promise<KillDone> {
   const reason = cleanReason(reasonText);
   if (!reason)
     return { ok: false, status: 400, message: "Say why: the reason is shown to the agent." };
   let target: KillTarget;
   if ("session" in choice) {
-    const session = ctx.store.getSession(choice.session);
+    const session = await ctx.store.getSession(choice.session);
     if (!session) return { ok: false, status: 404, message: `No session ${choice.session}.` };
     target = { session };
   } else target = choice;
-  const outcome = stopSessions(ctx.store, ctx.home, target, { by: actor(signedIn), reason });
+  const outcome = await stopSessions(ctx.store, ctx.home, target, { by: actor(signedIn), reason });
   ctx.logger.info(
     { by: actor(signedIn), killed: outcome.killed.length, target: choice },
     "console kill",

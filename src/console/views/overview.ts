@@ -18,23 +18,27 @@ const MAX_SESSIONS = 100;
 
 export const OVERVIEW_LIVE = `${CONSOLE_PATH}/live/overview`;
 
-export function overviewPage(ctx: ConsoleContext, nav: NavState, flash: string | null): string {
+export async function overviewPage(
+  ctx: ConsoleContext,
+  nav: NavState,
+  flash: string | null,
+): Promise<string> {
   const body = html`<h1>Overview</h1>
 ${notice(flash)}
-<div data-live="${OVERVIEW_LIVE}" aria-live="polite">${overviewFragment(ctx)}</div>`;
+<div data-live="${OVERVIEW_LIVE}" aria-live="polite">${await overviewFragment(ctx)}</div>`;
   return page({ title: "Overview", body, nav });
 }
 
-export function overviewFragment(ctx: ConsoleContext): SafeHtml {
+export async function overviewFragment(ctx: ConsoleContext): Promise<SafeHtml> {
   const now = ctx.now();
-  const active = ctx.store.sessionSummaries({ state: "active", limit: MAX_SESSIONS * 5 });
+  const active = await ctx.store.sessionSummaries({ state: "active", limit: MAX_SESSIONS * 5 });
   const live = active.filter((s) => !(s.expires_at !== null && now >= s.expires_at));
   const calling = live.filter((s) => s.calls > 0);
   const idle = live.length - calling.length;
-  const unresolved = unresolvedNotice(unresolvedCount(ctx));
+  const unresolved = unresolvedNotice(await unresolvedCount(ctx));
   if (calling.length === 0) {
-    const anyEver = ctx.store.listSessions({ limit: 1 }).length > 0;
-    return html`${unresolved}${anyEver ? noActive(idle) : welcome()}${killAllForm(live.length)}${recentSessions(ctx)}`;
+    const anyEver = (await ctx.store.listSessions({ limit: 1 })).length > 0;
+    return html`${unresolved}${anyEver ? noActive(idle) : welcome()}${killAllForm(live.length)}${await recentSessions(ctx)}`;
   }
   const shown = calling.slice(0, MAX_SESSIONS);
   const agents = new Map<string, number>();
@@ -42,22 +46,21 @@ export function overviewFragment(ctx: ConsoleContext): SafeHtml {
   return html`${unresolved}<p class="summary">${calling.length} active session(s)${
     idle > 0 ? ` and ${idle} that never made a call` : ""
   }${calling.length > shown.length ? `; the ${shown.length} newest are shown` : ""}.</p>
-<div class="sessions">${shown.map((s) => sessionCard(ctx, s, now))}</div>
+<div class="sessions">${await Promise.all(shown.map((s) => sessionCard(ctx, s, now)))}</div>
 <section class="agents" aria-labelledby="agents-h"><h2 id="agents-h">Agents</h2>
 <ul class="agent-list">${[...agents].map(
     ([agent, count]) =>
       html`<li><span class="agent">${agent}</span> <span class="muted">${count} active</span> <a class="button danger" href="${CONSOLE_PATH}/kill?agent=${encodeURIComponent(agent)}">Kill agent…</a></li>`,
   )}</ul>
 ${killAllForm(live.length)}</section>
-${recentSessions(ctx)}`;
+${await recentSessions(ctx)}`;
 }
 
 const RECENT = 10;
 
 /** The latest sessions that stopped (killed, ended, expired) after making calls. */
-function recentSessions(ctx: ConsoleContext): SafeHtml {
-  const stopped = ctx.store
-    .sessionSummaries({ limit: RECENT * 5 })
+async function recentSessions(ctx: ConsoleContext): Promise<SafeHtml> {
+  const stopped = (await ctx.store.sessionSummaries({ limit: RECENT * 5 }))
     .filter((s) => s.state !== "active" && s.calls > 0)
     .slice(0, RECENT);
   if (stopped.length === 0) return html``;
@@ -68,13 +71,13 @@ function recentSessions(ctx: ConsoleContext): SafeHtml {
   )}</tbody></table></div></section>`;
 }
 
-function sessionCard(ctx: ConsoleContext, s: SessionSummary, now: number): SafeHtml {
-  const policy = ctx.policies.get(s.policy_hash);
+async function sessionCard(ctx: ConsoleContext, s: SessionSummary, now: number): Promise<SafeHtml> {
+  const policy = await ctx.policies.get(s.policy_hash);
   // The last call, and the customer of the latest of a few that named one.
-  const recent = ctx.store.queryAudit({ session: s.id, limit: 5 });
+  const recent = await ctx.store.queryAudit({ session: s.id, limit: 5 });
   const last = recent.at(-1);
   const customer = lastCustomer(recent);
-  const meters = capMeters(ctx.store, s, policy, customer, now);
+  const meters = await capMeters(ctx.store, s, policy, customer, now);
   return html`<article class="session" data-session="${s.id}" aria-labelledby="h-${s.id}">
 <header><h3 id="h-${s.id}"><a href="${sessionHref(s.id)}">${shortId(s.id)}</a></h3>
 <span class="agent">${s.agent}</span> <span class="policy">${s.policy_name}</span> <span class="state ${s.state}">${s.state}</span></header>

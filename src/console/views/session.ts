@@ -22,22 +22,25 @@ export function sessionLivePath(id: string): string {
 }
 
 /** The session as `sessionSummaries` has it (spend, calls), or undefined. */
-export function findSummary(ctx: ConsoleContext, id: string): SessionSummary | undefined {
-  const session = ctx.store.getSession(id);
+export async function findSummary(
+  ctx: ConsoleContext,
+  id: string,
+): Promise<SessionSummary | undefined> {
+  const session = await ctx.store.getSession(id);
   if (!session) return undefined;
   // Newest first, so the session is near the front for an agent with many.
-  return ctx.store
-    .sessionSummaries({ agent: session.agent, limit: 10_000 })
-    .find((s) => s.id === id);
+  return (await ctx.store.sessionSummaries({ agent: session.agent, limit: 10_000 })).find(
+    (s) => s.id === id,
+  );
 }
 
-export function sessionPage(
+export async function sessionPage(
   ctx: ConsoleContext,
   nav: NavState,
   summary: SessionSummary,
   flash: string | null,
-): string {
-  const keyId = ctx.store.sessionKey(summary.id);
+): Promise<string> {
+  const keyId = await ctx.store.sessionKey(summary.id);
   const body = html`<p class="crumbs"><a href="${CONSOLE_PATH}">Overview</a> › session</p>
 <h1>Session <code>${summary.id}</code></h1>
 ${notice(flash)}
@@ -47,19 +50,22 @@ ${notice(flash)}
 <div><dt>Started</dt><dd>${formatTime(summary.started_at)} UTC</dd></div>
 <div><dt>Key</dt><dd>${keyId ?? "stdio (no key)"}</dd></div>
 </dl>
-<div data-live="${sessionLivePath(summary.id)}" aria-live="polite">${sessionFragment(ctx, summary)}</div>`;
+<div data-live="${sessionLivePath(summary.id)}" aria-live="polite">${await sessionFragment(ctx, summary)}</div>`;
   return page({ title: `Session ${summary.id.slice(0, 12)}`, body, nav });
 }
 
-export function sessionFragment(ctx: ConsoleContext, summary: SessionSummary): SafeHtml {
+export async function sessionFragment(
+  ctx: ConsoleContext,
+  summary: SessionSummary,
+): Promise<SafeHtml> {
   const now = ctx.now();
-  const policy = ctx.policies.get(summary.policy_hash);
-  const rows = ctx.store.queryAudit({ session: summary.id, limit: ROWS });
-  const meters = capMeters(ctx.store, summary, policy, lastCustomer(rows), now);
+  const policy = await ctx.policies.get(summary.policy_hash);
+  const rows = await ctx.store.queryAudit({ session: summary.id, limit: ROWS });
+  const meters = await capMeters(ctx.store, summary, policy, lastCustomer(rows), now);
   return html`${stateLine(summary, now)}
 <section aria-labelledby="caps-h"><h2 id="caps-h">Caps and what is left</h2>
 <div class="meters wide">${meters.map((m) => meterHtml(m, policy !== undefined, "detail"))}</div>
-${policy ? capTable(ctx, summary, policy) : html`<p class="muted">The policy file this session ran under was not found (or has changed since it started), so its caps are not known here.</p>`}
+${policy ? await capTable(ctx, summary, policy) : html`<p class="muted">The policy file this session ran under was not found (or has changed since it started), so its caps are not known here.</p>`}
 </section>
 <section aria-labelledby="calls-h"><h2 id="calls-h">Calls</h2>
 <p>${summary.calls} call(s), ${summary.denied} denied.${rows.length === ROWS ? ` The ${ROWS} latest rows:` : ""} <a href="${CONSOLE_PATH}/audit?session=${encodeURIComponent(summary.id)}">In the audit</a></p>
@@ -81,11 +87,15 @@ function stateLine(s: SessionRecord, now: number): SafeHtml {
   return html`<p class="state-line"><span class="state ${state}">${state}</span>${s.state_changed_at !== null ? ` since ${formatTime(s.state_changed_at)} UTC` : ""}${s.killed_by ? ` by ${s.killed_by}` : ""}${s.kill_reason ? html`: <q>${s.kill_reason}</q>` : ""}</p>`;
 }
 
-function capTable(ctx: ConsoleContext, s: SessionSummary, policy: LoadedPolicy): SafeHtml {
+async function capTable(
+  ctx: ConsoleContext,
+  s: SessionSummary,
+  policy: LoadedPolicy,
+): Promise<SafeHtml> {
   const caps = policy.caps;
   const money = (minor: number | null) =>
     minor === null ? "no cap" : formatMoney(minor, caps.currency);
-  const calls = ctx.store.callsInSession(s.id);
+  const calls = await ctx.store.callsInSession(s.id);
   const tools = Object.keys(policy.policy.tools).sort();
   const limits = tools
     .map((tool) => ({

@@ -26,18 +26,20 @@ export interface ChartData {
   datasets: { label: string; data: number[] }[];
 }
 
-export function spendPage(ctx: ConsoleContext, nav: NavState): string {
+export async function spendPage(ctx: ConsoleContext, nav: NavState): Promise<string> {
   const now = ctx.now();
-  const views = WINDOWS.map((w) => ({
-    window: w.label,
-    view: buildView(ctx.store.report({ since: now - w.ms, by: "agent" }), {
-      since: now - w.ms,
-      until: undefined,
-      by: "agent",
-      agent: null,
-      session: null,
-    }),
-  }));
+  const views = await Promise.all(
+    WINDOWS.map(async (w) => ({
+      window: w.label,
+      view: buildView(await ctx.store.report({ since: now - w.ms, by: "agent" }), {
+        since: now - w.ms,
+        until: undefined,
+        by: "agent",
+        agent: null,
+        session: null,
+      }),
+    })),
+  );
   const month = views[2]?.view;
   if (!month || month.groups.length === 0) {
     const body = html`<h1>Spend</h1><p class="empty">No call in the last 30 days. Money moved by agents (refunds, captures, paid invoices) and their denials appear here, per agent, over 24 h, 7 d and 30 d.</p>`;

@@ -26,24 +26,31 @@ export const UNRESOLVED_LIVE = `${CONSOLE_PATH}/live/unresolved`;
 /** `/console/unresolved/adm_12`: the ruling page (GET) and its form (POST). */
 export const RULING_PATH = /^\/console\/unresolved\/(adm_\d{1,18})$/;
 
-export function unresolvedCount(ctx: ConsoleContext): number {
-  return unresolvedAdmissions(ctx.store, ctx.now()).length;
+export async function unresolvedCount(ctx: ConsoleContext): Promise<number> {
+  return (await unresolvedAdmissions(ctx.store, ctx.now())).length;
 }
 
 /** The open admission `id`, or undefined when there is none (resolved, or no such id). */
-export function findUnresolved(ctx: ConsoleContext, id: string): UnresolvedAdmission | undefined {
-  return unresolvedAdmissions(ctx.store, ctx.now()).find((a) => a.id === id);
+export async function findUnresolved(
+  ctx: ConsoleContext,
+  id: string,
+): Promise<UnresolvedAdmission | undefined> {
+  return (await unresolvedAdmissions(ctx.store, ctx.now())).find((a) => a.id === id);
 }
 
-export function unresolvedPage(ctx: ConsoleContext, nav: NavState, flash: string | null): string {
+export async function unresolvedPage(
+  ctx: ConsoleContext,
+  nav: NavState,
+  flash: string | null,
+): Promise<string> {
   const body = html`<h1>Unresolved writes</h1>
 ${notice(flash)}
-<div data-live="${UNRESOLVED_LIVE}" aria-live="polite">${unresolvedFragment(ctx)}</div>`;
+<div data-live="${UNRESOLVED_LIVE}" aria-live="polite">${await unresolvedFragment(ctx)}</div>`;
   return page({ title: "Unresolved", body, nav });
 }
 
-export function unresolvedFragment(ctx: ConsoleContext): SafeHtml {
-  const open = unresolvedAdmissions(ctx.store, ctx.now());
+export async function unresolvedFragment(ctx: ConsoleContext): Promise<SafeHtml> {
+  const open = await unresolvedAdmissions(ctx.store, ctx.now());
   if (open.length === 0) {
     return html`<div class="empty"><h2>Nothing to rule on</h2>
 <p>Every write's outcome is known. When Stripe's answer to a write is lost (a timeout, a reset, a crash) spendguard finds out what happened by sending it again with the same idempotency key, while Stripe still holds it, or by reading Stripe for the write's stamp (<code>metadata[spendguard_admission]</code>). What neither proves shows up here, and keeps counting against the agent's caps until you rule on it: look it up in the Stripe Dashboard, then say whether it applied.</p>
@@ -134,12 +141,12 @@ export type RulingDone =
   | { ok: true; message: string }
   | { ok: false; status: number; message: string; given: RulingForm };
 
-export function recordRuling(
+export async function recordRuling(
   ctx: ConsoleContext,
   signedIn: SignedIn,
   id: string,
   form: URLSearchParams,
-): RulingDone {
+): Promise<RulingDone> {
   const given: RulingForm = { ruling: form.get("ruling"), reason: form.get("reason") ?? "" };
   if (given.ruling !== "applied" && given.ruling !== "not_applied") {
     return {
@@ -153,7 +160,7 @@ export function recordRuling(
   if (!reason)
     return { ok: false, status: 400, message: "Say why: what you checked in Stripe.", given };
   const applied = given.ruling === "applied";
-  const outcome = resolveAdmission(ctx.store, {
+  const outcome = await resolveAdmission(ctx.store, {
     id,
     applied,
     reason,

@@ -22,8 +22,8 @@ export const approve = defineOperatorTool({
     .strict(),
   output: z.object({ approval: approvalOutput }),
   annotations: DECIDES_APPROVAL,
-  handle(ctx, args) {
-    const view = decideAsOperator(ctx, args.approval_id, true, args.note);
+  async handle(ctx, args) {
+    const view = await decideAsOperator(ctx, args.approval_id, true, args.note);
     return {
       output: { approval: approvalOutputOf(view) },
       text: `Approved ${view.id}: ${approvalCall(view)} (session ${view.session}). The agent's next identical call goes through once (the caps still apply), until ${view.expires_at}.`,

@@ -16,8 +16,8 @@ export const killAgent = defineOperatorTool({
     .strict(),
   output: z.object({ agent: z.string(), killed: z.array(z.string()) }),
   annotations: STOPS_SESSIONS,
-  handle(ctx, args) {
-    const outcome = stopSessions(
+  async handle(ctx, args) {
+    const outcome = await stopSessions(
       ctx.store,
       ctx.home,
       { agent: args.agent },

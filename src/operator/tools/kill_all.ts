@@ -14,8 +14,8 @@ export const killAll = defineOperatorTool({
     flag_file: z.string().describe("Remove it to let new sessions work again."),
   }),
   annotations: STOPS_SESSIONS,
-  handle(ctx, args) {
-    const outcome = stopSessions(
+  async handle(ctx, args) {
+    const outcome = await stopSessions(
       ctx.store,
       ctx.home,
       { all: true },

@@ -23,21 +23,21 @@ export const killSession = defineOperatorTool({
     state: z.enum(["active", "killed", "expired", "ended"]),
   }),
   annotations: STOPS_SESSIONS,
-  handle(ctx, args) {
-    const session = ctx.store.getSession(args.session_id);
+  async handle(ctx, args) {
+    const session = await ctx.store.getSession(args.session_id);
     if (!session) {
       throw new OperatorError(
         "unknown_session",
         `No session ${args.session_id} in this data directory; list_sessions shows them.`,
       );
     }
-    const outcome = stopSessions(
+    const outcome = await stopSessions(
       ctx.store,
       ctx.home,
       { session },
       { by: ctx.operator, reason: args.reason, now: ctx.now },
     );
-    const after = ctx.store.getSession(session.id) ?? session;
+    const after = (await ctx.store.getSession(session.id)) ?? session;
     return {
       output: { session_id: session.id, killed: outcome.killed.length > 0, state: after.state },
       text: outcome.notActive

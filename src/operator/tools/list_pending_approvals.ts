@@ -17,8 +17,8 @@ export const listPendingApprovals = defineOperatorTool({
     .strict(),
   output: z.object({ count: z.number().int(), approvals: z.array(approvalOutput) }),
   annotations: READ_ONLY,
-  handle(ctx, args) {
-    const views = approvalViews(
+  async handle(ctx, args) {
+    const views = await approvalViews(
       ctx.store,
       { pending: true, session: args.session_id, agent: args.agent, limit: args.limit },
       ctx.now,

@@ -36,13 +36,15 @@ export const listSessions = defineOperatorTool({
     .strict(),
   output: z.object({ count: z.number().int(), sessions: z.array(sessionView) }),
   annotations: READ_ONLY,
-  handle(ctx, args) {
-    const summaries = ctx.store.sessionSummaries({
+  async handle(ctx, args) {
+    const summaries = await ctx.store.sessionSummaries({
       ...(args.state === "all" ? {} : { state: args.state }),
       ...(args.agent === undefined ? {} : { agent: args.agent }),
       limit: args.limit,
     });
-    const sessions = summaries.map((s) => view(s, ctx.store.sessionKey(s.id) ?? null));
+    const sessions = await Promise.all(
+      summaries.map(async (s) => view(s, (await ctx.store.sessionKey(s.id)) ?? null)),
+    );
     const lines = sessions.map(
       (s) =>
         `${s.session_id} ${s.agent} (${s.policy}) ${s.state}, ${s.calls} call(s), ${s.denied} denied`,

@@ -35,8 +35,8 @@ export const listUnresolved = defineOperatorTool({
     .strict(),
   output: z.object({ admissions: z.array(unresolvedOutput) }),
   annotations: READ_ONLY,
-  handle(ctx, args) {
-    const admissions = unresolvedAdmissions(
+  async handle(ctx, args) {
+    const admissions = await unresolvedAdmissions(
       ctx.store,
       ctx.now,
       args.agent ? { agent: args.agent } : {},

@@ -21,8 +21,8 @@ export const reject = defineOperatorTool({
     .strict(),
   output: z.object({ approval: approvalOutput }),
   annotations: DECIDES_APPROVAL,
-  handle(ctx, args) {
-    const view = decideAsOperator(ctx, args.approval_id, false, args.reason);
+  async handle(ctx, args) {
+    const view = await decideAsOperator(ctx, args.approval_id, false, args.reason);
     return {
       output: { approval: approvalOutputOf(view) },
       text: `Rejected ${view.id}: ${approvalCall(view)} (session ${view.session}). The agent's identical calls are refused (approval_declined) until ${view.expires_at}.`,

@@ -25,8 +25,8 @@ export const resolveAdmissionTool = defineOperatorTool({
     .strict(),
   output: z.object({ admission: unresolvedOutput, applied: z.boolean() }),
   annotations: DECIDES_APPROVAL,
-  handle(ctx, args) {
-    const outcome = resolveAdmission(ctx.store, {
+  async handle(ctx, args) {
+    const outcome = await resolveAdmission(ctx.store, {
       id: args.admission_id,
       applied: args.applied,
       reason: args.reason,

@@ -25,8 +25,8 @@ export const resumeAgent = defineOperatorTool({
     idempotentHint: true,
     openWorldHint: false,
   },
-  handle(ctx, args) {
-    const resumed = releaseHold(
+  async handle(ctx, args) {
+    const resumed = await releaseHold(
       ctx.store,
       args.agent,
       { by: ctx.operator, reason: args.reason ?? null, now: ctx.now },

@@ -51,9 +51,9 @@ export const spendSummary = defineOperatorTool({
     totals: z.object(counts),
   }),
   annotations: READ_ONLY,
-  handle(ctx, args) {
+  async handle(ctx, args) {
     const since = sinceOf(args.since, ctx.now);
-    const report = ctx.store.report({
+    const report = await ctx.store.report({
       since,
       by: args.by,
       ...(args.agent === undefined ? {} : { agent: args.agent }),

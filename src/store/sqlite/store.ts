@@ -72,6 +72,7 @@ import { prepareUsageTotals, type UsageTotals } from "./usage.js";
 export const DATABASE_FILE = "spendguard.db";
 
 const LATEST_ISO_TIME = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+const AUDIT_PAGE_ROWS = 1_000;
 
 export interface SqliteStoreOptions {
   /**
@@ -324,11 +325,11 @@ export class SqliteStore implements Store {
     );
   }
 
-  admit<R extends Refusal>(
+  async admit<R extends Refusal>(
     request: AdmissionRequest,
     check: AdmitCheck<R>,
     approval?: ApprovalUse<R>,
-  ): AdmitResult<R> {
+  ): Promise<AdmitResult<R>> {
     // IMMEDIATE takes the write lock before reading, so the snapshot cannot go stale.
     const atStake = request.amount_cap > 0 || request.cancellation || approval !== undefined;
     // The transaction hands back whichever refusal `check` or `approval` made: an R.
@@ -351,35 +352,43 @@ export class SqliteStore implements Store {
     }
   }
 
-  settle(
+  async settle(
     id: string,
     settlement: Settlement,
     audit: AuditEntry,
     when: AuditWhen = "always",
-  ): TransitionResult {
+  ): Promise<TransitionResult> {
     return this.transition(id, { to: "settled", settlement }, audit, when);
   }
 
-  release(id: string, audit: AuditEntry, when: AuditWhen = "always"): TransitionResult {
+  async release(
+    id: string,
+    audit: AuditEntry,
+    when: AuditWhen = "always",
+  ): Promise<TransitionResult> {
     return this.transition(id, { to: "released" }, audit, when);
   }
 
-  markUnknown(id: string, audit: AuditEntry, when: AuditWhen = "always"): TransitionResult {
+  async markUnknown(
+    id: string,
+    audit: AuditEntry,
+    when: AuditWhen = "always",
+  ): Promise<TransitionResult> {
     return this.transition(id, { to: "unknown" }, audit, when);
   }
 
-  findCall(callKey: string): CallHistory {
+  async findCall(callKey: string): Promise<CallHistory> {
     const row = this.statements.standingCall.get(callKey) as AdmissionRow | undefined;
     const { attempts } = this.statements.callAttempts.get(callKey) as { attempts: number };
     return { standing: row && toAdmission(row), attempts };
   }
 
-  getAdmission(id: string): Admission | undefined {
+  async getAdmission(id: string): Promise<Admission | undefined> {
     const row = this.statements.admission.get(admissionRowid(id)) as AdmissionRow | undefined;
     return row && toAdmission(row);
   }
 
-  listAdmissions(filter: AdmissionFilter): Admission[] {
+  async listAdmissions(filter: AdmissionFilter): Promise<Admission[]> {
     const rows = this.statements.listAdmissions.all({
       states: filter.states ? JSON.stringify(filter.states) : null,
       session: filter.session ?? null,
@@ -389,30 +398,33 @@ export class SqliteStore implements Store {
     return rows.map(toAdmission);
   }
 
-  usage(query: UsageQuery): UsageSnapshot {
+  async usage(query: UsageQuery): Promise<UsageSnapshot> {
     return this.totals.read(query);
   }
 
-  callsInSession(session: string): Record<string, number> {
+  async callsInSession(session: string): Promise<Record<string, number>> {
     const rows = this.statements.callsInSession.all(session) as { tool: string; calls: number }[];
     return Object.fromEntries(rows.map((row) => [row.tool, row.calls]));
   }
 
-  createSession(session: SessionRecord): void {
+  async createSession(session: SessionRecord): Promise<void> {
     withBusyRetry(() => this.statements.insertSession.run(session));
   }
 
-  getSession(id: string): SessionRecord | undefined {
+  async getSession(id: string): Promise<SessionRecord | undefined> {
     return this.statements.session.get(id) as SessionRecord | undefined;
   }
 
-  changeSessionState(id: string, change: StateChange): boolean {
+  async changeSessionState(id: string, change: StateChange): Promise<boolean> {
     return this.committed(true, () =>
       withBusyRetry(() => this.statements.changeSession.run({ id, ...change }).changes > 0),
     );
   }
 
-  killActiveSessions(change: StateChange & { state: "killed" }, agent?: string): string[] {
+  async killActiveSessions(
+    change: StateChange & { state: "killed" },
+    agent?: string,
+  ): Promise<string[]> {
     const rows = this.committed(true, () =>
       withBusyRetry(
         () =>
@@ -422,7 +434,7 @@ export class SqliteStore implements Store {
     return rows.map((row) => row.id);
   }
 
-  listSessions(filter: SessionFilter): SessionRecord[] {
+  async listSessions(filter: SessionFilter): Promise<SessionRecord[]> {
     return this.statements.listSessions.all({
       state: filter.state ?? null,
       agent: filter.agent ?? null,
@@ -430,11 +442,11 @@ export class SqliteStore implements Store {
     }) as SessionRecord[];
   }
 
-  appendAudit(entry: AuditEntry): AuditRecord {
+  async appendAudit(entry: AuditEntry): Promise<AuditRecord> {
     return withBusyRetry(() => this.appendTxn.immediate(entry));
   }
 
-  queryAudit(filter: AuditFilter): AuditRecord[] {
+  async queryAudit(filter: AuditFilter): Promise<AuditRecord[]> {
     return this.auditQuery(filter).all({
       session: filter.session,
       agent: filter.agent,
@@ -446,45 +458,55 @@ export class SqliteStore implements Store {
     });
   }
 
-  iterateAudit(): IterableIterator<AuditRecord> {
-    return this.statements.iterateAudit.iterate() as IterableIterator<AuditRecord>;
+  /**
+   * Pages rather than one open cursor: better-sqlite3 refuses other statements on a
+   * connection while an iterator is open, and the caller awaits between rows.
+   */
+  async *iterateAudit(): AsyncIterable<AuditRecord> {
+    for (let after = 0; ; ) {
+      const page = this.statements.auditPage.all(after, AUDIT_PAGE_ROWS);
+      yield* page;
+      const last = page.at(-1);
+      if (page.length < AUDIT_PAGE_ROWS || !last) return;
+      after = last.seq;
+    }
   }
 
-  auditHead(): { seq: number; hash: string } | undefined {
+  async auditHead(): Promise<{ seq: number; hash: string } | undefined> {
     return this.statements.auditHead.get() as { seq: number; hash: string } | undefined;
   }
 
-  findOrRequestApproval(request: ApprovalRequest): {
+  async findOrRequestApproval(request: ApprovalRequest): Promise<{
     approval: ApprovalRecord;
     created: boolean;
-  } {
+  }> {
     return this.committed(true, () =>
       withBusyRetry(() => this.requestApprovalTxn.immediate(request)),
     );
   }
 
-  decideApproval(
+  async decideApproval(
     decision: ApprovalDecision,
     audit: (approval: ApprovalRecord) => AuditEntry,
-  ): ApprovalDecisionResult {
+  ): Promise<ApprovalDecisionResult> {
     return this.committed(true, () =>
       withBusyRetry(() => this.decideApprovalTxn.immediate(decision, audit)),
     );
   }
 
-  useApproval(id: string, at: number, admission: string | null): boolean {
+  async useApproval(id: string, at: number, admission: string | null): Promise<boolean> {
     return this.committed(true, () => withBusyRetry(() => this.approvals.use(id, at, admission)));
   }
 
-  getApproval(id: string): ApprovalRecord | undefined {
+  async getApproval(id: string): Promise<ApprovalRecord | undefined> {
     return this.approvals.get(id);
   }
 
-  listApprovals(filter: ApprovalFilter): ApprovalRecord[] {
+  async listApprovals(filter: ApprovalFilter): Promise<ApprovalRecord[]> {
     return this.approvals.list(filter);
   }
 
-  sessionSummaries(filter: SessionFilter): SessionSummary[] {
+  async sessionSummaries(filter: SessionFilter): Promise<SessionSummary[]> {
     return this.statements.sessionSummaries.all({
       state: filter.state ?? null,
       agent: filter.agent ?? null,
@@ -492,7 +514,7 @@ export class SqliteStore implements Store {
     }) as SessionSummary[];
   }
 
-  report(filter: ReportFilter): Report {
+  async report(filter: ReportFilter): Promise<Report> {
     let statements = this.reportQueries.get(filter.by);
     if (!statements) {
       statements = prepareReport(this.db, filter.by);
@@ -515,97 +537,101 @@ export class SqliteStore implements Store {
     };
   }
 
-  createApiKey(key: ApiKeyRecord): void {
+  async createApiKey(key: ApiKeyRecord): Promise<void> {
     this.keys.create(key);
   }
 
-  findApiKeyByHash(keyHash: string): ApiKeyRecord | undefined {
+  async findApiKeyByHash(keyHash: string): Promise<ApiKeyRecord | undefined> {
     return this.keys.findByHash(keyHash);
   }
 
-  getApiKey(id: string): ApiKeyRecord | undefined {
+  async getApiKey(id: string): Promise<ApiKeyRecord | undefined> {
     return this.keys.get(id);
   }
 
-  listApiKeys(): ApiKeyRecord[] {
+  async listApiKeys(): Promise<ApiKeyRecord[]> {
     return this.keys.list();
   }
 
-  revokeApiKey(id: string, at: number, reason?: string): boolean {
+  async revokeApiKey(id: string, at: number, reason?: string): Promise<boolean> {
     return this.committed(true, () => this.keys.revoke(id, at, reason ?? null));
   }
 
-  saveOAuthClient(client: OAuthClientRecord): void {
+  async saveOAuthClient(client: OAuthClientRecord): Promise<void> {
     this.oauth.saveClient(client);
   }
 
-  getOAuthClient(id: string): OAuthClientRecord | undefined {
+  async getOAuthClient(id: string): Promise<OAuthClientRecord | undefined> {
     return this.oauth.getClient(id);
   }
 
-  listOAuthClients(): OAuthClientRecord[] {
+  async listOAuthClients(): Promise<OAuthClientRecord[]> {
     return this.oauth.listClients();
   }
 
-  countOAuthClients(filter: {
+  async countOAuthClients(filter: {
     registration: OAuthClientRegistration;
     since: number;
     registeredBy?: string;
-  }): number {
+  }): Promise<number> {
     return this.oauth.countClients(filter);
   }
 
-  createOAuthIdentity(identity: ApiKeyRecord, client?: OAuthClientRecord): void {
+  async createOAuthIdentity(identity: ApiKeyRecord, client?: OAuthClientRecord): Promise<void> {
     this.oauth.createIdentity(identity, client);
   }
 
-  createOAuthCode(code: OAuthCodeRecord): void {
+  async createOAuthCode(code: OAuthCodeRecord): Promise<void> {
     this.oauth.createCode(code);
   }
 
-  redeemOAuthCode(codeHash: string, at: number): CodeRedemption | undefined {
+  async redeemOAuthCode(codeHash: string, at: number): Promise<CodeRedemption | undefined> {
     return this.oauth.redeemCode(codeHash, at);
   }
 
-  createOAuthTokens(tokens: readonly OAuthTokenRecord[]): void {
+  async createOAuthTokens(tokens: readonly OAuthTokenRecord[]): Promise<void> {
     this.oauth.createTokens(tokens);
   }
 
-  findOAuthToken(tokenHash: string): OAuthTokenRecord | undefined {
+  async findOAuthToken(tokenHash: string): Promise<OAuthTokenRecord | undefined> {
     return this.oauth.findToken(tokenHash);
   }
 
-  rotateRefreshToken(tokenHash: string, at: number, next: readonly OAuthTokenRecord[]): boolean {
+  async rotateRefreshToken(
+    tokenHash: string,
+    at: number,
+    next: readonly OAuthTokenRecord[],
+  ): Promise<boolean> {
     return this.oauth.rotateRefreshToken(tokenHash, at, next);
   }
 
-  revokeOAuthToken(tokenHash: string, at: number): boolean {
+  async revokeOAuthToken(tokenHash: string, at: number): Promise<boolean> {
     // A revoked token must stay revoked across a power cut, like a revoked key.
     return this.committed(true, () => this.oauth.revokeToken(tokenHash, at));
   }
 
-  deleteExpiredOAuth(before: number): void {
+  async deleteExpiredOAuth(before: number): Promise<void> {
     this.oauth.deleteExpired(before);
   }
 
-  recordSessionKey(session: string, keyId: string): void {
+  async recordSessionKey(session: string, keyId: string): Promise<void> {
     this.keys.recordSessionKey(session, keyId);
   }
 
-  sessionKey(session: string): string | undefined {
+  async sessionKey(session: string): Promise<string | undefined> {
     return this.keys.sessionKey(session);
   }
 
-  sessionsKilledSince(at: number, limit: number): SessionRecord[] {
+  async sessionsKilledSince(at: number, limit: number): Promise<SessionRecord[]> {
     return this.statements.killedSince.all({ at, limit }) as SessionRecord[];
   }
 
-  agentActivity(
+  async agentActivity(
     agent: string,
     tools: readonly string[] | null,
     since: number,
     until: number,
-  ): AgentActivity {
+  ): Promise<AgentActivity> {
     return this.statements.agentActivity.get({
       agent,
       tools: tools === null ? null : JSON.stringify(tools),
@@ -614,70 +640,78 @@ export class SqliteStore implements Store {
     }) as AgentActivity;
   }
 
-  holdAgent(request: HoldRequest, audit: (killed: readonly string[]) => AuditEntry): HoldResult {
+  async holdAgent(
+    request: HoldRequest,
+    audit: (killed: readonly string[]) => AuditEntry,
+  ): Promise<HoldResult> {
     return this.committed(true, () => withBusyRetry(() => this.holdTxn.immediate(request, audit)));
   }
 
-  releaseAgent(
+  async releaseAgent(
     request: ReleaseRequest,
     audit: AuditEntry | null,
-  ): { released: boolean; record: AuditRecord | null } {
+  ): Promise<{ released: boolean; record: AuditRecord | null }> {
     return this.committed(true, () =>
       withBusyRetry(() => this.releaseTxn.immediate(request, audit)),
     );
   }
 
-  agentHold(agent: string): AgentHold | undefined {
+  async agentHold(agent: string): Promise<AgentHold | undefined> {
     return this.holds.latest(agent);
   }
 
-  listAgentHolds(filter: { open?: boolean }): AgentHold[] {
+  async listAgentHolds(filter: { open?: boolean }): Promise<AgentHold[]> {
     return this.holds.list(filter.open ?? false);
   }
 
-  enqueueAlert(request: AlertDeliveryRequest, cooldownMs: number): AlertDelivery | undefined {
+  async enqueueAlert(
+    request: AlertDeliveryRequest,
+    cooldownMs: number,
+  ): Promise<AlertDelivery | undefined> {
     return this.alerts.enqueue(request, cooldownMs);
   }
 
-  claimAlertDeliveries(claim: DeliveryClaim): AlertDelivery[] {
+  async claimAlertDeliveries(claim: DeliveryClaim): Promise<AlertDelivery[]> {
     return this.alerts.claim(claim);
   }
 
-  recordAlertAttempt(attempt: AlertAttempt, result: AttemptResult): void {
+  async recordAlertAttempt(attempt: AlertAttempt, result: AttemptResult): Promise<void> {
     this.alerts.recordAttempt(attempt, result);
   }
 
-  listAlertDeliveries(filter: DeliveryFilter): AlertDelivery[] {
+  async listAlertDeliveries(filter: DeliveryFilter): Promise<AlertDelivery[]> {
     return this.alerts.list(filter);
   }
 
-  listAlertAttempts(delivery: string): AlertAttempt[] {
+  async listAlertAttempts(delivery: string): Promise<AlertAttempt[]> {
     return this.alerts.attempts(delivery);
   }
 
-  alertDeliveryCounts(): { sink: string; state: AlertDeliveryState; count: number }[] {
+  async alertDeliveryCounts(): Promise<
+    { sink: string; state: AlertDeliveryState; count: number }[]
+  > {
     return this.alerts.counts();
   }
 
-  alertCursor(): AlertCursor | undefined {
+  async alertCursor(): Promise<AlertCursor | undefined> {
     return this.alerts.cursor();
   }
 
-  advanceAlertCursor(cursor: AlertCursor): void {
+  async advanceAlertCursor(cursor: AlertCursor): Promise<void> {
     this.alerts.advance(cursor);
   }
 
-  auditTotals(): AuditTotal[] {
+  async auditTotals(): Promise<AuditTotal[]> {
     const rows = this.statements.auditTotals.all() as AuditTotal[];
     return rows.map((row) => ({ ...row, rule: row.rule || null, code: row.code || null }));
   }
 
-  moneyTotals(): MoneyTotal[] {
+  async moneyTotals(): Promise<MoneyTotal[]> {
     const rows = this.statements.moneyTotals.all() as MoneyTotal[];
     return rows.map((row) => ({ ...row, cap_currency: row.cap_currency || null }));
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.db.close();
   }
 
@@ -875,7 +909,7 @@ function prepareStatements(db: Database.Database) {
     setAuditHead: prepare(`
       INSERT INTO audit_head (id, seq, hash) VALUES (1, @seq, @hash)
       ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`),
-    iterateAudit: prepare<AuditRecord>(`SELECT * FROM audit ORDER BY seq`),
+    auditPage: prepare<AuditRecord>(`SELECT * FROM audit WHERE seq > ? ORDER BY seq LIMIT ?`),
     countAudit: prepare(`
       INSERT INTO audit_totals (tool, decision, rule, code, count)
       VALUES (@tool, @decision, @rule, @code, 1)
