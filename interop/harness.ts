@@ -205,7 +205,9 @@ export function sdkScenarioClient(client: AnyClient): ScenarioClient {
 
 /**
  * One HTTP server and data directory per test file, with one agent key per transport
- * (each its own agent, so one scenario's refunds never count against another's caps).
+ * (each its own agent, so one scenario's refunds never count against another's caps),
+ * and a second data directory for the stdio server: a data directory runs one sandbox at
+ * a time, and the HTTP server's holds its own.
  */
 export function httpFixture(): {
   setup(): Promise<void>;
@@ -213,20 +215,29 @@ export function httpFixture(): {
   url(path: "/mcp" | "/sse"): string;
   key(agent: string): Promise<string>;
   home(): string;
+  /** What a client config names for spendguard over stdio, in the stdio data directory. */
+  stdio(): ReturnType<typeof stdioServer>;
+  /** That data directory (client config files go there). */
+  stdioHome(): string;
 } {
   let home: Home | undefined;
+  let stdioHome: Home | undefined;
   let server: HttpServer | undefined;
   return {
     async setup() {
       home = tempHome();
+      stdioHome = tempHome();
       server = await startHttpServer(home.dir);
     },
     async teardown() {
       await server?.stop();
       home?.cleanup();
+      stdioHome?.cleanup();
     },
     url: (path) => `${server?.url}${path}`,
     key: async (agent) => (await createAgentKey(home?.dir ?? "", agent)).key,
     home: () => home?.dir ?? "",
+    stdio: () => stdioServer(stdioHome?.dir ?? ""),
+    stdioHome: () => stdioHome?.dir ?? "",
   };
 }

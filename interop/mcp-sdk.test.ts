@@ -11,36 +11,25 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   createAgentKey,
-  type Home,
   httpFixture,
   revokeKey,
   runScenario,
   sdkScenarioClient,
-  stdioServer,
-  tempHome,
 } from "./harness.js";
 
 /** The official TypeScript SDK's clients, v1 (`@modelcontextprotocol/sdk`) and v2. */
 
 const http = httpFixture();
-let home: Home;
 
-beforeAll(async () => {
-  home = tempHome();
-  await http.setup();
-});
-
-afterAll(async () => {
-  await http.teardown();
-  home?.cleanup();
-});
+beforeAll(() => http.setup());
+afterAll(() => http.teardown());
 
 const headers = (key: string) => ({ Authorization: `Bearer ${key}` });
 
 describe("MCP TypeScript SDK v1 client", () => {
   it("stdio", async () => {
     const client = new Client({ name: "interop-v1", version: "0" });
-    await client.connect(new StdioClientTransport({ ...stdioServer(home.dir), stderr: "pipe" }));
+    await client.connect(new StdioClientTransport({ ...http.stdio(), stderr: "pipe" }));
     try {
       await runScenario(sdkScenarioClient(client));
     } finally {
@@ -80,7 +69,7 @@ describe("MCP TypeScript SDK v1 client", () => {
 describe("MCP TypeScript SDK v2 client (@modelcontextprotocol/client)", () => {
   it("stdio", async () => {
     const client = new ClientV2({ name: "interop-v2", version: "0" });
-    await client.connect(new StdioClientTransportV2({ ...stdioServer(home.dir), stderr: "pipe" }));
+    await client.connect(new StdioClientTransportV2({ ...http.stdio(), stderr: "pipe" }));
     try {
       await runScenario(sdkScenarioClient(client));
     } finally {
