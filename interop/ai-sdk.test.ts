@@ -1,13 +1,7 @@
 import { createMCPClient, type MCPClient } from "@ai-sdk/mcp";
 import { Experimental_StdioMCPTransport } from "@ai-sdk/mcp/mcp-stdio";
 import { afterAll, beforeAll, describe, it } from "vitest";
-import {
-  httpFixture,
-  runScenario,
-  type ScenarioClient,
-  sdkOutcome,
-  stdioServer,
-} from "./harness.js";
+import { httpFixture, runScenario, type ScenarioClient, sdkOutcome } from "./harness.js";
 
 /**
  * The Vercel AI SDK's MCP client (`createMCPClient` from `@ai-sdk/mcp`; `ai` itself no
@@ -43,7 +37,7 @@ async function scenario(client: MCPClient) {
 describe("Vercel AI SDK (@ai-sdk/mcp)", () => {
   it("stdio", async () => {
     const transport = new Experimental_StdioMCPTransport({
-      ...stdioServer(http.home()),
+      ...http.stdio(),
       stderr: "pipe",
     });
     await scenario(await createMCPClient({ transport }));

@@ -55,27 +55,35 @@ export function stdioServer(home: string): {
   };
 }
 
+/** `spendguard ARGS…` in a data directory; its stdout. */
+export async function cli(home: string, args: string[]): Promise<string> {
+  const { stdout } = await run(process.execPath, [CLI, ...args], {
+    env: childEnv(home),
+    timeout: STEP_MS,
+  });
+  return stdout;
+}
+
 export interface AgentKey {
   id: string;
   key: string;
 }
 
-/** `spendguard keys create --agent NAME --policy policies/support-refunds.yaml --json`. */
-export async function createAgentKey(home: string, agent = "support-bot"): Promise<AgentKey> {
-  const { stdout } = await run(
-    process.execPath,
-    [CLI, "keys", "create", "--agent", agent, "--policy", POLICY, "--json"],
-    { env: childEnv(home), timeout: STEP_MS },
-  );
-  const { id, key } = JSON.parse(stdout) as AgentKey;
+/** `spendguard keys create ARGS… --json` (`--agent NAME --policy FILE`, `--operator --name NAME`). */
+export async function createKey(home: string, args: string[]): Promise<AgentKey> {
+  const { id, key } = JSON.parse(
+    await cli(home, ["keys", "create", ...args, "--json"]),
+  ) as AgentKey;
   return { id, key };
 }
 
+/** `spendguard keys create --agent NAME --policy policies/support-refunds.yaml --json`. */
+export function createAgentKey(home: string, agent = "support-bot"): Promise<AgentKey> {
+  return createKey(home, ["--agent", agent, "--policy", POLICY]);
+}
+
 export async function revokeKey(home: string, id: string): Promise<void> {
-  await run(process.execPath, [CLI, "keys", "revoke", id], {
-    env: childEnv(home),
-    timeout: STEP_MS,
-  });
+  await cli(home, ["keys", "revoke", id]);
 }
 
 export interface HttpServer {
@@ -85,11 +93,11 @@ export interface HttpServer {
   stop(): Promise<void>;
 }
 
-/** `spendguard serve --http --sandbox --port 0`; resolves once it logs where it listens. */
-export async function startHttpServer(home: string): Promise<HttpServer> {
+/** `spendguard serve --http --sandbox --port 0 ARGS…`; resolves once it logs where it listens. */
+export async function startHttpServer(home: string, args: string[] = []): Promise<HttpServer> {
   const child: ChildProcess = spawn(
     process.execPath,
-    [CLI, "serve", "--http", "--sandbox", "--port", "0"],
+    [CLI, "serve", "--http", "--sandbox", "--port", "0", ...args],
     { env: childEnv(home, { SPENDGUARD_LOG_LEVEL: "info" }), stdio: ["ignore", "ignore", "pipe"] },
   );
   let stderr = "";
@@ -205,7 +213,9 @@ export function sdkScenarioClient(client: AnyClient): ScenarioClient {
 
 /**
  * One HTTP server and data directory per test file, with one agent key per transport
- * (each its own agent, so one scenario's refunds never count against another's caps).
+ * (each its own agent, so one scenario's refunds never count against another's caps),
+ * and a second data directory for the stdio server: a data directory runs one sandbox at
+ * a time, and the HTTP server's holds its own.
  */
 export function httpFixture(): {
   setup(): Promise<void>;
@@ -213,20 +223,29 @@ export function httpFixture(): {
   url(path: "/mcp" | "/sse"): string;
   key(agent: string): Promise<string>;
   home(): string;
+  /** What a client config names for spendguard over stdio, in the stdio data directory. */
+  stdio(): ReturnType<typeof stdioServer>;
+  /** That data directory (client config files go there). */
+  stdioHome(): string;
 } {
   let home: Home | undefined;
+  let stdioHome: Home | undefined;
   let server: HttpServer | undefined;
   return {
     async setup() {
       home = tempHome();
+      stdioHome = tempHome();
       server = await startHttpServer(home.dir);
     },
     async teardown() {
       await server?.stop();
       home?.cleanup();
+      stdioHome?.cleanup();
     },
     url: (path) => `${server?.url}${path}`,
     key: async (agent) => (await createAgentKey(home?.dir ?? "", agent)).key,
     home: () => home?.dir ?? "",
+    stdio: () => stdioServer(stdioHome?.dir ?? ""),
+    stdioHome: () => stdioHome?.dir ?? "",
   };
 }

@@ -11,7 +11,6 @@ import {
   type ScenarioClient,
   STEP_MS,
   sdkOutcome,
-  stdioServer,
 } from "./harness.js";
 
 /**
@@ -73,9 +72,9 @@ function inspectorClient(version: Version, home: string, target: string[]): Scen
 }
 
 /** A config file naming spendguard over stdio, as `--config FILE --server spendguard` reads it. */
-function configFile(home: string): string[] {
-  const file = join(home, "inspector-mcp.json");
-  writeFileSync(file, JSON.stringify({ mcpServers: { spendguard: stdioServer(home) } }));
+function configFile(http: ReturnType<typeof httpFixture>): string[] {
+  const file = join(http.stdioHome(), "inspector-mcp.json");
+  writeFileSync(file, JSON.stringify({ mcpServers: { spendguard: http.stdio() } }));
   return ["--config", file, "--server", "spendguard"];
 }
 
@@ -89,7 +88,7 @@ export function inspectorScenarios(version: Version): ReturnType<typeof httpFixt
 
   describe(`MCP Inspector ${version} --cli`, () => {
     it("stdio", async () => {
-      await runScenario(inspectorClient(version, http.home(), configFile(http.home())));
+      await runScenario(inspectorClient(version, http.home(), configFile(http)));
     });
 
     for (const [name, path, wire] of [

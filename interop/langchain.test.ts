@@ -6,7 +6,6 @@ import {
   refusalIn,
   runScenario,
   type ScenarioClient,
-  stdioServer,
 } from "./harness.js";
 
 /**
@@ -48,7 +47,7 @@ async function scenario(spendguard: Connection) {
 
 describe("LangChain (@langchain/mcp-adapters)", () => {
   it("stdio", async () => {
-    await scenario({ transport: "stdio", ...stdioServer(http.home()), stderr: "pipe" });
+    await scenario({ transport: "stdio", ...http.stdio(), stderr: "pipe" });
   });
 
   it("Streamable HTTP (/mcp)", async () => {

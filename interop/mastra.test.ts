@@ -6,7 +6,6 @@ import {
   refusalIn,
   runScenario,
   type ScenarioClient,
-  stdioServer,
 } from "./harness.js";
 
 /**
@@ -53,7 +52,7 @@ async function scenario(id: string, spendguard: Definition) {
 
 describe("Mastra (@mastra/mcp)", () => {
   it("stdio", async () => {
-    await scenario("interop-stdio", stdioServer(http.home()));
+    await scenario("interop-stdio", http.stdio());
   });
 
   it("Streamable HTTP (/mcp)", async () => {

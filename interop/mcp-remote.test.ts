@@ -74,7 +74,7 @@ describe("mcp-remote", () => {
     }
   });
 
-  it("a revoked key: what the user sees says the key was revoked", async () => {
+  it("a revoked key: mcp-remote exits saying the key was revoked, with no sign-in to wait on", async () => {
     const made = await createAgentKey(http.home(), "remote-revoked");
     await revokeKey(http.home(), made.id);
     const { stdio, stderr } = proxy(http.url("/mcp"), made.key, "http-only");
@@ -84,12 +84,13 @@ describe("mcp-remote", () => {
       (thrown: unknown) => thrown as Error,
     );
     await client.close().catch(() => undefined);
-    // mcp-remote gives up and exits; Claude Desktop shows "Connection closed" and, in the
-    // server's log (mcp-remote's stderr), why.
+    // The 401 sends mcp-remote to OAuth; registration refuses the key it still sends, with
+    // the cause, and mcp-remote gives up. Claude Desktop shows "Connection closed" and, in
+    // the server's log (mcp-remote's stderr), why.
     expect(error?.message).toContain("Connection closed");
     expect(stderr()).toMatch(
-      /Fatal error: .*This key was revoked; ask the operator for a new one\./,
+      /Fatal error: .*Dynamic Client Registration rejected \(HTTP 401\): .*"error":"invalid_token".*This key was revoked; ask the operator for a new one\./,
     );
-    expect(stderr()).not.toContain("No such endpoint");
+    expect(stderr()).not.toContain("Please authorize this client");
   });
 });

@@ -1,5 +1,6 @@
 import {
   Client as ClientV2,
+  RegistrationRejectedError,
   SSEClientTransport as SSEClientTransportV2,
   StreamableHTTPClientTransport as StreamableHTTPClientTransportV2,
 } from "@modelcontextprotocol/client";
@@ -11,36 +12,26 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   createAgentKey,
-  type Home,
   httpFixture,
   revokeKey,
   runScenario,
   sdkScenarioClient,
-  stdioServer,
-  tempHome,
 } from "./harness.js";
+import { MemoryProvider } from "./oauth.js";
 
 /** The official TypeScript SDK's clients, v1 (`@modelcontextprotocol/sdk`) and v2. */
 
 const http = httpFixture();
-let home: Home;
 
-beforeAll(async () => {
-  home = tempHome();
-  await http.setup();
-});
-
-afterAll(async () => {
-  await http.teardown();
-  home?.cleanup();
-});
+beforeAll(() => http.setup());
+afterAll(() => http.teardown());
 
 const headers = (key: string) => ({ Authorization: `Bearer ${key}` });
 
 describe("MCP TypeScript SDK v1 client", () => {
   it("stdio", async () => {
     const client = new Client({ name: "interop-v1", version: "0" });
-    await client.connect(new StdioClientTransport({ ...stdioServer(home.dir), stderr: "pipe" }));
+    await client.connect(new StdioClientTransport({ ...http.stdio(), stderr: "pipe" }));
     try {
       await runScenario(sdkScenarioClient(client));
     } finally {
@@ -80,7 +71,7 @@ describe("MCP TypeScript SDK v1 client", () => {
 describe("MCP TypeScript SDK v2 client (@modelcontextprotocol/client)", () => {
   it("stdio", async () => {
     const client = new ClientV2({ name: "interop-v2", version: "0" });
-    await client.connect(new StdioClientTransportV2({ ...stdioServer(home.dir), stderr: "pipe" }));
+    await client.connect(new StdioClientTransportV2({ ...http.stdio(), stderr: "pipe" }));
     try {
       await runScenario(sdkScenarioClient(client));
     } finally {
@@ -145,5 +136,27 @@ describe("MCP TypeScript SDK v2 client (@modelcontextprotocol/client)", () => {
       status: 401,
       text: expect.stringContaining("This key was revoked"),
     });
+  });
+
+  it("a revoked key beside an OAuth provider: registration refuses it with the cause, and no one is sent to sign in", async () => {
+    const made = await createAgentKey(http.home(), "sdk-v2-revoked-oauth");
+    await revokeKey(http.home(), made.id);
+    // An app that takes a configured header and signs in with OAuth when it is refused.
+    const provider = new MemoryProvider("http://127.0.0.1:9/callback");
+    const client = new ClientV2({ name: "interop-v2", version: "0" });
+    const transport = new StreamableHTTPClientTransportV2(new URL(http.url("/mcp")), {
+      authProvider: provider,
+      requestInit: { headers: headers(made.key) },
+    });
+    const error = await client.connect(transport).then(
+      () => undefined,
+      (thrown: unknown) => thrown as Error,
+    );
+    await client.close().catch(() => undefined);
+    expect(error).toBeInstanceOf(RegistrationRejectedError);
+    expect(error?.message).toMatch(
+      /^Dynamic Client Registration rejected \(HTTP 401\): .*This key was revoked; ask the operator for a new one\./,
+    );
+    expect(provider.redirects).toBe(0);
   });
 });

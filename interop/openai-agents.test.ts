@@ -13,7 +13,7 @@ import {
   refusalIn,
   runScenario,
   type ScenarioClient,
-  stdioServer,
+  STEP_MS,
 } from "./harness.js";
 
 /**
@@ -23,6 +23,8 @@ import {
  */
 
 const http = httpFixture();
+/** The SDK waits 5 s per request by default: too little for a cold start on a busy machine. */
+const clientSessionTimeoutSeconds = STEP_MS / 1000;
 
 beforeAll(() => http.setup());
 afterAll(() => http.teardown());
@@ -53,7 +55,9 @@ async function scenario(server: MCPServer) {
 
 describe("OpenAI Agents SDK (@openai/agents)", () => {
   it("stdio (MCPServerStdio)", async () => {
-    await scenario(new MCPServerStdio({ name: "spendguard", ...stdioServer(http.home()) }));
+    await scenario(
+      new MCPServerStdio({ name: "spendguard", clientSessionTimeoutSeconds, ...http.stdio() }),
+    );
   });
 
   it("Streamable HTTP (MCPServerStreamableHttp, /mcp)", async () => {
@@ -61,6 +65,7 @@ describe("OpenAI Agents SDK (@openai/agents)", () => {
     await scenario(
       new MCPServerStreamableHttp({
         name: "spendguard",
+        clientSessionTimeoutSeconds,
         url: http.url("/mcp"),
         requestInit: { headers: { Authorization: `Bearer ${key}` } },
       }),
@@ -72,6 +77,7 @@ describe("OpenAI Agents SDK (@openai/agents)", () => {
     await scenario(
       new MCPServerSSE({
         name: "spendguard",
+        clientSessionTimeoutSeconds,
         url: http.url("/sse"),
         requestInit: { headers: { Authorization: `Bearer ${key}` } },
       }),

@@ -2,7 +2,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { getAllMcpTools, MCPServerStreamableHttp, RunContext } from "@openai/agents";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CHARGES, httpFixture, sdkOutcome } from "./harness.js";
+import { CHARGES, httpFixture, STEP_MS, sdkOutcome } from "./harness.js";
 
 /**
  * Optional arguments sent as `null` (#15). OpenAI's strict function calling makes every
@@ -38,6 +38,8 @@ describe("the OpenAI Agents SDK's strict tools (convertSchemasToStrict)", () => 
     const key = await http.key("strict-agents-schema");
     const server = new MCPServerStreamableHttp({
       name: "spendguard",
+      // Its default of 5 s per request is too little on a busy machine.
+      clientSessionTimeoutSeconds: STEP_MS / 1000,
       url: http.url("/mcp"),
       requestInit: { headers: { Authorization: `Bearer ${key}` } },
     });

@@ -1,5 +1,5 @@
 import { cleanReason } from "../audit/text.js";
-import { formatMoney } from "../money/currency.js";
+import { formatWithCap } from "../money/currency.js";
 import type {
   ApprovalDecision,
   ApprovalRecord,
@@ -103,11 +103,7 @@ export async function approvalViews(
 
 /** `$50.00`, or `¥5,000 (≈ $33.00)` when the call's currency is not the cap currency. */
 export function approvalAmount(view: ApprovalView): string {
-  if (view.amount === null || view.currency === null) return "";
-  const own = formatMoney(view.amount, view.currency);
-  return view.currency !== view.cap_currency && view.amount_cap !== null
-    ? `${own} (≈ ${formatMoney(view.amount_cap, view.cap_currency)})`
-    : own;
+  return formatWithCap(view.amount, view.currency, view.amount_cap, view.cap_currency);
 }
 
 /** `issue_refund of $40.00 for cus_123`: the call an approval is about, in one line. */

@@ -25,10 +25,22 @@ import { KILL_PATH, kill, killChoice, killPage } from "./views/kill.js";
 import { OVERVIEW_LIVE, overviewFragment, overviewPage } from "./views/overview.js";
 import { findSummary, sessionFragment, sessionPage } from "./views/session.js";
 import { SPEND_PATH, spendPage } from "./views/spend.js";
+import {
+  findUnresolved,
+  RULING_PATH,
+  recordRuling,
+  rulingPage,
+  UNRESOLVED_LIVE,
+  UNRESOLVED_PATH,
+  unresolvedCount,
+  unresolvedFragment,
+  unresolvedPage,
+} from "./views/unresolved.js";
 
 /**
  * The operator console (`/console`): sign-in, the live overview, spend, session detail
- * with kill, approvals, audit with exports, keys. Mounted on `serve --http` through the
+ * with kill, approvals, writes with an unknown outcome to rule on, audit with exports,
+ * keys. Mounted on `serve --http` through the
  * HTTP server's extra routes, or served alone by `spendguard console`; either way behind
  * the same Host and Origin checks as `/mcp`. Pages are rendered here (escaped by
  * default); the bundled script only makes them live and draws the charts.
@@ -90,6 +102,7 @@ export function createConsole(options: ConsoleOptions): Console {
     csrf: who.csrf,
     current,
     pendingApprovals: await pendingCount(ctx),
+    unresolved: await unresolvedCount(ctx),
   });
 
   const asset = (res: ServerResponse, name: string) => {
@@ -149,6 +162,26 @@ export function createConsole(options: ConsoleOptions): Console {
           allowed,
         ),
       );
+    }
+    if (path === UNRESOLVED_PATH) {
+      return sendHtml(
+        res,
+        200,
+        await unresolvedPage(ctx, await nav(who, "unresolved"), takeFlash(who)),
+      );
+    }
+    if (path === UNRESOLVED_LIVE) {
+      return feed.listen(
+        req,
+        res,
+        fragmentStream("unresolved", async () => (await unresolvedFragment(ctx)).value, allowed),
+      );
+    }
+    const ruling = RULING_PATH.exec(path);
+    if (ruling?.[1]) {
+      const admission = await findUnresolved(ctx, ruling[1]);
+      if (!admission) return notFound(res, who);
+      return sendHtml(res, 200, rulingPage(await nav(who, "unresolved"), admission));
     }
     if (path === AUDIT_PATH)
       return sendHtml(res, 200, await auditPage(ctx, await nav(who, "audit"), url.searchParams));
@@ -238,6 +271,22 @@ export function createConsole(options: ConsoleOptions): Console {
       flash(who, (await decide(ctx, who, approval[1], form)).message);
       return redirect(res, `${CONSOLE_PATH}/approvals`);
     }
+    const ruling = RULING_PATH.exec(path);
+    if (ruling?.[1]) {
+      const id = ruling[1];
+      const done = await recordRuling(ctx, who, id, form);
+      if (done.ok) {
+        flash(who, done.message);
+        return redirect(res, UNRESOLVED_PATH);
+      }
+      const admission = await findUnresolved(ctx, id);
+      if (!admission) return notFound(res, who);
+      return sendHtml(
+        res,
+        done.status,
+        rulingPage(await nav(who, "unresolved"), admission, done.message, done.given),
+      );
+    }
     if (path === KEYS_PATH) {
       const policies = await policyChoices(ctx, extraPolicies);
       const created = await createKey(ctx, form, policies);
@@ -303,7 +352,7 @@ function notFound(res: ServerResponse, who: SignedIn): void {
     page({
       title: "Not found",
       nav: { operator: who.operator, csrf: who.csrf, current: "none" },
-      body: html`<h1>Not found</h1><p>Nothing here (an ended session is still found from the <a href="${CONSOLE_PATH}/audit">audit</a>). <a href="${CONSOLE_PATH}">Back to the overview</a>.</p>`,
+      body: html`<h1>Not found</h1><p>Nothing here (an ended session is still found from the <a href="${CONSOLE_PATH}/audit">audit</a>; a write ruled on is no longer in <a href="${UNRESOLVED_PATH}">Unresolved</a>). <a href="${CONSOLE_PATH}">Back to the overview</a>.</p>`,
     }),
   );
 }

@@ -17,14 +17,42 @@ export interface NavState {
   current: NavEntry;
   /** Pending approvals, shown as a count beside "Approvals". */
   pendingApprovals?: number;
+  /** Writes with an unknown outcome, shown as a count beside "Unresolved". */
+  unresolved?: number;
 }
 
-export type NavEntry = "overview" | "spend" | "approvals" | "audit" | "keys" | "none";
+export type NavEntry =
+  | "overview"
+  | "spend"
+  | "approvals"
+  | "unresolved"
+  | "audit"
+  | "keys"
+  | "none";
 
-const ENTRIES: readonly { entry: NavEntry; label: string; path: string }[] = [
+interface Entry {
+  entry: NavEntry;
+  label: string;
+  path: string;
+  /** The count beside it, when there is one, and what it counts. */
+  count?: (nav: NavState) => { n: number | undefined; of: string };
+}
+
+const ENTRIES: readonly Entry[] = [
   { entry: "overview", label: "Overview", path: CONSOLE_PATH },
   { entry: "spend", label: "Spend", path: `${CONSOLE_PATH}/spend` },
-  { entry: "approvals", label: "Approvals", path: `${CONSOLE_PATH}/approvals` },
+  {
+    entry: "approvals",
+    label: "Approvals",
+    path: `${CONSOLE_PATH}/approvals`,
+    count: (nav) => ({ n: nav.pendingApprovals, of: "pending" }),
+  },
+  {
+    entry: "unresolved",
+    label: "Unresolved",
+    path: `${CONSOLE_PATH}/unresolved`,
+    count: (nav) => ({ n: nav.unresolved, of: "unresolved" }),
+  },
   { entry: "audit", label: "Audit", path: `${CONSOLE_PATH}/audit` },
   { entry: "keys", label: "Keys", path: `${CONSOLE_PATH}/keys` },
 ];
@@ -50,11 +78,7 @@ ${
   nav
     ? html`<nav aria-label="Console">${ENTRIES.map(
         (e) =>
-          html`<a href="${e.path}"${e.entry === nav.current ? html` aria-current="page"` : ""}>${e.label}${
-            e.entry === "approvals" && nav.pendingApprovals
-              ? html` <span class="badge" aria-label="${nav.pendingApprovals} pending">${nav.pendingApprovals}</span>`
-              : ""
-          }</a>`,
+          html`<a href="${e.path}"${e.entry === nav.current ? html` aria-current="page"` : ""}>${e.label}${badge(nav, e)}</a>`,
       )}</nav>
 <form class="sign-out" method="post" action="${CONSOLE_PATH}/sign-out">
 <input type="hidden" name="csrf" value="${nav.csrf}">
@@ -69,6 +93,12 @@ ${options.body}
 </body>
 </html>
 `.value;
+}
+
+function badge(nav: NavState, entry: Entry): SafeHtml {
+  const count = entry.count?.(nav);
+  if (!count?.n) return html``;
+  return html` <span class="badge" aria-label="${count.n} ${count.of}">${count.n}</span>`;
 }
 
 /** A hidden CSRF field for a state-changing form. */

@@ -1,8 +1,8 @@
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
+import { createServer, type IncomingMessage } from "node:http";
 import { redactSecrets } from "../audit/redact.js";
 import type { Logger } from "../logger.js";
-import { isLoopback, originChecker } from "../transports/http-origin.js";
+import { listenGuarded } from "../transports/http-listen.js";
+import { isLoopback, type OriginCheck } from "../transports/http-origin.js";
 import type { Console } from "./console.js";
 import { sendText } from "./request.js";
 
@@ -28,7 +28,7 @@ export interface ConsoleServer {
 
 export async function serveConsole(options: ConsoleServerOptions): Promise<ConsoleServer> {
   const { logger } = options;
-  let checkOrigin: ReturnType<typeof originChecker> | undefined;
+  let checkOrigin: ((req: IncomingMessage) => OriginCheck) | undefined;
   const server = createServer((req, res) => {
     const origin = checkOrigin?.(req);
     if (!origin?.ok) {
@@ -51,23 +51,14 @@ export async function serveConsole(options: ConsoleServerOptions): Promise<Conso
       },
     );
   });
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 30_000;
-  server.on("clientError", (_err, socket) => socket.destroy());
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, options.host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
-  checkOrigin = originChecker({
+  const bound = await listenGuarded(server, {
     host: options.host,
-    port,
+    port: options.port,
     allowedHosts: options.allowedHosts,
     allowedOrigins: options.allowedOrigins,
   });
+  const { port } = bound;
+  checkOrigin = bound.checkOrigin;
   if (!isLoopback(options.host)) {
     logger.warn(
       { host: options.host },

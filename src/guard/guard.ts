@@ -4,7 +4,6 @@ import type {
   AnySessionTool,
   AnyStripeTool,
   AnyTool,
-  FoundOutcome,
   Resolution,
   ToolContext,
   ToolResult,
@@ -19,9 +18,9 @@ import {
 import { canonicalJson } from "../audit/canonical.js";
 import { redactValue } from "../audit/redact.js";
 import { redactError } from "../audit/redact-error.js";
-import { type ErrorCode, SpendguardError } from "../errors.js";
+import { SpendguardError } from "../errors.js";
 import { type Logger, silentLogger } from "../logger.js";
-import { type CallCharge, noCharge, settledCap } from "../money/charge.js";
+import { type CallCharge, settledCap } from "../money/charge.js";
 import { capsLeftLine } from "../policy/caps-left.js";
 import type { Denial } from "../policy/decision.js";
 import type { LoadedPolicy } from "../policy/load.js";
@@ -60,18 +59,15 @@ import {
   type SessionFacts,
 } from "./decide.js";
 import { type CallFailure, failedBeforeSending, failureOf } from "./failures.js";
-import { attemptKey, idempotencyKey, KEY_LIFE_MS } from "./idempotency.js";
+import { attemptKey, idempotencyKey } from "./idempotency.js";
 import { type KillFlag, readKillFlag } from "./kill.js";
-import { ownerIsGone } from "./owner.js";
-import {
-  learnOutcome,
-  type ReconcileReport,
-  ReconciliationEntries,
-  reconcileAdmissions,
-} from "./reconcile.js";
-import { recordedResult, recordResult } from "./recorded.js";
+import { type CallOutcome, errorOutcome } from "./outcome.js";
+import { type ReconcileReport, ReconciliationEntries, reconcileAdmissions } from "./reconcile.js";
+import { recordResult } from "./recorded.js";
+import { type RepeatSteps, repeatedCall } from "./repeat.js";
 import { sessionControl } from "./session-control.js";
 
+export type { CallOutcome } from "./outcome.js";
 export type { ReconcileReport } from "./reconcile.js";
 
 export interface GuardOptions {
@@ -103,10 +99,6 @@ export interface CallOptions {
   askHuman?: AskHuman | undefined;
 }
 
-export type CallOutcome =
-  | { ok: true; output: Record<string, unknown>; text: string }
-  | { ok: false; code: ErrorCode; message: string; hint?: string };
-
 /**
  * The pipeline every tool call passes: tool offered? → schema → session (killed?
  * expired?) → policy (account, parameters) → what Stripe says (customer, money) → scope,
@@ -132,6 +124,7 @@ export class Guard {
   private readonly approvals: ApprovalGate;
   private readonly reconciliation: ReconciliationEntries;
   private readonly approvalPaths: ApprovalPaths;
+  private readonly repeatSteps: RepeatSteps;
 
   /** A guard for an existing session, which must have been started under this very policy. */
   static async open(options: GuardOptions): Promise<Guard> {
@@ -178,6 +171,18 @@ export class Guard {
       clock: this.clock,
       paths: this.approvalPaths,
     });
+    this.repeatSteps = {
+      store: this.store,
+      policy: this.policy,
+      reconciliation: this.reconciliation,
+      admissionBase: (...args) => this.admissionBase(...args),
+      denied: (trail, decision) => this.denied(trail, decision),
+      killedBeforeSending: (...args) => this.killedBeforeSending(...args),
+      logFailure: (...args) => this.logFailure(...args),
+      failureEntry: (...args) => this.failureEntry(...args),
+      settlementOf: (...args) => this.settlementOf(...args),
+      succeeded: (...args) => this.succeeded(...args),
+    };
   }
 
   /** Whether this session's MCP client may say yes (so the server should offer to ask it). */
@@ -389,7 +394,15 @@ export class Guard {
       const callKey = idempotencyKey(this.sessionId, tool.name, facts.account, facts.args);
       const history = await this.store.findCall(callKey);
       if (history.standing) {
-        const answer = await this.repeat(trail, tool, facts, ctx, resolution, history.standing);
+        const answer = await repeatedCall(
+          this.repeatSteps,
+          trail,
+          tool,
+          facts,
+          ctx,
+          resolution,
+          history.standing,
+        );
         if (answer) return answer;
       }
       trail.callKey = callKey;
@@ -476,197 +489,6 @@ export class Guard {
     );
     trail.closed();
     return this.succeeded(trail, tool, result, false);
-  }
-
-  /**
-   * The same write again (same session, tool, account, arguments). A repeat is a call, so
-   * it counts against the call limits, but it moves nothing: it is answered from what was
-   * recorded of the first call; or, while Stripe still keeps the idempotency key (23 h
-   * taken as its life), by sending the first request again, which Stripe answers with the
-   * first result; or, past the key's life, by reading Stripe for the first request's
-   * stamp — never by sending it again. `null`: it cannot be shown to be the same call (an
-   * older call with nothing recorded, or one that surely did not apply), so it is a new call.
-   */
-  private async repeat(
-    trail: CallTrail,
-    tool: AnyStripeTool,
-    facts: CallFacts,
-    ctx: ToolContext,
-    resolution: Resolution<unknown>,
-    earlier: Admission,
-  ): Promise<CallOutcome | null> {
-    const recorded = earlier.state === "settled" ? recordedResult(earlier.result) : null;
-    const keyAlive = trail.now - earlier.created_at < KEY_LIFE_MS;
-    // An earlier call whose outcome nobody is waiting for becomes this call's to settle.
-    const adopt =
-      earlier.state === "unknown" ||
-      (earlier.state === "reserved" && ownerIsGone(earlier, trail.now));
-    let found: FoundOutcome<Record<string, unknown>> | null = null;
-    if (!recorded && !keyAlive) {
-      if (earlier.state === "settled") return null;
-      found = await learnOutcome(tool, ctx, facts.args, earlier);
-      if (found.applied === "no") {
-        await this.store.release(
-          earlier.id,
-          this.reconciliation.entry(
-            earlier,
-            "reconciled",
-            null,
-            `Read Stripe: ${found.why}. Released.`,
-          ),
-          "if-applied",
-        );
-        return null;
-      }
-    }
-
-    const counted = await this.store.admit<Denial>(
-      {
-        ...this.admissionBase(trail, tool, facts, {}),
-        args: earlier.args,
-        call_key: null,
-        idempotency_key: null,
-        repeat_of: earlier.id,
-        amount: 0,
-        currency: null,
-        amount_cap: 0,
-        revenue_at_risk_cap: null,
-        cancellation: false,
-      },
-      (usage) =>
-        decideCaps(facts, noCharge(this.policy.caps.currency), resolution.customer !== null, usage),
-    );
-    if (!counted.admitted) return this.denied(trail, counted.decision);
-    trail.admission = counted.admission;
-    trail.idempotencyKey = earlier.idempotency_key;
-    const repeatOf = `repeat of ${earlier.id}`;
-
-    if (recorded) {
-      return this.answerRepeat(
-        trail,
-        tool,
-        counted.admission,
-        recorded,
-        `${repeatOf}, answered from its record`,
-      );
-    }
-    if (found) {
-      if (found.applied === "yes") {
-        const settlement = this.settlementOf(found.result, trail.charge, true);
-        await this.store.settle(
-          earlier.id,
-          settlement,
-          this.reconciliation.entry(
-            earlier,
-            "reconciled",
-            null,
-            "Read Stripe: it applied. Settled with what Stripe holds.",
-            settlement,
-          ),
-          "if-applied",
-        );
-        return this.answerRepeat(
-          trail,
-          tool,
-          counted.admission,
-          found.result,
-          `${repeatOf}, found by reading Stripe`,
-        );
-      }
-      const error = new SpendguardError(
-        "outcome_unknown",
-        `The earlier identical call (${earlier.id}) may or may not have gone through, and Stripe no longer remembers its request: ${found.why}. It keeps counting against the caps until an operator resolves it.`,
-        "Do not retry: an operator will confirm it (spendguard admissions).",
-      );
-      await this.store.settle(
-        counted.admission.id,
-        ZERO_SETTLEMENT,
-        trail.entry("allow", "unknown", error.code, "idempotency", error.message),
-      );
-      trail.closed();
-      return errorOutcome(error);
-    }
-
-    // Inside the key's life: Stripe answers the same request with the first result.
-    const killed = await this.killedBeforeSending(trail, counted.admission);
-    if (killed) return killed;
-    let result: ToolResult<Record<string, unknown>>;
-    try {
-      result = await tool.handle(
-        { ...ctx, idempotencyKey: earlier.idempotency_key ?? undefined, admission: earlier.id },
-        facts.args,
-        resolution,
-        (customer) => inScope(this.policy.policy.customers, customer),
-      );
-    } catch (err) {
-      const failure = failureOf(err, "write");
-      if (failure.unexpected) this.logFailure(trail, err);
-      trail.stripeRequestId = failure.stripeRequestId;
-      if (adopt && failure.conclusive && failure.applied === "no") {
-        await this.store.release(
-          earlier.id,
-          this.reconciliation.entry(
-            earlier,
-            "reconciled",
-            failure.error.code,
-            `Stripe refused the same request inside the key's life, so the first did not apply: released. ${failure.error.message}`,
-          ),
-        );
-      } else if (adopt && earlier.state === "reserved" && failure.applied === "unknown") {
-        await this.store.markUnknown(
-          earlier.id,
-          this.reconciliation.entry(
-            earlier,
-            "unknown",
-            failure.error.code,
-            `Sent again, but Stripe's answer is still unclear: kept counting as unknown. ${failure.error.message}`,
-          ),
-        );
-      }
-      await this.store.release(counted.admission.id, this.failureEntry(trail, failure));
-      trail.closed();
-      return errorOutcome(failure.error);
-    }
-    if (adopt || earlier.state === "settled") {
-      const settlement = this.settlementOf(result, trail.charge, true);
-      await this.store.settle(
-        earlier.id,
-        settlement,
-        this.reconciliation.entry(
-          earlier,
-          "reconciled",
-          null,
-          "Stripe answered the same request with its first result: settled.",
-          settlement,
-        ),
-        "if-applied",
-      );
-    }
-    return this.answerRepeat(
-      trail,
-      tool,
-      counted.admission,
-      result,
-      `${repeatOf}: Stripe answered with the first result`,
-    );
-  }
-
-  /** A repeat's answer: its counting admission settled at nothing, its one audit row. */
-  private async answerRepeat(
-    trail: CallTrail,
-    tool: AnyStripeTool,
-    counted: Admission,
-    result: ToolResult<Record<string, unknown>>,
-    reason: string,
-  ): Promise<CallOutcome> {
-    if (result.stripeRequestId) trail.stripeRequestId = result.stripeRequestId;
-    await this.store.settle(
-      counted.id,
-      ZERO_SETTLEMENT,
-      trail.entry("allow", "replayed", null, "idempotency", reason),
-    );
-    trail.closed();
-    return this.succeeded(trail, tool, result, true);
   }
 
   /** A kill that landed while Stripe was being read: the admission is released, nothing sent. */
@@ -899,13 +721,6 @@ export class Guard {
   }
 }
 
-/** A counted repeat moves nothing. */
-const ZERO_SETTLEMENT: Settlement = {
-  amount: 0,
-  amount_cap: 0,
-  stripe_request_id: null,
-  result: null,
-};
 /** `apr_… (via operator, operator:olivia)`: the approval, and who gave it by which path. */
 function approvedBy(approval: ApprovalRecord): string {
   const by = approval.decided_by ?? "unknown";
@@ -916,16 +731,6 @@ function approvedBy(approval: ApprovalRecord): string {
 interface GrantedApproval {
   call: ApprovalCall;
   record: ApprovalRecord;
-}
-
-/** A refusal or failure as the agent gets it: the error's code (unless overridden), message and hint. */
-function errorOutcome(error: SpendguardError, code: ErrorCode = error.code): CallOutcome {
-  return {
-    ok: false,
-    code,
-    message: error.message,
-    ...(error.hint ? { hint: error.hint } : {}),
-  };
 }
 
 /** The database went away after the request left: the outcome stands, its record waits. */

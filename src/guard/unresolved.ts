@@ -25,6 +25,8 @@ export interface UnresolvedAdmission {
   currency: string | null;
   /** What it counts against the caps meanwhile, in the cap currency's minor unit. */
   amount_cap: number;
+  /** The cap currency its call was audited in; `null` when no row says (a call moving no money). */
+  cap_currency: string | null;
   state: "unknown" | "reserved";
   created_at: string;
   /** Whether Stripe may still hold its idempotency key (so a repeat could still be sent). */
@@ -36,12 +38,15 @@ export async function unresolvedAdmissions(
   now: number,
   filter: { agent?: string } = {},
 ): Promise<UnresolvedAdmission[]> {
-  return (await store.listAdmissions({ states: ["unknown", "reserved"], ...filter }))
-    .filter((a) => a.state === "unknown" || ownerIsGone(a, now))
-    .map((a) => view(a, now));
+  const unresolved: UnresolvedAdmission[] = [];
+  for (const a of await store.listAdmissions({ states: ["unknown", "reserved"], ...filter })) {
+    if (a.state === "unknown" || ownerIsGone(a, now))
+      unresolved.push(view(a, await capCurrencyOf(store, a), now));
+  }
+  return unresolved;
 }
 
-function view(a: Admission, now: number): UnresolvedAdmission {
+function view(a: Admission, capCurrency: string | null, now: number): UnresolvedAdmission {
   return {
     id: a.id,
     session: a.session,
@@ -53,6 +58,7 @@ function view(a: Admission, now: number): UnresolvedAdmission {
     amount: a.amount,
     currency: a.currency,
     amount_cap: a.amount_cap,
+    cap_currency: capCurrency,
     state: a.state === "unknown" ? "unknown" : "reserved",
     created_at: new Date(a.created_at).toISOString(),
     key_alive: now - a.created_at < KEY_LIFE_MS,
@@ -80,11 +86,8 @@ export async function resolveAdmission(store: Store, ruling: Ruling): Promise<Ru
     admission.state === "unknown" ||
     (admission.state === "reserved" && ownerIsGone(admission, ruling.now));
   if (!open) return { resolved: false, problem: "not_unresolved", state: admission.state };
-  const entries = new ReconciliationEntries(
-    await capCurrencyOf(store, admission),
-    () => ruling.now,
-    "operator",
-  );
+  const capCurrency = await capCurrencyOf(store, admission);
+  const entries = new ReconciliationEntries(capCurrency, () => ruling.now, "operator");
   const reason = `${ruling.by} ruled it ${ruling.applied ? "applied" : "not applied"}: ${cleanReason(ruling.reason)}`;
   const result = ruling.applied
     ? await store.settle(
@@ -110,7 +113,11 @@ export async function resolveAdmission(store: Store, ruling: Ruling): Promise<Ru
       state: (await store.getAdmission(admission.id))?.state,
     };
   }
-  return { resolved: true, admission: view(admission, ruling.now), record: result.record };
+  return {
+    resolved: true,
+    admission: view(admission, capCurrency, ruling.now),
+    record: result.record,
+  };
 }
 
 /** The cap currency the admission's own call was audited in. */

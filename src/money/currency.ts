@@ -150,3 +150,20 @@ export function formatMoney(amount: number, currency: string): string {
     .format(major)
     .replace(/\u00a0/g, " ");
 }
+
+/**
+ * `€20.00 (≈ $21.60)`: money in its own currency and, when the cap currency differs, what
+ * it counts against the caps; `""` when the call moves no money.
+ */
+export function formatWithCap(
+  amount: number | null,
+  currency: string | null,
+  amountCap: number | null,
+  capCurrency: string | null,
+): string {
+  if (amount === null || currency === null) return "";
+  const own = formatMoney(amount, currency);
+  return capCurrency !== null && currency !== capCurrency && amountCap !== null
+    ? `${own} (≈ ${formatMoney(amountCap, capCurrency)})`
+    : own;
+}

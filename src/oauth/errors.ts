@@ -2,7 +2,7 @@ import type { ServerResponse } from "node:http";
 
 /**
  * Every refusal of the authorization server is an OAuth error response (RFC 6749 §5.2,
- * RFC 7591 §3.2.2, RFC 7009 §2.2.1, RFC 8707 §2): a registered `error` code and an
+ * RFC 7591 §3.2.2, RFC 7009 §2.2.1, RFC 8707 §2, RFC 6750 §3.1): a registered `error` code and an
  * `error_description` a person can act on. Descriptions are spendguard's own words, never
  * a client's text and never a secret.
  */
@@ -16,6 +16,8 @@ export type OAuthErrorCode =
   | "unsupported_response_type"
   | "invalid_scope"
   | "invalid_target"
+  /** RFC 6750 §3.1: a bearer credential sent with the request is refused. */
+  | "invalid_token"
   | "access_denied"
   | "invalid_redirect_uri"
   | "invalid_client_metadata"

@@ -16,6 +16,7 @@ import type { ConsentPages } from "./consent.js";
 import { NO_STORE, OAuthError, sendJson, sendOAuthError } from "./errors.js";
 import { authorizationServerMetadata, ENDPOINTS, protectedResourceMetadata } from "./metadata.js";
 import { type MetadataDocumentOptions, MetadataDocuments } from "./metadata-documents.js";
+import { refusedStaticKey } from "./refused-key.js";
 import {
   PROTECTED_RESOURCE_WELL_KNOWN,
   ProtectedResource,
@@ -98,6 +99,8 @@ export function createAuthorizationServer(
     string,
     {
       methods: readonly string[];
+      /** Called from a client's own code, with its configured headers: see refused-key.ts. */
+      refusesStaticKeys?: true;
       run(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void>;
     }
   > = {
@@ -112,6 +115,7 @@ export function createAuthorizationServer(
     },
     [ENDPOINTS.register]: {
       methods: ["POST"],
+      refusesStaticKeys: true,
       async run(req, res) {
         const read = await readJsonBody(req, 64 * 1024);
         if (!read.ok)
@@ -149,6 +153,7 @@ export function createAuthorizationServer(
     },
     [ENDPOINTS.token]: {
       methods: ["POST"],
+      refusesStaticKeys: true,
       async run(req, res) {
         const form = await formOf(req);
         const tokens = await tokenRequest(req, form, contexts().token);
@@ -163,6 +168,16 @@ export function createAuthorizationServer(
         res.writeHead(200, { ...PUBLIC_JSON, "Cache-Control": "no-store" }).end();
       },
     },
+  };
+
+  const refuseStaticKey = async (req: IncomingMessage, pathname: string) => {
+    const refused = await refusedStaticKey(req, options.store, now());
+    if (!refused) return;
+    options.logger.info(
+      { path: pathname, refusal: refused.refusal, keyId: refused.keyId },
+      "an OAuth request carried a refused key",
+    );
+    throw refused.error;
   };
 
   const route = async (req: IncomingMessage, res: ServerResponse, url: URL) => {
@@ -195,6 +210,7 @@ export function createAuthorizationServer(
       } else if (!endpoint.methods.includes(req.method ?? "")) {
         throw notAllowed(endpoint.methods.join(", "));
       } else {
+        if (endpoint.refusesStaticKeys) await refuseStaticKey(req, pathname);
         await endpoint.run(req, res, url);
       }
     } catch (error) {

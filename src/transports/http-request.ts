@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { KeyRefusal } from "../keys/api-keys.js";
 
 /**
  * What every HTTP refusal looks like: a JSON-RPC error (what MCP clients parse) whose
@@ -10,16 +11,7 @@ export type HttpRefusalCode =
   | "origin_not_allowed"
   | "not_found"
   | "method_not_allowed"
-  | "key_missing"
-  | "key_invalid"
-  | "key_expired"
-  | "key_revoked"
-  | "token_invalid"
-  | "token_expired"
-  | "token_revoked"
-  | "token_wrong_resource"
-  | "grant_expired"
-  | "grant_revoked"
+  | KeyRefusal
   | "rate_limited"
   | "body_too_large"
   | "unsupported_media_type"

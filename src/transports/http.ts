@@ -1,5 +1,4 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import { NodeStreamableHTTPServerTransport, toNodeHandler } from "@modelcontextprotocol/node";
 import {
   type AuthInfo,
@@ -13,7 +12,8 @@ import type { KeyCheck } from "../keys/api-keys.js";
 import type { Logger } from "../logger.js";
 import type { ApiKeyRecord } from "../store/store.js";
 import { bearerChallenge, type ChallengeParams, KEY_MESSAGES } from "./http-auth.js";
-import { isLoopback, originChecker } from "./http-origin.js";
+import { listenGuarded } from "./http-listen.js";
+import { isLoopback, type OriginCheck } from "./http-origin.js";
 import { bearerToken, readJsonBody, refuse } from "./http-request.js";
 import { type McpSession, SessionOpenError } from "./mcp-sessions.js";
 import { RateLimiter } from "./rate-limit.js";
@@ -106,7 +106,7 @@ export async function serveHttp(options: HttpOptions): Promise<HttpService> {
   const { logger } = options;
   const live = new Map<string, LiveSession>();
   const limiter = new RateLimiter(options.rateLimit, options.rateLimit * 2);
-  let checkOrigin: ReturnType<typeof originChecker> | undefined;
+  let checkOrigin: ((req: IncomingMessage) => OriginCheck) | undefined;
   let stopping = false;
   /** POSTs not yet answered: a Streamable HTTP tool call's answer is its POST's response. */
   const unanswered = new Set<ServerResponse>();
@@ -421,26 +421,14 @@ export async function serveHttp(options: HttpOptions): Promise<HttpService> {
       refuse(res, 500, "session_open_failed", "Internal error.");
     });
   });
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 30_000;
-  server.keepAliveTimeout = 5_000;
-  // A client that vanishes mid-request must not take the server down with it.
-  server.on("clientError", (_err, socket) => socket.destroy());
-
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, options.host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
-  checkOrigin = originChecker({
+  const bound = await listenGuarded(server, {
     host: options.host,
-    port,
+    port: options.port,
     allowedHosts: options.allowedHosts,
     allowedOrigins: options.allowedOrigins,
   });
+  const { port } = bound;
+  checkOrigin = bound.checkOrigin;
 
   const sweep = async () => {
     const now = Date.now();

@@ -40,3 +40,12 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   await page.screenshot({ path, fullPage: true });
   return path;
 }
+
+/** Opens the console at `base`, is sent to sign-in, and signs in with `key`. */
+export async function signIn(page: Page, base: string, key: string): Promise<void> {
+  await page.goto(`${base}/console`);
+  const at = new URL(page.url()).pathname;
+  if (at !== "/console/sign-in") throw new Error(`expected the sign-in page, got ${at}`);
+  await page.fill("#key", key);
+  await Promise.all([page.waitForNavigation(), page.click("button[type=submit]")]);
+}

@@ -18,7 +18,14 @@ import {
   startHttpServer,
   tempHome,
 } from "../http/harness.js";
-import { HAVE_CHROMIUM, launch, NO_CHROMIUM, REQUIRE_CHROMIUM, screenshot } from "./browser.js";
+import {
+  HAVE_CHROMIUM,
+  launch,
+  NO_CHROMIUM,
+  REQUIRE_CHROMIUM,
+  screenshot,
+  signIn,
+} from "./browser.js";
 
 /**
  * The operator console in a real browser (Debian's Chromium), on a real `serve --http`
@@ -93,16 +100,9 @@ if (!HAVE_CHROMIUM && REQUIRE_CHROMIUM) {
     home?.cleanup();
   });
 
-  const signIn = async (target: Page, key: string) => {
-    await target.goto(`${server.url}/console`);
-    expect(new URL(target.url()).pathname).toBe("/console/sign-in");
-    await target.fill("#key", key);
-    await Promise.all([target.waitForNavigation(), target.click("button[type=submit]")]);
-  };
-
   describe("console in Chromium", () => {
     it("signs in with an operator key (HttpOnly, SameSite=Strict cookie) and shows a new install what to do", async () => {
-      await signIn(page, operatorKey.key);
+      await signIn(page, server.url, operatorKey.key);
       expect(new URL(page.url()).pathname).toBe("/console");
       await expect(page.locator("main h2").first().textContent()).resolves.toBe("Nothing here yet");
       expect(await page.locator("main").textContent()).toContain("spendguard keys create --agent");
@@ -235,7 +235,7 @@ if (!HAVE_CHROMIUM && REQUIRE_CHROMIUM) {
     it("refuses an agent key at sign-in", async () => {
       const other = await browser.newContext();
       const tab = await other.newPage();
-      await signIn(tab, agentKey.key);
+      await signIn(tab, server.url, agentKey.key);
       expect(new URL(tab.url()).pathname).toBe("/console/sign-in");
       expect(await tab.locator("#sign-in-error").textContent()).toContain(
         "agent keys cannot sign in",

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   formatMoney,
+  formatWithCap,
   fxTable,
   majorToMinor,
   minorUnitDigits,
@@ -77,5 +78,16 @@ describe("formatMoney", () => {
     expect(formatMoney(1_250, "bhd")).toBe("BHD 1.250");
     expect(formatMoney(100_000, "usd")).toBe("$1,000.00");
     expect(formatMoney(0, "usd")).toBe("$0.00");
+  });
+});
+
+describe("formatWithCap", () => {
+  it("adds what the money counts in the cap currency only when that is another currency", () => {
+    expect(formatWithCap(5_000, "jpy", 3_300, "usd")).toBe("¥5,000 (≈ $33.00)");
+    expect(formatWithCap(2_000, "usd", 2_000, "usd")).toBe("$20.00");
+    // The cap currency is not known (no audit row says it): the call's own money only.
+    expect(formatWithCap(1_250, "eur", 1_375, null)).toBe("€12.50");
+    expect(formatWithCap(null, null, null, "usd")).toBe("");
+    expect(formatWithCap(0, null, 0, null)).toBe("");
   });
 });

@@ -2,7 +2,8 @@ import { createHash, randomBytes } from "node:crypto";
 
 /**
  * An OAuth client and an operator's browser, by hand (fetch, cookies kept per origin): what
- * the protocol tests drive. The browser tests drive real clients and Chromium instead.
+ * the protocol tests drive. The browser tests (interop/oauth-browser.test.ts) drive real
+ * clients and Chromium instead.
  */
 
 export function pkce(): { verifier: string; challenge: string } {

@@ -193,6 +193,62 @@ describe("registration", () => {
       expect(String(refused.body.error_description).length).toBeGreaterThan(10);
     }
   });
+
+  it("a refused static key sent along (a client's configured header) is refused at /register and /token with its cause; a live key or an access token is not", async () => {
+    const revoked = await createKey(home.dir, ["--agent", "stale-bot", "--policy", POLICY]);
+    await runCli(["keys", "revoke", revoked.id, "--home", home.dir]);
+    const metadata = JSON.stringify({
+      client_name: "Header Client",
+      redirect_uris: [REDIRECT],
+      token_endpoint_auth_method: "none",
+    });
+    const registerWith = (token: string) =>
+      json(`${base}/register`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
+        body: metadata,
+      });
+    const expectRefused = (
+      answer: Awaited<ReturnType<typeof json>>,
+      cause: string,
+      challenge: string,
+    ) => {
+      expect(answer.status).toBe(401);
+      expect(answer.body.error).toBe("invalid_token");
+      expect(String(answer.body.error_description)).toContain(cause);
+      expect(String(answer.body.error_description)).toContain("Authorization header");
+      expect(answer.headers.get("www-authenticate")).toContain(challenge);
+    };
+
+    const byRevoked = await registerWith(revoked.key);
+    expectRefused(byRevoked, "This key was revoked", 'error="invalid_token"');
+    expectRefused(await registerWith("sg_agent_nonsense"), "This key is not valid", "Bearer");
+    expect(String(byRevoked.body.error_description)).not.toContain(revoked.key);
+    const refresh = await form(
+      `${base}/token`,
+      { grant_type: "refresh_token", refresh_token: "x", client_id: "x" },
+      { Authorization: `Bearer ${revoked.key}` },
+    );
+    expectRefused(refresh, "This key was revoked", 'error="invalid_token"');
+
+    // A live key, or an access token (live or not: refreshing it is the token endpoint's job),
+    // goes through to the endpoint itself.
+    const live = await createKey(home.dir, ["--agent", "live-bot", "--policy", POLICY]);
+    expect((await registerWith(live.key)).status).toBe(201);
+    const clientId = await publicClient();
+    const { tokens } = await codeFlow(clientId);
+    expect((await registerWith(tokens.access_token ?? "")).status).toBe(201);
+    const refreshed = await form(
+      `${base}/token`,
+      {
+        grant_type: "refresh_token",
+        refresh_token: tokens.refresh_token ?? "",
+        client_id: clientId,
+      },
+      { Authorization: `Bearer ${tokens.access_token}` },
+    );
+    expect(refreshed.status, JSON.stringify(refreshed.body)).toBe(200);
+  });
 });
 
 describe("client ID metadata documents", () => {

@@ -14,6 +14,7 @@ import {
   ROOT,
   tempHome,
 } from "../e2e/harness.js";
+import { connect, createKey, startHttpServer } from "../http/harness.js";
 import {
   adminClient,
   firstCalls,
@@ -192,10 +193,23 @@ describe("reconciling an unknown refund after the key's life", () => {
 });
 
 describe("reconciliation passes today's gates before it sends anything", () => {
-  const cases: [string, (w: Awaited<ReturnType<typeof world>>) => Promise<Open>][] = [
-    ["the server runs --read-only", async () => ({ args: ["--read-only"] })],
+  type Served = Awaited<ReturnType<Awaited<ReturnType<typeof world>>["open"]>>;
+  const session = async (w: Awaited<ReturnType<typeof world>>) =>
+    (await readBooks(w.home)).admissions[0]?.session ?? "";
+  /** What happens between the lost answer and the crash; what the next server runs with. */
+  const cases: [
+    string,
+    RegExp,
+    (w: Awaited<ReturnType<typeof world>>, first: Served) => Promise<Open>,
+  ][] = [
+    [
+      "the server runs --read-only",
+      /the server is read-only/,
+      async () => ({ args: ["--read-only"] }),
+    ],
     [
       "the policy no longer has the tool",
+      /the policy no longer offers issue_refund/,
       async (w) => ({
         policy: policyFile(w.home, "support-refunds", {
           tools: { lookup_charge: null },
@@ -205,6 +219,7 @@ describe("reconciliation passes today's gates before it sends anything", () => {
     ],
     [
       "the customer is out of scope",
+      /its customer is out of the policy's scope/,
       async (w) => ({
         policy: policyFile(w.home, "support-refunds", {
           customers: { metadata: { tenant: "globex" } },
@@ -214,25 +229,35 @@ describe("reconciliation passes today's gates before it sends anything", () => {
     ],
     [
       "the session was killed",
+      /its session is killed/,
       async (w) => {
-        const [admission] = (await readBooks(w.home)).admissions;
-        const killed = await runCli(["kill", admission?.session ?? "", "--reason", "test"], {
+        const killed = await runCli(["kill", await session(w), "--reason", "test"], {
           env: { SPENDGUARD_HOME: w.home },
         });
         expect(killed.code).toBe(0);
         return {};
       },
     ],
+    [
+      "the session was ended",
+      /its session is ended/,
+      async (_w, first) => {
+        expect(okOf(await call(first.client, "end_session", { reason: "done" }))).toBeTruthy();
+        return {};
+      },
+    ],
   ];
 
-  it.each(cases)("%s: only Stripe is read, nothing is refunded", async (_name, next) => {
+  it.each(cases)("%s: only Stripe is read, nothing is refunded", async (_name, why, next) => {
     const w = await world();
     const first = await w.open();
     // Every attempt is cut before Stripe applies it: nothing moved, but nobody knows that yet.
     w.sandbox.faults.add(refundFault({ kind: "reset", times: 3 }));
     expect(errorOf(await call(first.client, "issue_refund", REFUND)).code).toBe("outcome_unknown");
     const posts = refundPosts(w.sandbox).length;
-    const open = await next(w);
+    const open = await next(w, first);
+    // A crash, not a goodbye: the session stays as it was, so only the gate under test stops it.
+    process.kill(first.transport.pid ?? 0, "SIGKILL");
     await first.close();
 
     const second = await w.open(open);
@@ -243,9 +268,45 @@ describe("reconciliation passes today's gates before it sends anything", () => {
     expect(await refundsOn(w.admin, CHARGE)).toEqual([]);
     const books = await readBooks(w.home);
     expect(firstCalls(books.admissions).map((a) => a.state)).toEqual(["released"]);
-    expect(books.audit.filter((r) => r.rule === "reconcile").map((r) => r.reason)).toEqual([
-      expect.stringMatching(/Not sent again .*Read Stripe: no refund/),
-    ]);
+    const reasons = books.audit.filter((r) => r.rule === "reconcile").map((r) => r.reason);
+    expect(reasons).toEqual([expect.stringMatching(/Not sent again .*Read Stripe: no refund/)]);
+    expect(reasons[0]).toMatch(why);
+  });
+
+  it("the key that opened the session was revoked: only Stripe is read, nothing is refunded", async () => {
+    const w = await world();
+    const policy = join(ROOT, "policies/support-refunds.yaml");
+    const keyOf = async () => createKey(w.home, ["--agent", "support-bot", "--policy", policy]);
+    const [revoked, other] = [await keyOf(), await keyOf()];
+    const env = {
+      STRIPE_API_KEY: w.sandbox.keys.roles["support-refunds"],
+      SPENDGUARD_STRIPE_BASE_URL: w.relay.url,
+    };
+    const host = await startHttpServer({ home: w.home, env });
+    cleanups.push(() => host.stop("SIGKILL").then(() => undefined));
+    const agent = await connect(host.url, revoked.key);
+    w.sandbox.faults.add(refundFault({ kind: "reset", times: 3 }));
+    expect(errorOf(await call(agent.client, "issue_refund", REFUND)).code).toBe("outcome_unknown");
+    const posts = refundPosts(w.sandbox).length;
+    expect(
+      (await runCli(["keys", "revoke", revoked.id], { env: { SPENDGUARD_HOME: w.home } })).code,
+    ).toBe(0);
+    await host.stop("SIGKILL");
+
+    // The same agent comes back on another host process with its other key.
+    const next = await startHttpServer({ home: w.home, env });
+    cleanups.push(() => next.stop().then(() => undefined));
+    const again = await connect(next.url, other.key);
+    await call(again.client, "session_status");
+    await again.close();
+
+    expect(refundPosts(w.sandbox)).toHaveLength(posts);
+    expect(await refundsOn(w.admin, CHARGE)).toEqual([]);
+    const books = await readBooks(w.home);
+    expect(firstCalls(books.admissions).map((a) => a.state)).toEqual(["released"]);
+    const reasons = books.audit.filter((r) => r.rule === "reconcile").map((r) => r.reason);
+    expect(reasons).toEqual([expect.stringMatching(/Not sent again .*Read Stripe: no refund/)]);
+    expect(reasons[0]).toMatch(/the key that opened its session is revoked/);
   });
 });
 

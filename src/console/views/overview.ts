@@ -5,6 +5,7 @@ import type { ConsoleContext } from "../context.js";
 import { html, type SafeHtml } from "../html.js";
 import { CONSOLE_PATH, type NavState, notice, page } from "../layout.js";
 import { lastCall, sessionHref } from "./rows.js";
+import { UNRESOLVED_PATH, unresolvedCount } from "./unresolved.js";
 
 /**
  * The overview: every active session that has made a call, with its agent, policy and
@@ -34,14 +35,15 @@ export async function overviewFragment(ctx: ConsoleContext): Promise<SafeHtml> {
   const live = active.filter((s) => !(s.expires_at !== null && now >= s.expires_at));
   const calling = live.filter((s) => s.calls > 0);
   const idle = live.length - calling.length;
+  const unresolved = unresolvedNotice(await unresolvedCount(ctx));
   if (calling.length === 0) {
     const anyEver = (await ctx.store.listSessions({ limit: 1 })).length > 0;
-    return html`${anyEver ? noActive(idle) : welcome()}${killAllForm(live.length)}${await recentSessions(ctx)}`;
+    return html`${unresolved}${anyEver ? noActive(idle) : welcome()}${killAllForm(live.length)}${await recentSessions(ctx)}`;
   }
   const shown = calling.slice(0, MAX_SESSIONS);
   const agents = new Map<string, number>();
   for (const s of live) agents.set(s.agent, (agents.get(s.agent) ?? 0) + 1);
-  return html`<p class="summary">${calling.length} active session(s)${
+  return html`${unresolved}<p class="summary">${calling.length} active session(s)${
     idle > 0 ? ` and ${idle} that never made a call` : ""
   }${calling.length > shown.length ? `; the ${shown.length} newest are shown` : ""}.</p>
 <div class="sessions">${await Promise.all(shown.map((s) => sessionCard(ctx, s, now)))}</div>
@@ -92,6 +94,12 @@ export function lastCustomer(rows: readonly AuditRecord[]): string | null {
     if (customer) return customer;
   }
   return null;
+}
+
+/** Writes nobody could prove: they count against the caps until a person rules on them. */
+function unresolvedNotice(count: number): SafeHtml {
+  if (count === 0) return html``;
+  return html`<p class="notice warn" data-unresolved="${count}"><strong>${count} write(s) with an unknown outcome</strong> count against their agents' caps until you rule on them. <a href="${UNRESOLVED_PATH}">Resolve them</a></p>`;
 }
 
 function killAllForm(active: number): SafeHtml {

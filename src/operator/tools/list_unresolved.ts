@@ -16,6 +16,10 @@ export const unresolvedOutput = z.object({
     .number()
     .int()
     .describe("What it counts against the caps, cap-currency minor units."),
+  cap_currency: z
+    .string()
+    .nullable()
+    .describe("The cap currency; null when the call moves no money."),
   state: z.enum(["unknown", "reserved"]),
   created_at: z.string(),
   key_alive: z.boolean().describe("Whether Stripe may still hold its idempotency key."),
