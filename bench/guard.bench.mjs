@@ -3,6 +3,9 @@
 //
 //   npm run build && node bench/guard.bench.mjs [calls]
 //
+// With BENCH_DATABASE_URL=postgres://… (a migrated database: spendguard migrate), the
+// admission alone (1 and 8 in flight) and the guard passes run on PostgreSQL too.
+//
 // BENCH_DIR picks the directory for the database (default: the OS temp dir, which must
 // be on a real disk for the figures to mean anything). Tools are fakes that answer at
 // once, so what is measured is the guard alone, not Stripe.
@@ -16,12 +19,14 @@ import { decide } from "../dist/src/guard/decide.js";
 import { Guard } from "../dist/src/guard/guard.js";
 import { startSession } from "../dist/src/guard/sessions.js";
 import { parsePolicy } from "../dist/src/policy/load.js";
+import { openPostgresStore } from "../dist/src/store/postgres/store.js";
 import { openSqliteStore } from "../dist/src/store/sqlite/store.js";
 import { defineTool } from "../dist/tools/tool.js";
 
 const CALLS = Number(process.argv[2] ?? 3_000);
 const WARMUP = 300;
 const BASE = process.env.BENCH_DIR ?? tmpdir();
+const DATABASE_URL = process.env.BENCH_DATABASE_URL;
 
 const customer = { id: "cus_bench", email: "ann@acme.test", metadata: { tenant: "acme" } };
 
@@ -113,10 +118,12 @@ function percentiles(samples) {
   return { p50: at(0.5), p99: at(0.99), p999: at(0.999), max: sorted[sorted.length - 1], mean };
 }
 
-async function guardPasses(synchronous, tool) {
+async function guardPasses(synchronous, tool, databaseUrl) {
   const home = mkdtempSync(join(BASE, "spendguard-bench-"));
   try {
-    const store = openSqliteStore(home, { synchronous });
+    const store = databaseUrl
+      ? await openPostgresStore(databaseUrl)
+      : openSqliteStore(home, { synchronous });
     const session = await startSession(store, { policy });
     const guard = await Guard.open({
       policy,
@@ -145,6 +152,79 @@ async function guardPasses(synchronous, tool) {
   } finally {
     rmSync(home, { recursive: true, force: true });
   }
+}
+
+/**
+ * `store.admit` alone (the cap check's transaction, under the per-agent lock), each
+ * followed by an untimed settle; `parallel` admissions of one agent in flight at once.
+ */
+async function admissions(openStore, parallel = 1) {
+  const store = await openStore();
+  const agent = `bench-${process.pid}-${Date.now()}-${parallel}`;
+  const allow = () => ({ outcome: "allow", rule: "bench", reason: "bench" });
+  const samples = [];
+  let next = 0;
+  const one = async () => {
+    const i = next++;
+    const request = {
+      session: `ses_${agent}`,
+      agent,
+      tool: "issue_refund",
+      customer: "cus_bench",
+      call_key: `c_${agent}_${i}`,
+      idempotency_key: `k_${agent}_${i}`,
+      repeat_of: null,
+      amount: 100,
+      currency: "usd",
+      amount_cap: 100,
+      revenue_at_risk_cap: null,
+      cancellation: false,
+      args: "{}",
+      account: null,
+      owner_pid: process.pid,
+      created_at: Date.now(),
+    };
+    const started = performance.now();
+    const result = await store.admit(request, allow);
+    if (i >= WARMUP) samples.push(performance.now() - started);
+    await store.settle(
+      result.admission.id,
+      { amount: 100, amount_cap: 100, stripe_request_id: null, result: null },
+      benchEntry(agent),
+    );
+  };
+  const worker = async () => {
+    while (next < WARMUP + CALLS) await one();
+  };
+  const started = performance.now();
+  await Promise.all(Array.from({ length: parallel }, worker));
+  const perSecond = ((WARMUP + CALLS) / (performance.now() - started)) * 1000;
+  await store.close();
+  return { ...percentiles(samples), perSecond };
+}
+
+function benchEntry(agent) {
+  return {
+    at: new Date().toISOString(),
+    session: `ses_${agent}`,
+    agent,
+    tool: "issue_refund",
+    args: "{}",
+    decision: "allow",
+    code: null,
+    rule: "policy",
+    reason: "allowed",
+    stripe_request_id: null,
+    idempotency_key: null,
+    amount: 100,
+    currency: "usd",
+    amount_cap: 100,
+    cap_currency: "usd",
+    revenue_at_risk_cap: null,
+    customer: "cus_bench",
+    outcome: "ok",
+    duration_ms: 0,
+  };
 }
 
 /** The pure decision alone, for scale. */
@@ -236,3 +316,25 @@ console.log(
   line("full pass, read, synchronous=NORMAL", await guardPasses("normal", "lookup_charge")),
 );
 console.log(line("disk: write 4 KiB + fsync (the floor of one durable commit)", fsyncs()));
+if (DATABASE_URL) {
+  const rate = (r) => `${r.perSecond.toFixed(0)}/s`.padStart(8);
+  for (const parallel of [1, 8]) {
+    const home = mkdtempSync(join(BASE, "spendguard-bench-"));
+    const sqlite = await admissions(async () => openSqliteStore(home), parallel);
+    rmSync(home, { recursive: true, force: true });
+    console.log(
+      `${line(`admission alone, SQLite tiered, ${parallel} in flight`, sqlite)} ${rate(sqlite)}`,
+    );
+    const pg = await admissions(() => openPostgresStore(DATABASE_URL), parallel);
+    console.log(`${line(`admission alone, PostgreSQL, ${parallel} in flight`, pg)} ${rate(pg)}`);
+  }
+  console.log(
+    line(
+      "full pass, money-moving write, PostgreSQL",
+      await guardPasses("tiered", "issue_refund", DATABASE_URL),
+    ),
+  );
+  console.log(
+    line("full pass, read, PostgreSQL", await guardPasses("tiered", "lookup_charge", DATABASE_URL)),
+  );
+}

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEMO, type Sandbox, startSandbox } from "../../src/sandbox/index.js";
-import { call, errorOf, okOf, tempHome } from "../e2e/harness.js";
+import { call, errorOf, okOf, policyFile, tempHome } from "../e2e/harness.js";
 import {
   connect,
   createKey,
@@ -167,6 +167,96 @@ describe.skipIf(POSTGRES_MISSING)("several hosts on one PostgreSQL", () => {
     await Promise.all([agent.close(), operator.close()]);
     await Promise.all([a.server.stop(), b.server.stop()]);
     const books = await readBooks(a.home, url);
+    expect(books.chain).toEqual({ ok: true, rows: books.audit.length });
+  }, 120_000);
+
+  it("an approval decided through host A lets the exact call through once on host B", async () => {
+    const url = await freshPostgres();
+    const [a, b] = await Promise.all([host(url), host(url)]);
+    if (!a || !b) throw new Error("unreachable");
+    const policy = policyFile(a.home, "support-refunds", { require_approval_over: 40 });
+    const agentKey = await createKey(a.home, [
+      "--agent",
+      "careful-bot",
+      "--policy",
+      policy,
+      "--database",
+      url,
+    ]);
+    const operatorKey = await createKey(a.home, [
+      "--operator",
+      "--name",
+      "olivia",
+      "--database",
+      url,
+    ]);
+    const refund = { charge: CHARGE, amount: 4_500, reason: "requested_by_customer" };
+
+    const agent = await connect(b.server.url, agentKey.key);
+    const asked = outcome(await call(agent.client, "issue_refund", refund));
+    if (asked.ok) throw new Error("expected approval_required");
+    expect(asked.code).toBe("approval_required");
+    const approvalId = /apr_[0-9a-f]{24}/.exec(asked.message)?.[0];
+    const operator = await connect(a.server.url, operatorKey.key);
+    expect(
+      outcome(await call(operator.client, "approve", { approval_id: approvalId, note: "ok" })).ok,
+    ).toBe(true);
+
+    expect(outcome(await call(agent.client, "issue_refund", refund)).ok).toBe(true);
+    const again = outcome(await call(agent.client, "issue_refund", refund));
+    expect(again.ok && (again.data.spendguard as { replayed: boolean }).replayed).toBe(true);
+    const other = outcome(await call(agent.client, "issue_refund", { ...refund, amount: 4_600 }));
+    expect(other).toMatchObject({ ok: false, code: "approval_required" });
+    const refunds = await refundsOn(adminClient(sandbox), CHARGE);
+    expect(refunds.filter((r) => r.amount === 4_500)).toHaveLength(1);
+
+    await Promise.all([agent.close(), operator.close()]);
+    await Promise.all([a.server.stop(), b.server.stop()]);
+  }, 120_000);
+
+  it("a refund whose answer host A lost, before A died, is settled by host B: it moves once", async () => {
+    const url = await freshPostgres();
+    const a = await host(url);
+    const policy = refundPolicy(a.home, { per_call: 100, per_day: 1_000 });
+    const key = await createKey(a.home, [
+      "--agent",
+      "lost-bot",
+      "--policy",
+      policy,
+      "--database",
+      url,
+    ]);
+    const refund = { charge: CHARGE, amount: 2_345, reason: "duplicate" };
+
+    const agent = await connect(a.server.url, key.key);
+    // Every attempt is cut before Stripe applies it: nobody knows yet that nothing moved.
+    sandbox.faults.add({ method: "POST", path: "/v1/refunds", kind: "reset", times: 3 });
+    expect(outcome(await call(agent.client, "issue_refund", refund))).toMatchObject({
+      ok: false,
+      code: "outcome_unknown",
+    });
+    await a.server.stop("SIGKILL");
+    const lost = (await readBooks(a.home, url)).admissions.filter((x) => x.agent === "lost-bot");
+    expect(lost.map((x) => x.state)).toEqual(["unknown"]);
+
+    // Another host serves the agent next: inside Stripe's key life it replays the write
+    // with the same idempotency key, and Stripe, reachable again, applies it once.
+    const b = await host(url);
+    const back = await connect(b.server.url, key.key);
+    expect(outcome(await call(back.client, "session_status")).ok).toBe(true);
+    await back.close();
+    await b.server.stop();
+
+    const refunds = (await refundsOn(adminClient(sandbox), CHARGE)).filter(
+      (r) => r.amount === refund.amount,
+    );
+    expect(refunds).toHaveLength(1);
+    const books = await readBooks(b.home, url);
+    const settled = books.admissions.filter((x) => x.agent === "lost-bot");
+    expect(settled.map((x) => [x.state, x.amount_cap])).toEqual([["settled", refund.amount]]);
+    expect(books.audit.filter((r) => r.rule === "reconcile").map((r) => r.outcome)).toEqual([
+      "reconciled",
+    ]);
     expect(books.chain).toEqual({ ok: true, rows: books.audit.length });
   }, 120_000);
 });
