@@ -2,7 +2,7 @@ import type { Admission, UsageQuery, UsageSnapshot } from "../store.js";
 import type { Queryable } from "./database.js";
 
 /**
- * The running totals of `../sqlite-usage.ts`, in PostgreSQL: the same tables and rules
+ * The running totals of `../sqlite/usage.ts`, in PostgreSQL: the same tables and rules
  * (whole minutes from per-minute totals, the first partly covered minute from the
  * admissions), changed only inside the store's transactions. Increments are single
  * statements, so concurrent ones from several hosts add up exactly.
