@@ -64,7 +64,7 @@ import { type KillFlag, readKillFlag } from "./kill.js";
 import { type CallOutcome, errorOutcome } from "./outcome.js";
 import { type ReconcileReport, ReconciliationEntries, reconcileAdmissions } from "./reconcile.js";
 import { recordResult } from "./recorded.js";
-import { type RepeatSteps, repeatedCall } from "./repeat.js";
+import { type AdmissionBase, type RepeatSteps, repeatedCall } from "./repeat.js";
 import { sessionControl } from "./session-control.js";
 
 export type { CallOutcome } from "./outcome.js";
@@ -512,10 +512,7 @@ export class Guard {
     tool: AnyStripeTool,
     facts: CallFacts,
     replayArgs: Record<string, unknown>,
-  ): Pick<
-    AdmissionRequest,
-    "session" | "agent" | "tool" | "customer" | "args" | "account" | "owner_pid" | "created_at"
-  > {
+  ): AdmissionBase {
     return {
       session: this.sessionId,
       agent: this.agent,

@@ -27,6 +27,12 @@ import { recordedResult } from "./recorded.js";
  * answered exactly as any other call.
  */
 
+/** What every admission of a call shares, whatever it counts. */
+export type AdmissionBase = Pick<
+  AdmissionRequest,
+  "session" | "agent" | "tool" | "customer" | "args" | "account" | "owner_pid" | "created_at"
+>;
+
 /** The guard's steps a repeat uses. */
 export interface RepeatSteps {
   store: Store;
@@ -38,10 +44,7 @@ export interface RepeatSteps {
     tool: AnyStripeTool,
     facts: CallFacts,
     replayArgs: Record<string, unknown>,
-  ): Pick<
-    AdmissionRequest,
-    "session" | "agent" | "tool" | "customer" | "args" | "account" | "owner_pid" | "created_at"
-  >;
+  ): AdmissionBase;
   denied(trail: CallTrail, decision: Denial): Promise<CallOutcome>;
   /** A kill that landed meanwhile: the admission is released, nothing sent. */
   killedBeforeSending(trail: CallTrail, admission: Admission): Promise<CallOutcome | null>;
