@@ -63,8 +63,11 @@ import { report, sessionSummaries } from "./views.js";
  * - An admission takes a transaction-scoped advisory lock on its agent, then reads the
  *   usage and inserts: every cap is per agent (its sessions, its day, its customers), so
  *   two admissions of one agent never interleave, on any host, and other agents never
- *   wait for each other. (SERIALIZABLE with retries was measured against it: see
- *   bench/RESULTS.md.)
+ *   wait for each other. Settling or releasing takes the same lock: both change the
+ *   agent's running totals, and two transactions updating those rows in different
+ *   orders would deadlock (measured: 8 admissions of one agent in flight fell to 6/s,
+ *   each deadlock waiting out `deadlock_timeout`). SERIALIZABLE with retries would
+ *   abort exactly under that contention.
  * - The audit is one chain: each append takes one advisory lock, reads the head and
  *   writes the row with its hash, so rows from every host link in one order.
  * - Everything else is a single statement or a short transaction at READ COMMITTED.
@@ -205,6 +208,16 @@ export class PostgresStore implements Store {
   ): Promise<TransitionResult> {
     return this.db.transaction(async (client) => {
       const rowId = admissionRow(id);
+      // Under the agent's lock, as admissions are: both change the agent's running totals,
+      // and without one order for those rows, an admission and a settlement deadlock.
+      const owner = await client.query<{ agent: string }>(
+        "SELECT agent FROM admissions WHERE id = $1",
+        [rowId],
+      );
+      const agent = owner.rows[0]?.agent;
+      if (agent !== undefined) {
+        await client.query("SELECT pg_advisory_xact_lock($1, hashtext($2))", [AGENT_LOCK, agent]);
+      }
       const { rows } = await client.query<AdmissionRow>(
         "SELECT * FROM admissions WHERE id = $1 FOR UPDATE",
         [rowId],
