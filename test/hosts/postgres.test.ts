@@ -259,4 +259,56 @@ describe.skipIf(POSTGRES_MISSING)("several hosts on one PostgreSQL", () => {
     ]);
     expect(books.chain).toEqual({ ok: true, rows: books.audit.length });
   }, 120_000);
+
+  it("a host SIGKILLed with a refund in flight (applied at Stripe, no answer yet): another host reconciles it, no money moves twice", async () => {
+    const url = await freshPostgres();
+    const a = await host(url);
+    const policy = refundPolicy(a.home, { per_call: 100, per_day: 1_000 });
+    const key = await createKey(a.home, [
+      "--agent",
+      "inflight-bot",
+      "--policy",
+      policy,
+      "--database",
+      url,
+    ]);
+    const refund = { charge: CHARGE, amount: 2_468, reason: "duplicate" };
+    // Stripe applies the refund, then its answer never comes.
+    sandbox.faults.add({
+      method: "POST",
+      path: "/v1/refunds",
+      kind: "hang",
+      afterApply: true,
+      times: 1,
+    });
+    const agent = await connect(a.server.url, key.key);
+    const posts = refundPosts(sandbox).length;
+    const inFlight = call(agent.client, "issue_refund", refund).catch(() => undefined);
+    const deadline = Date.now() + 10_000;
+    while (refundPosts(sandbox).length === posts && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await a.server.stop("SIGKILL");
+    // The agent's client learns of it by its own timeout; nothing waits for that.
+    void inFlight;
+    const open = (await readBooks(a.home, url)).admissions.filter(
+      (x) => x.agent === "inflight-bot",
+    );
+    expect(open.map((x) => x.state)).toEqual(["reserved"]);
+
+    const b = await host(url);
+    const back = await connect(b.server.url, key.key);
+    expect(outcome(await call(back.client, "session_status")).ok).toBe(true);
+    await back.close();
+    await b.server.stop();
+
+    const refunds = (await refundsOn(adminClient(sandbox), CHARGE)).filter(
+      (r) => r.amount === refund.amount,
+    );
+    expect(refunds).toHaveLength(1);
+    const books = await readBooks(b.home, url);
+    const settled = books.admissions.filter((x) => x.agent === "inflight-bot");
+    expect(settled.map((x) => [x.state, x.amount_cap])).toEqual([["settled", refund.amount]]);
+    expect(books.chain).toEqual({ ok: true, rows: books.audit.length });
+  }, 120_000);
 });
