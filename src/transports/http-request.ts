@@ -24,6 +24,7 @@ export type HttpRefusalCode =
   | "invalid_message"
   | "session_limit"
   | "session_open_failed"
+  | "store_unavailable"
   | "shutting_down";
 
 /** JSON-RPC codes: -32700 parse error, -32600 invalid request, -32000.. server errors. */

@@ -8,6 +8,7 @@ import {
   type Server,
 } from "@modelcontextprotocol/server";
 import { redactSecrets } from "../audit/redact.js";
+import { SpendguardError } from "../errors.js";
 import type { KeyCheck } from "../keys/api-keys.js";
 import type { Logger } from "../logger.js";
 import type { ApiKeyRecord } from "../store/store.js";
@@ -418,7 +419,12 @@ export async function serveHttp(options: HttpOptions): Promise<HttpService> {
   const server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
       logger.error({ err: redactSecrets(String(err)), url: req.url }, "HTTP request failed");
-      refuse(res, 500, "session_open_failed", "Internal error.");
+      // The database being away is not our bug: say so, and that nothing was done.
+      if (err instanceof SpendguardError && err.code === "store_unavailable") {
+        refuse(res, 503, "store_unavailable", err.message, { "Retry-After": "5" });
+      } else {
+        refuse(res, 500, "session_open_failed", "Internal error.");
+      }
     });
   });
   const bound = await listenGuarded(server, {

@@ -31,6 +31,8 @@ const TYPES = {
 
 /** SQLSTATE classes that mean "cannot answer now", not "this statement is wrong". */
 const UNAVAILABLE_CLASSES = ["08", "53", "57", "58"];
+/** "database … is not currently accepting connections": taken offline by its operator. */
+const NOT_ACCEPTING_CONNECTIONS = "55000";
 /** Retried inside the store: another transaction won a race; trying again is the fix. */
 const RETRY_CODES = new Set(["40001", "40P01"]);
 const MAX_RETRIES = 10;
@@ -122,7 +124,9 @@ function sqlState(err: unknown): string | undefined {
 export function isUnavailable(err: unknown): boolean {
   if (err instanceof SpendguardError) return err.code === "store_unavailable";
   const code = sqlState(err);
-  if (code !== undefined) return UNAVAILABLE_CLASSES.includes(code.slice(0, 2));
+  if (code !== undefined) {
+    return UNAVAILABLE_CLASSES.includes(code.slice(0, 2)) || code === NOT_ACCEPTING_CONNECTIONS;
+  }
   if (!(err instanceof Error)) return false;
   // No SQLSTATE: the socket (ECONNREFUSED, ECONNRESET, …), or the client giving up.
   const errno = (err as NodeJS.ErrnoException).code;
