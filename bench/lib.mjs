@@ -1,7 +1,7 @@
 // Shared pieces of the benchmarks: statistics and tables, a Stripe sandbox in its own
 // process with refundable charges, the built server over stdio and over HTTP, and keys.
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
@@ -226,11 +226,15 @@ export async function connectStdio(env, args = ["serve", "--policy", POLICY]) {
   return { client, pid: transport.pid, close: () => client.close() };
 }
 
-/** `spendguard keys create --agent NAME --policy bench/policy.yaml`: the sg_agent_ key. */
-export async function createAgentKey(home, agent = "bench") {
+/**
+ * `spendguard keys create --agent NAME --policy bench/policy.yaml`: the sg_agent_ key, in
+ * the SQLite store of `home`, or in the PostgreSQL of `databaseUrl` when given.
+ */
+export async function createAgentKey(home, agent = "bench", databaseUrl = undefined) {
+  const where = databaseUrl ? ["--database", databaseUrl] : ["--home", home];
   const child = spawn(
     process.execPath,
-    [CLI, "keys", "create", "--agent", agent, "--policy", POLICY, "--json", "--home", home],
+    [CLI, "keys", "create", "--agent", agent, "--policy", POLICY, "--json", ...where],
     { env: { PATH: process.env.PATH ?? "" }, stdio: ["ignore", "pipe", "pipe"] },
   );
   let out = "";
@@ -309,6 +313,61 @@ export function rssMb(pid) {
   const field = (name) =>
     Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? Number.NaN) / 1024;
   return { rss: field("VmRSS"), anon: field("RssAnon") };
+}
+
+/**
+ * CPU time of every PostgreSQL process on this machine (postmaster, backends, writers), in
+ * ms by pid: the database's own cost, to read before and after a pass.
+ */
+export function postgresCpuMs() {
+  const byPid = new Map();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, "utf8").trim() !== "postgres") continue;
+      byPid.set(entry, cpuMs(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return byPid;
+}
+
+/** CPU used by PostgreSQL between two `postgresCpuMs()` readings (new backends from 0). */
+export function postgresCpuSince(before) {
+  let total = 0;
+  for (const [pid, now] of postgresCpuMs()) total += now - (before.get(pid) ?? 0);
+  return total;
+}
+
+/**
+ * A new, migrated, empty database on the PostgreSQL server `adminUrl` names (a superuser
+ * URL: BENCH_DATABASE_URL), dropped at the end. Resolves with its URL.
+ */
+export async function freshDatabase(adminUrl) {
+  const { default: pg } = await import("pg");
+  const name = `spendguard_bench_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  const migrate = spawn(process.execPath, [CLI, "migrate", "--database", url.toString()], {
+    env: { PATH: process.env.PATH ?? "" },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  const code = await new Promise((done) => migrate.once("exit", done));
+  if (code !== 0) throw new Error(`spendguard migrate failed (${code})`);
+  return {
+    url: url.toString(),
+    async drop() {
+      const client = new pg.Client({ connectionString: adminUrl });
+      await client.connect();
+      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await client.end();
+    },
+  };
 }
 
 /** CPU time (user + system) a process has used so far, in ms (Linux: /proc/PID/stat). */
