@@ -210,14 +210,11 @@ export class PostgresStore implements Store {
       const rowId = admissionRow(id);
       // Under the agent's lock, as admissions are: both change the agent's running totals,
       // and without one order for those rows, an admission and a settlement deadlock.
-      const owner = await client.query<{ agent: string }>(
-        "SELECT agent FROM admissions WHERE id = $1",
-        [rowId],
+      // (An admission's agent never changes, so it is read before the lock.)
+      await client.query(
+        "SELECT pg_advisory_xact_lock($1, hashtext(agent)) FROM admissions WHERE id = $2",
+        [AGENT_LOCK, rowId],
       );
-      const agent = owner.rows[0]?.agent;
-      if (agent !== undefined) {
-        await client.query("SELECT pg_advisory_xact_lock($1, hashtext($2))", [AGENT_LOCK, agent]);
-      }
       const { rows } = await client.query<AdmissionRow>(
         "SELECT * FROM admissions WHERE id = $1 FOR UPDATE",
         [rowId],
@@ -235,17 +232,11 @@ export class PostgresStore implements Store {
              stripe_request_id = $4, result = $5, resolved_at = $6 WHERE id = $1`,
           [rowId, amount, amount_cap, stripe_request_id, result, Date.now()],
         );
-        await countSettled(client, admission, amount_cap);
-        if (admission.currency !== null) {
-          await client.query(
-            `INSERT INTO money_totals (agent, currency, cap_currency, amount, amount_cap)
-             VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (agent, currency, cap_currency) DO UPDATE SET
-               amount = money_totals.amount + excluded.amount,
-               amount_cap = money_totals.amount_cap + excluded.amount_cap`,
-            [admission.agent, admission.currency, audit.cap_currency ?? "", amount, amount_cap],
-          );
-        }
+        await countSettled(client, admission, amount_cap, {
+          currency: admission.currency,
+          cap_currency: audit.cap_currency ?? "",
+          amount,
+        });
         applied = true;
       } else if (admission && open && change.to === "released") {
         await client.query(
@@ -261,16 +252,20 @@ export class PostgresStore implements Store {
   }
 
   async findCall(callKey: string): Promise<CallHistory> {
-    const rows = await this.db.query<AdmissionRow>(
-      `SELECT * FROM admissions WHERE call_key = $1 AND state != 'released'
-       ORDER BY id DESC LIMIT 1`,
+    // One round trip: every attempt counted, beside the latest that still stands (if any).
+    const rows = await this.db.query<
+      Omit<AdmissionRow, "id"> & { id: number | null; attempts: number }
+    >(
+      `SELECT (SELECT COUNT(*) FROM admissions WHERE call_key = $1) AS attempts, standing.*
+       FROM (SELECT 1) AS one LEFT JOIN LATERAL (
+         SELECT * FROM admissions WHERE call_key = $1 AND state != 'released'
+         ORDER BY id DESC LIMIT 1) AS standing ON true`,
       [callKey],
     );
-    const counted = await this.db.query<{ attempts: number }>(
-      "SELECT COUNT(*) AS attempts FROM admissions WHERE call_key = $1",
-      [callKey],
-    );
-    return { standing: rows[0] && toAdmission(rows[0]), attempts: counted[0]?.attempts ?? 0 };
+    const row = rows[0];
+    if (!row) return { standing: undefined, attempts: 0 };
+    const { attempts, id, ...rest } = row;
+    return { standing: id === null ? undefined : toAdmission({ ...rest, id }), attempts };
   }
 
   async getAdmission(id: string): Promise<Admission | undefined> {
@@ -964,11 +959,7 @@ async function useApproval(
 /** Appends one row to the chain, inside the caller's transaction. */
 async function appendAudit(client: pg.PoolClient, given: AuditEntry): Promise<AuditRecord> {
   const entry = storedAuditEntry(given);
-  await client.query("SELECT pg_advisory_xact_lock($1, 0)", [AUDIT_LOCK]);
-  const { rows } = await client.query<{ seq: number; hash: string }>(
-    "SELECT seq, hash FROM audit_head WHERE id = 1",
-  );
-  const head = rows[0];
+  const head = await lockAuditHead(client);
   const seq = (head?.seq ?? 0) + 1;
   const prev_hash = head?.hash ?? GENESIS_HASH;
   const record: AuditRecord = {
@@ -980,7 +971,10 @@ async function appendAudit(client: pg.PoolClient, given: AuditEntry): Promise<Au
   await client.query(
     `WITH head AS (
        INSERT INTO audit_head (id, seq, hash) VALUES (1, $1, $22)
-       ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash)
+       ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash),
+     totals AS (
+       INSERT INTO audit_totals (tool, decision, rule, code, count) VALUES ($5, $7, $23, $24, 1)
+       ON CONFLICT (tool, decision, rule, code) DO UPDATE SET count = audit_totals.count + 1)
      INSERT INTO audit (seq, at, session, agent, tool, args, decision, code, rule, reason,
        stripe_request_id, idempotency_key, amount, currency, amount_cap, cap_currency,
        revenue_at_risk_cap, customer, outcome, duration_ms, prev_hash, hash)
@@ -1009,14 +1003,30 @@ async function appendAudit(client: pg.PoolClient, given: AuditEntry): Promise<Au
       record.duration_ms,
       prev_hash,
       record.hash,
+      entry.rule ?? "",
+      entry.code ?? "",
     ],
   );
-  await client.query(
-    `INSERT INTO audit_totals (tool, decision, rule, code, count) VALUES ($1, $2, $3, $4, 1)
-     ON CONFLICT (tool, decision, rule, code) DO UPDATE SET count = audit_totals.count + 1`,
-    [entry.tool, entry.decision, entry.rule ?? "", entry.code ?? ""],
-  );
   return record;
+}
+
+/**
+ * The chain's head, locked until the transaction ends: appenders on every host queue on
+ * that one row, and each reads the head its predecessor committed (FOR UPDATE reads the
+ * latest version). Before the first row there is no head row to lock: the advisory lock
+ * orders those first appenders instead.
+ */
+async function lockAuditHead(
+  client: pg.PoolClient,
+): Promise<{ seq: number; hash: string } | undefined> {
+  const read = () =>
+    client.query<{ seq: number; hash: string }>(
+      "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
+    );
+  const { rows } = await read();
+  if (rows[0]) return rows[0];
+  await client.query("SELECT pg_advisory_xact_lock($1, 0)", [AUDIT_LOCK]);
+  return (await read()).rows[0];
 }
 
 async function insertApiKey(db: Queryable, key: ApiKeyRecord): Promise<void> {

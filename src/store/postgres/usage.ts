@@ -128,25 +128,74 @@ async function changeOpen(db: Queryable, a: Counted, sign: 1 | -1): Promise<void
   }
 }
 
-/** A reserved or unknown admission settled at `settledCap`. */
-export async function countSettled(db: Queryable, a: Counted, settledCap: number): Promise<void> {
-  if (a.amount_cap === 0 && settledCap === 0 && !a.cancellation) return;
-  await db.query(ADD_SESSION, [a.session, settledCap - a.amount_cap, 0]);
-  await changeOpen(db, a, -1);
-  const minute = Math.floor(a.created_at / MINUTE_MS);
+/** What a settlement moved, for the per-currency money totals. */
+export interface SettledMoney {
+  currency: string | null;
+  cap_currency: string;
+  amount: number;
+}
+
+/**
+ * A reserved or unknown admission settled at `settledCap`: its open money moves to its
+ * minute, and the money totals grow. One statement (each CTE runs, its WHERE says whether
+ * it writes): every statement is a round trip, and a refund's settlement is on its path.
+ */
+export async function countSettled(
+  db: Queryable,
+  a: Counted,
+  settledCap: number,
+  money: SettledMoney,
+): Promise<void> {
+  const counts = a.amount_cap !== 0 || settledCap !== 0 || a.cancellation;
+  if (!counts && money.currency === null) return;
   await db.query(
-    `INSERT INTO agent_minutes AS m (agent, minute, spend, cancellations) VALUES ($1, $2, $3, $4)
-     ON CONFLICT (agent, minute) DO UPDATE SET
-       spend = m.spend + excluded.spend, cancellations = m.cancellations + excluded.cancellations`,
-    [a.agent, minute, settledCap, Number(a.cancellation)],
+    `WITH session_money AS (
+       INSERT INTO session_usage AS u (session, spend, cancellations)
+       SELECT $1::text, $3::bigint, 0 WHERE $12::boolean
+       ON CONFLICT (session) DO UPDATE SET spend = u.spend + excluded.spend),
+     open_money AS (
+       INSERT INTO agent_open AS o (agent, spend, cancellations)
+       SELECT $2::text, -$4::bigint, -$5::bigint WHERE $9::boolean
+       ON CONFLICT (agent) DO UPDATE SET spend = o.spend + excluded.spend,
+         cancellations = o.cancellations + excluded.cancellations),
+     customer_open_money AS (
+       INSERT INTO customer_open AS o (agent, customer, spend)
+       SELECT $2::text, $6::text, -$4::bigint WHERE $10::boolean
+       ON CONFLICT (agent, customer) DO UPDATE SET spend = o.spend + excluded.spend),
+     minute_money AS (
+       INSERT INTO agent_minutes AS m (agent, minute, spend, cancellations)
+       SELECT $2::text, $7::bigint, $8::bigint, $5::bigint WHERE $12::boolean
+       ON CONFLICT (agent, minute) DO UPDATE SET
+         spend = m.spend + excluded.spend, cancellations = m.cancellations + excluded.cancellations),
+     customer_minute_money AS (
+       INSERT INTO customer_minutes AS m (agent, customer, minute, spend)
+       SELECT $2::text, $6::text, $7::bigint, $8::bigint WHERE $11::boolean
+       ON CONFLICT (agent, customer, minute) DO UPDATE SET spend = m.spend + excluded.spend),
+     money AS (
+       INSERT INTO money_totals (agent, currency, cap_currency, amount, amount_cap)
+       SELECT $2::text, $13::text, $14::text, $15::bigint, $8::bigint WHERE $13::text IS NOT NULL
+       ON CONFLICT (agent, currency, cap_currency) DO UPDATE SET
+         amount = money_totals.amount + excluded.amount,
+         amount_cap = money_totals.amount_cap + excluded.amount_cap)
+     SELECT 1`,
+    [
+      a.session,
+      a.agent,
+      settledCap - a.amount_cap,
+      a.amount_cap,
+      Number(a.cancellation),
+      a.customer,
+      Math.floor(a.created_at / MINUTE_MS),
+      settledCap,
+      counts && (a.amount_cap !== 0 || a.cancellation),
+      counts && a.customer !== null && a.amount_cap > 0,
+      counts && a.customer !== null && settledCap > 0,
+      counts,
+      money.currency,
+      money.cap_currency,
+      money.amount,
+    ],
   );
-  if (a.customer !== null && settledCap > 0) {
-    await db.query(
-      `INSERT INTO customer_minutes AS m (agent, customer, minute, spend) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (agent, customer, minute) DO UPDATE SET spend = m.spend + excluded.spend`,
-      [a.agent, a.customer, minute, settledCap],
-    );
-  }
 }
 
 /** A reserved or unknown admission released: it counts for nothing any more. */
