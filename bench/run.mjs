@@ -1,7 +1,7 @@
 // The benchmarks of issue #7, in one command:
 //
 //   npm run bench                        # all of them (a few minutes)
-//   npm run bench -- overhead kill       # some: guard overhead latency throughput kill startup sandbox-state console alerts
+//   npm run bench -- overhead kill       # some: guard overhead latency throughput kill startup sandbox-state console alerts locking
 //   BENCH_SCALE=0.2 npm run bench        # every one with a fifth of its calls
 //
 // BENCH_DIR chooses the directory for data directories (default: the OS temp dir; it must
@@ -31,6 +31,7 @@ const BENCHES = {
   "sandbox-state": async () => (await import("./sandbox-state.bench.mjs")).run(),
   console: async () => (await import("./console.bench.mjs")).run(),
   alerts: async () => (await import("./alerts.bench.mjs")).run(),
+  locking: async () => (await import("./locking.bench.mjs")).run(),
 };
 
 const asked = process.argv.slice(2);
