@@ -406,7 +406,9 @@ export class Guard {
         if (answer) return answer;
       }
       trail.callKey = callKey;
-      trail.idempotencyKey = attemptKey(callKey, (await this.store.findCall(callKey)).attempts);
+      // A repeat that found no answer may have released its admission: count again then.
+      const { attempts } = history.standing ? await this.store.findCall(callKey) : history;
+      trail.idempotencyKey = attemptKey(callKey, attempts);
     }
 
     // A person's yes before anything else is counted or sent; the caps still apply after it.
