@@ -23,7 +23,8 @@ declare module "vitest" {
 
 const PG_ROOT = "/usr/lib/postgresql";
 
-function binaries(): string | undefined {
+/** The newest installed PostgreSQL's `bin` directory, if any. */
+export function binaries(): string | undefined {
   if (!existsSync(PG_ROOT)) return undefined;
   const versions = readdirSync(PG_ROOT)
     .filter((v) => existsSync(join(PG_ROOT, v, "bin", "initdb")))
@@ -69,6 +70,30 @@ export default async function setup(project: TestProject): Promise<() => void> {
       `no PostgreSQL binaries under ${PG_ROOT} and no SPENDGUARD_TEST_DATABASE_URL (apt-get install postgresql)`,
     );
   }
+  const cluster = await startCluster(bin);
+  project.provide("postgresUrl", cluster.url);
+  project.provide("postgresMissing", "");
+  return () => cluster.destroy();
+}
+
+/** A throwaway PostgreSQL server of one's own: stopped and started again at will. */
+export interface Cluster {
+  /** A superuser URL. */
+  url: string;
+  /** `pg_ctl stop -m fast`: connections are cut, the server is down until `start`. */
+  stop(): void;
+  /** Starts it again on the same port and data. */
+  start(): void;
+  /** Stops it (if running) and removes its files. */
+  destroy(): void;
+}
+
+/**
+ * `initdb` into a temporary directory and `pg_ctl start` on a free loopback port (as the
+ * `postgres` user when running as root: PostgreSQL refuses root). fsync is off: the data
+ * is thrown away, and the tests measure behaviour, not durability.
+ */
+export async function startCluster(bin: string): Promise<Cluster> {
   const dir = mkdtempSync(join(tmpdir(), "spendguard-pg-"));
   if (process.getuid?.() === 0) {
     const uid = Number(execFileSync("id", ["-u", "postgres"]).toString().trim());
@@ -96,23 +121,35 @@ export default async function setup(project: TestProject): Promise<() => void> {
     "--locale=C",
     "--no-sync",
   ]);
-  run("pg_ctl", [
-    "-D",
-    data,
-    "-l",
-    join(dir, "server.log"),
-    "-w",
-    "-o",
-    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off`,
-    "start",
-  ]);
-  project.provide("postgresUrl", `postgres://postgres@127.0.0.1:${port}/postgres`);
-  project.provide("postgresMissing", "");
-  return () => {
-    try {
-      run("pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"]);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+  const start = () =>
+    run("pg_ctl", [
+      "-D",
+      data,
+      "-l",
+      join(dir, "server.log"),
+      "-w",
+      "-o",
+      `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off`,
+      "start",
+    ]);
+  start();
+  let running = true;
+  return {
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    stop() {
+      run("pg_ctl", ["-D", data, "-m", "fast", "-w", "stop"]);
+      running = false;
+    },
+    start() {
+      start();
+      running = true;
+    },
+    destroy() {
+      try {
+        if (running) run("pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"]);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
   };
 }
