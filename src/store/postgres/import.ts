@@ -37,7 +37,7 @@ export interface CopyResult {
 
 interface TargetColumn {
   name: string;
-  /** The element type for `unnest($n::type[])`, e.g. int8, text, bool. */
+  /** Its type as the catalog names it (int8, text, bool, …): each value is cast to it. */
   type: string;
   identity: boolean;
 }
