@@ -155,7 +155,8 @@ describe.skipIf(POSTGRES_MISSING)(
       } finally {
         await store.close();
       }
-    }, 60_000);
+      // About 10 s alone; a loaded machine (other suites spawning servers) can triple it.
+    }, 120_000);
 
     afterAll(async () => {
       await sandbox?.close();
