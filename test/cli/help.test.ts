@@ -21,6 +21,7 @@ const COMMANDS = [
   "scopes",
   "doctor",
   "migrate",
+  "import-sqlite",
   "policy",
 ];
 
@@ -40,6 +41,7 @@ const OPERATOR_COMMANDS = [
   "scopes",
   "doctor",
   "migrate",
+  "import-sqlite",
   "policy",
 ];
 
@@ -114,6 +116,7 @@ describe("spendguard --help", () => {
       [["policy"], /missing sub-command: check/],
       [["policy", "lint", "x.yaml"], /unknown sub-command 'lint'; expected check/],
       [["policy", "check"], /missing FILE/],
+      [["import-sqlite"], /give the data directory to import \(PATH\)/],
     ];
     const runs = await Promise.all(cases.map(([args]) => runCli(args)));
     runs.forEach((run, i) => {

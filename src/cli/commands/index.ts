@@ -6,6 +6,7 @@ import { auditCommand } from "./audit.js";
 import { consoleCommand } from "./console.js";
 import { demoCommand } from "./demo.js";
 import { doctorCommand } from "./doctor.js";
+import { importSqliteCommand } from "./import-sqlite.js";
 import { keysCommand } from "./keys.js";
 import { killCommand } from "./kill.js";
 import { migrateCommand } from "./migrate.js";
@@ -38,5 +39,6 @@ export const COMMANDS: readonly CliCommand[] = [
   scopesCommand,
   doctorCommand,
   migrateCommand,
+  importSqliteCommand,
   policyCommand,
 ];

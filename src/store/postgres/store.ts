@@ -52,6 +52,7 @@ import type {
   UsageQuery,
   UsageSnapshot,
 } from "../store.js";
+import { auditChain } from "./chain.js";
 import { PgDatabase, type PgOptions, type Queryable, requireCurrentSchema } from "./database.js";
 import { countAdmitted, countReleased, countSettled, readUsage } from "./usage.js";
 import { report, sessionSummaries } from "./views.js";
@@ -77,7 +78,6 @@ import { report, sessionSummaries } from "./views.js";
 const AGENT_LOCK = 1;
 const AUDIT_LOCK = 2;
 const ALERT_LOCK = 3;
-const AUDIT_PAGE_ROWS = 1_000;
 
 type Change = { to: "settled"; settlement: Settlement } | { to: "released" } | { to: "unknown" };
 
@@ -382,24 +382,12 @@ export class PostgresStore implements Store {
     );
   }
 
-  async *iterateAudit(): AsyncIterable<AuditRecord> {
-    for (let after = 0; ; ) {
-      const page = await this.db.query<AuditRecord>(
-        "SELECT * FROM audit WHERE seq > $1 ORDER BY seq LIMIT $2",
-        [after, AUDIT_PAGE_ROWS],
-      );
-      yield* page;
-      const last = page.at(-1);
-      if (page.length < AUDIT_PAGE_ROWS || !last) return;
-      after = last.seq;
-    }
+  iterateAudit(): AsyncIterable<AuditRecord> {
+    return auditChain(this.db).iterateAudit();
   }
 
-  async auditHead(): Promise<{ seq: number; hash: string } | undefined> {
-    const rows = await this.db.query<{ seq: number; hash: string }>(
-      "SELECT seq, hash FROM audit_head WHERE id = 1",
-    );
-    return rows[0];
+  auditHead(): Promise<{ seq: number; hash: string } | undefined> {
+    return auditChain(this.db).auditHead();
   }
 
   findOrRequestApproval(

@@ -67,6 +67,7 @@ import { type KeyStatements, prepareKeyStatements } from "./keys.js";
 import { MIGRATIONS } from "./migrations.js";
 import { type OAuthStatements, prepareOAuthStatements } from "./oauth.js";
 import { openDatabase } from "./open.js";
+import { SqliteTables } from "./tables.js";
 import { prepareUsageTotals, type UsageTotals } from "./usage.js";
 
 export const DATABASE_FILE = "spendguard.db";
@@ -709,6 +710,22 @@ export class SqliteStore implements Store {
   async moneyTotals(): Promise<MoneyTotal[]> {
     const rows = this.statements.moneyTotals.all() as MoneyTotal[];
     return rows.map((row) => ({ ...row, cap_currency: row.cap_currency || null }));
+  }
+
+  /**
+   * Runs `read` inside one read transaction (`import-sqlite`): `tables` and this store's
+   * own reads (`iterateAudit`, `auditHead`) all see one committed state, whatever other
+   * processes write meanwhile (WAL keeps the snapshot). No writes through the store inside.
+   */
+  async readSnapshot<T>(read: (tables: SqliteTables) => Promise<T>): Promise<T> {
+    this.db.exec("BEGIN");
+    try {
+      // A deferred transaction takes its snapshot at its first read.
+      withBusyRetry(() => this.db.prepare("SELECT COUNT(*) FROM sqlite_schema").get());
+      return await read(new SqliteTables(this.db));
+    } finally {
+      this.db.exec("COMMIT");
+    }
   }
 
   async close(): Promise<void> {
