@@ -294,8 +294,9 @@ describe.skipIf(POSTGRES_MISSING)("several hosts on one PostgreSQL", () => {
 
   it("a host waiting on Stripe keeps its refund while it beats: another host leaves it past the heartbeat bound, then the first settles it once", async () => {
     const url = await freshPostgres();
-    // A's Stripe answers after the bound has passed twice over; A waits for it.
-    const heldMs = 2 * OWNER_SILENT_MS;
+    // A's Stripe answers once the bound has passed and B has looked again since; A waits.
+    const watchMs = OWNER_SILENT_MS + HEARTBEAT_MS;
+    const heldMs = watchMs + 2_000;
     const [a, b] = await Promise.all([
       host(url, { SPENDGUARD_STRIPE_TIMEOUT_MS: String(heldMs + 20_000) }),
       host(url),
@@ -330,7 +331,7 @@ describe.skipIf(POSTGRES_MISSING)("several hosts on one PostgreSQL", () => {
     expect(outcome(await call(other.client, "session_status")).ok).toBe(true);
     const ledger = await openStore({ home: b.home, databaseUrl: url });
     try {
-      while (Date.now() - sent < OWNER_SILENT_MS + 2 * HEARTBEAT_MS) {
+      while (Date.now() - sent < watchMs) {
         const open = await admissionsOf(ledger, "slow-bot");
         expect(open.map((x) => [x.state, x.owner_host])).toEqual([["reserved", a.id]]);
         await new Promise((r) => setTimeout(r, 1_000));
