@@ -1,5 +1,6 @@
-import { homedir } from "node:os";
+import { homedir, hostname } from "node:os";
 import { join, resolve } from "node:path";
+import { z } from "zod";
 import { ConfigError } from "./errors.js";
 
 /** The configuration names of the design contract, read in one place. */
@@ -20,6 +21,8 @@ export interface Environment {
   stripeTimeoutMs: number | undefined;
   /** `SPENDGUARD_ALERTS`: path of the alerts file (or `--alerts`). */
   alertsFile: string | undefined;
+  /** `SPENDGUARD_HOST_ID`: this host as owner of writes in flight (default: its host name). */
+  hostId: string;
 }
 
 export function readEnvironment(env: NodeJS.ProcessEnv): Environment {
@@ -32,7 +35,29 @@ export function readEnvironment(env: NodeJS.ProcessEnv): Environment {
     logLevel: env.SPENDGUARD_LOG_LEVEL || undefined,
     stripeTimeoutMs: positiveMs("SPENDGUARD_STRIPE_TIMEOUT_MS", env.SPENDGUARD_STRIPE_TIMEOUT_MS),
     alertsFile: env.SPENDGUARD_ALERTS || undefined,
+    hostId: hostId(env.SPENDGUARD_HOST_ID),
   };
+}
+
+/** What a host name may be, so it is shown and compared as it was meant (no spaces, no controls). */
+const HOST_ID = z
+  .string()
+  .max(64)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/);
+
+/**
+ * The host's identity among the hosts sharing a database: unique per machine (per process
+ * id namespace: containers sharing a host name need their own).
+ */
+function hostId(value: string | undefined): string {
+  if (!value) return hostname().slice(0, 64) || "localhost";
+  const parsed = HOST_ID.safeParse(value);
+  if (!parsed.success) {
+    throw new ConfigError(
+      `SPENDGUARD_HOST_ID must be 1 to 64 letters, digits, '.', '_', ':' or '-', starting with a letter or digit; got ${JSON.stringify(value.slice(0, 80))}`,
+    );
+  }
+  return parsed.data;
 }
 
 /** A PostgreSQL URL (`postgres://` or `postgresql://`), or nothing for SQLite. */

@@ -62,6 +62,7 @@ import { type CallFailure, failedBeforeSending, failureOf } from "./failures.js"
 import { attemptKey, idempotencyKey } from "./idempotency.js";
 import { type KillFlag, readKillFlag } from "./kill.js";
 import { type CallOutcome, errorOutcome } from "./outcome.js";
+import { thisOwner } from "./owner.js";
 import { type ReconcileReport, ReconciliationEntries, reconcileAdmissions } from "./reconcile.js";
 import { recordResult } from "./recorded.js";
 import { type AdmissionBase, type RepeatSteps, repeatedCall } from "./repeat.js";
@@ -515,6 +516,7 @@ export class Guard {
     facts: CallFacts,
     replayArgs: Record<string, unknown>,
   ): AdmissionBase {
+    const owner = thisOwner();
     return {
       session: this.sessionId,
       agent: this.agent,
@@ -522,7 +524,9 @@ export class Guard {
       customer: trail.customer,
       args: canonicalJson(redactValue(replayArgs)),
       account: facts.account,
-      owner_pid: process.pid,
+      owner_pid: owner.pid,
+      owner_host: owner.host,
+      owner_instance: owner.instance,
       created_at: trail.now,
     };
   }

@@ -17,7 +17,7 @@ import type { Admission, AuditEntry, AuditOutcome, Settlement, Store } from "../
 import { failureOf } from "./failures.js";
 import { KEY_LIFE_MS } from "./idempotency.js";
 import { readKillFlag } from "./kill.js";
-import { ownerIsGone } from "./owner.js";
+import { ownerIsGone, readOwners } from "./owner.js";
 import { recordResult } from "./recorded.js";
 
 /**
@@ -48,6 +48,8 @@ export interface ReconcileReport {
   unresolved: number;
   /** Resolved by someone else meanwhile, or not this process's to look at. */
   skipped: number;
+  /** Reserved by another process that is still alive (it may yet settle them): look again later. */
+  inFlight: number;
   items: ReconcileItem[];
 }
 
@@ -147,9 +149,20 @@ export function settlementFrom(
 
 export async function reconcileAdmissions(ctx: ReconcileContext): Promise<ReconcileReport> {
   const now = ctx.clock();
-  const pending = (
-    await ctx.store.listAdmissions({ states: ["unknown", "reserved"], agent: ctx.agent })
-  ).filter((admission) => admission.state === "unknown" || ownerIsGone(admission, now));
+  const open = await ctx.store.listAdmissions({
+    states: ["unknown", "reserved"],
+    agent: ctx.agent,
+  });
+  const owners = await readOwners(ctx.store, open, now);
+  const pending = open.filter(
+    (admission) => admission.state === "unknown" || ownerIsGone(admission, owners),
+  );
+  const inFlight = open.filter(
+    (admission) =>
+      admission.state === "reserved" &&
+      admission.owner_instance !== owners.self.instance &&
+      !ownerIsGone(admission, owners),
+  ).length;
   const entries = new ReconciliationEntries(ctx.policy.caps.currency, ctx.clock);
   const items: ReconcileItem[] = [];
   for (const admission of pending) {
@@ -174,6 +187,7 @@ export async function reconcileAdmissions(ctx: ReconcileContext): Promise<Reconc
     released: count("released"),
     unresolved: count("unresolved"),
     skipped: count("skipped"),
+    inFlight,
     items,
   };
 }

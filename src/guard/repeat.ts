@@ -16,7 +16,7 @@ import { type CallFacts, decideCaps } from "./decide.js";
 import { type CallFailure, failureOf } from "./failures.js";
 import { KEY_LIFE_MS } from "./idempotency.js";
 import { type CallOutcome, errorOutcome, ZERO_SETTLEMENT } from "./outcome.js";
-import { ownerIsGone } from "./owner.js";
+import { ownerIsGone, readOwners } from "./owner.js";
 import { learnOutcome, type ReconciliationEntries } from "./reconcile.js";
 import { recordedResult } from "./recorded.js";
 
@@ -30,7 +30,16 @@ import { recordedResult } from "./recorded.js";
 /** What every admission of a call shares, whatever it counts. */
 export type AdmissionBase = Pick<
   AdmissionRequest,
-  "session" | "agent" | "tool" | "customer" | "args" | "account" | "owner_pid" | "created_at"
+  | "session"
+  | "agent"
+  | "tool"
+  | "customer"
+  | "args"
+  | "account"
+  | "owner_pid"
+  | "owner_host"
+  | "owner_instance"
+  | "created_at"
 >;
 
 /** The guard's steps a repeat uses. */
@@ -87,7 +96,8 @@ export async function repeatedCall(
   // An earlier call whose outcome nobody is waiting for becomes this call's to settle.
   const adopt =
     earlier.state === "unknown" ||
-    (earlier.state === "reserved" && ownerIsGone(earlier, trail.now));
+    (earlier.state === "reserved" &&
+      ownerIsGone(earlier, await readOwners(steps.store, [earlier], trail.now)));
   let found: FoundOutcome<Record<string, unknown>> | null = null;
   if (!recorded && !keyAlive) {
     if (earlier.state === "settled") return null;

@@ -1,7 +1,7 @@
 import { cleanReason } from "../audit/text.js";
 import type { Admission, AuditRecord, Store } from "../store/store.js";
 import { KEY_LIFE_MS } from "./idempotency.js";
-import { ownerIsGone } from "./owner.js";
+import { ownerIsGone, readOwners } from "./owner.js";
 import { ReconciliationEntries } from "./reconcile.js";
 
 /**
@@ -39,8 +39,10 @@ export async function unresolvedAdmissions(
   filter: { agent?: string } = {},
 ): Promise<UnresolvedAdmission[]> {
   const unresolved: UnresolvedAdmission[] = [];
-  for (const a of await store.listAdmissions({ states: ["unknown", "reserved"], ...filter })) {
-    if (a.state === "unknown" || ownerIsGone(a, now))
+  const open = await store.listAdmissions({ states: ["unknown", "reserved"], ...filter });
+  const owners = await readOwners(store, open, now);
+  for (const a of open) {
+    if (a.state === "unknown" || ownerIsGone(a, owners))
       unresolved.push(view(a, await capCurrencyOf(store, a), now));
   }
   return unresolved;
@@ -84,7 +86,8 @@ export async function resolveAdmission(store: Store, ruling: Ruling): Promise<Ru
   if (!admission) return { resolved: false, problem: "unknown" };
   const open =
     admission.state === "unknown" ||
-    (admission.state === "reserved" && ownerIsGone(admission, ruling.now));
+    (admission.state === "reserved" &&
+      ownerIsGone(admission, await readOwners(store, [admission], ruling.now)));
   if (!open) return { resolved: false, problem: "not_unresolved", state: admission.state };
   const capCurrency = await capCurrencyOf(store, admission);
   const entries = new ReconciliationEntries(capCurrency, () => ruling.now, "operator");

@@ -47,6 +47,13 @@ export interface AdmissionRequest {
   account: string | null;
   /** The process that will send the request; a dead owner means the outcome needs checking. */
   owner_pid: number;
+  /**
+   * The owner's host (`SPENDGUARD_HOST_ID`, default its host name) and the random id of its
+   * process instance, whose heartbeat tells other hosts it is alive. `null` on rows written
+   * before owners had them (only `owner_pid` says anything of those).
+   */
+  owner_host: string | null;
+  owner_instance: string | null;
   created_at: number;
 }
 
@@ -577,6 +584,31 @@ export interface AgentActivity {
 }
 
 // ---------------------------------------------------------------------------------------
+// Owner heartbeats (which processes that reserve writes are alive)
+
+/** A process that can own reservations, as it announces itself. */
+export interface OwnerIdentity {
+  /** Random, one per process start: the `owner_instance` of its admissions. */
+  instance: string;
+  host: string;
+  pid: number;
+}
+
+/** Times are the database's clock, so hosts whose clocks disagree compare them alike. */
+export interface OwnerHeartbeat extends OwnerIdentity {
+  /** Its first beat. */
+  started_at: number;
+  /** Its latest beat. */
+  seen_at: number;
+}
+
+export interface HeartbeatReading {
+  /** The database's clock when it was read: what `seen_at` is to be compared with. */
+  now: number;
+  beats: OwnerHeartbeat[];
+}
+
+// ---------------------------------------------------------------------------------------
 // Running totals (for /metrics)
 
 /** Audit rows per tool, decision, rule and code, since the first row. */
@@ -777,6 +809,15 @@ export interface Store {
 
   auditTotals(): Promise<AuditTotal[]>;
   moneyTotals(): Promise<MoneyTotal[]>;
+
+  /** Records that `owner` is alive now (the database's clock), adding it on its first beat. */
+  beat(owner: OwnerIdentity): Promise<void>;
+  /** The latest beats of these instances (those never seen, or forgotten, are absent). */
+  heartbeats(instances: readonly string[]): Promise<HeartbeatReading>;
+  /** Forgets one instance (a process stopping cleanly: it owns nothing any more). */
+  forgetHeartbeat(instance: string): Promise<void>;
+  /** Forgets instances not seen for `ageMs` (by the database's clock); how many. */
+  forgetSilentHeartbeats(ageMs: number): Promise<number>;
 
   close(): Promise<void>;
 }

@@ -4,6 +4,7 @@ import { redactSecrets } from "../audit/redact.js";
 import { SpendguardError } from "../errors.js";
 import { Guard, type GuardOptions } from "../guard/guard.js";
 import { endSession, startSession } from "../guard/sessions.js";
+import { Takeover } from "../guard/takeover.js";
 import type { Logger } from "../logger.js";
 import { createOperatorServer, newOperatorSessionId } from "../operator/server.js";
 import { loadPolicy } from "../policy/load.js";
@@ -61,8 +62,11 @@ export interface SessionOpenerOptions {
 
 export class SessionOpener {
   private readonly calls = new InFlightCalls();
-  /** Per agent, once per process: unknown outcomes are settled before it spends again. */
-  private readonly reconciled = new Map<string, Promise<void>>();
+  /**
+   * Per agent, once per process: unknown outcomes are settled before it spends again (and
+   * writes another process has in flight are looked at again while it has them).
+   */
+  private readonly reconciled = new Map<string, Takeover>();
   /** Per agent key: its current 2026-07-28 guard session. */
   private readonly keySessions = new Map<string, KeySession>();
   /** One key per process: a `requestState` sealed here opens only here. */
@@ -246,17 +250,17 @@ export class SessionOpener {
   }
 
   private reconcileOnce(agent: string, guard: Guard): Promise<void> {
-    let done = this.reconciled.get(agent);
-    if (!done) {
-      const { logger } = this.options;
-      done = guard.reconcile().then(
-        (reconciled) => logger.info({ agent, reconciled }, "reconciliation done"),
-        (err: unknown) =>
-          logger.error({ agent, err: redactSecrets(String(err)) }, "reconciliation failed"),
-      );
-      this.reconciled.set(agent, done);
+    let takeover = this.reconciled.get(agent);
+    if (!takeover) {
+      takeover = new Takeover(agent, () => guard.reconcile(), this.options.logger);
+      this.reconciled.set(agent, takeover);
     }
-    return done;
+    return takeover.firstPass;
+  }
+
+  /** Stops looking again at writes other processes have in flight (at shutdown). */
+  stopTakeovers(): void {
+    for (const takeover of this.reconciled.values()) takeover.stop();
   }
 }
 

@@ -66,6 +66,8 @@ const admission = (overrides: Partial<AdmissionRequest> = {}): AdmissionRequest 
   args: "{}",
   account: null,
   owner_pid: process.pid,
+  owner_host: null,
+  owner_instance: null,
   created_at: T0 + 1_000,
   ...overrides,
 });

@@ -623,6 +623,8 @@ function inFlightRequest(h: Harness, key: string, pid: number): AdmissionRequest
     args: '{"charge":"ch_usd","reason":"duplicate"}',
     account: null,
     owner_pid: pid,
+    owner_host: null,
+    owner_instance: null,
     created_at: h.clock.now,
   };
 }

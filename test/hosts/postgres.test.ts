@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { HEARTBEAT_MS, OWNER_SILENT_MS } from "../../src/guard/owner.js";
 import { DEMO, type Sandbox, startSandbox } from "../../src/sandbox/index.js";
+import { openStore } from "../../src/store/open.js";
 import { migratePostgres, PgDatabase } from "../../src/store/postgres/database.js";
+import type { Admission, Store } from "../../src/store/store.js";
 import { call, errorOf, okOf, policyFile, tempHome } from "../e2e/harness.js";
 import {
   connect,
@@ -13,6 +16,7 @@ import {
 import { binaries, startCluster } from "../postgres-server.js";
 import {
   adminClient,
+  firstCalls,
   readBooks,
   refundPolicy,
   refundPosts,
@@ -43,20 +47,46 @@ afterAll(async () => {
   for (const home of homes) home.cleanup();
 });
 
-/** A host: its own home, the shared database. */
-async function host(databaseUrl: string): Promise<{ home: string; server: HttpServer }> {
+let hosts = 0;
+
+/**
+ * A host: its own home and host id (these processes share one machine, as separate hosts
+ * do not: its pids are not theirs to look up), the shared database.
+ */
+async function host(
+  databaseUrl: string,
+  env: Record<string, string> = {},
+): Promise<{ home: string; server: HttpServer; id: string }> {
   const home = tempHome();
   homes.push(home);
+  hosts += 1;
+  const id = `host-${hosts}`;
   const server = await startHttpServer({
     home: home.dir,
     env: {
       STRIPE_API_KEY: sandbox.keys.roles["support-refunds"],
       SPENDGUARD_STRIPE_BASE_URL: sandbox.url,
       SPENDGUARD_DATABASE_URL: databaseUrl,
+      SPENDGUARD_HOST_ID: id,
+      ...env,
     },
     args: ["--rate-limit", "1000"],
   });
-  return { home: home.dir, server };
+  return { home: home.dir, server, id };
+}
+
+/** Waits until the sandbox has received one more refund POST than `before`. */
+async function refundPosted(before: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (refundPosts(sandbox).length === before && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  expect(refundPosts(sandbox).length).toBe(before + 1);
+}
+
+/** The agent's first-call admissions, read from the shared database. */
+async function admissionsOf(store: Store, agent: string): Promise<Admission[]> {
+  return firstCalls(await store.listAdmissions({ agent }));
 }
 
 describe.skipIf(POSTGRES_MISSING)("several hosts on one PostgreSQL", () => {
@@ -265,9 +295,79 @@ describe.skipIf(POSTGRES_MISSING)("several hosts on one PostgreSQL", () => {
     expect(books.chain).toEqual({ ok: true, rows: books.audit.length });
   }, 120_000);
 
-  it("a host SIGKILLed with a refund in flight (applied at Stripe, no answer yet): another host reconciles it, no money moves twice", async () => {
+  it("a host waiting on Stripe keeps its refund while it beats: another host leaves it past the heartbeat bound, then the first settles it once", async () => {
     const url = await freshPostgres();
-    const a = await host(url);
+    // A's Stripe answers once the bound has passed and B has looked again since; A waits.
+    const watchMs = OWNER_SILENT_MS + HEARTBEAT_MS;
+    const heldMs = watchMs + 2_000;
+    const [a, b] = await Promise.all([
+      host(url, { SPENDGUARD_STRIPE_TIMEOUT_MS: String(heldMs + 20_000) }),
+      host(url),
+    ]);
+    const policy = refundPolicy(a.home, { per_call: 100, per_day: 1_000 });
+    const key = await createKey(a.home, [
+      "--agent",
+      "slow-bot",
+      "--policy",
+      policy,
+      "--database",
+      url,
+    ]);
+    const refund = { charge: CHARGE, amount: 2_469, reason: "duplicate" };
+    sandbox.faults.add({
+      method: "POST",
+      path: "/v1/refunds",
+      kind: "latency",
+      latencyMs: heldMs,
+      afterApply: true,
+      times: 1,
+    });
+    const agent = await connect(a.server.url, key.key);
+    const posts = refundPosts(sandbox).length;
+    const sent = Date.now();
+    const answer = call(agent.client, "issue_refund", refund);
+    await refundPosted(posts);
+
+    // Host B serves the same agent meanwhile: it finds the refund in flight, owned by a
+    // host that beats, and keeps looking at it, past the bound, without taking it over.
+    const other = await connect(b.server.url, key.key);
+    expect(outcome(await call(other.client, "session_status")).ok).toBe(true);
+    const ledger = await openStore({ home: b.home, databaseUrl: url });
+    try {
+      while (Date.now() - sent < watchMs) {
+        const open = await admissionsOf(ledger, "slow-bot");
+        expect(open.map((x) => [x.state, x.owner_host])).toEqual([["reserved", a.id]]);
+        await new Promise((r) => setTimeout(r, 1_000));
+      }
+    } finally {
+      await ledger.close();
+    }
+    expect(refundPosts(sandbox).length).toBe(posts + 1);
+    const looks = b.server.logs("reconciliation done");
+    expect(looks.length).toBeGreaterThanOrEqual(1);
+    expect(looks[0]).toMatchObject({ reconciled: { checked: 0, inFlight: 1 } });
+
+    // Stripe's answer reaches A: A settles its own write, once.
+    expect(outcome(await answer).ok).toBe(true);
+    await Promise.all([agent.close(), other.close()]);
+    await Promise.all([a.server.stop(), b.server.stop()]);
+    expect(refundPosts(sandbox).length).toBe(posts + 1);
+    const refunds = (await refundsOn(adminClient(sandbox), CHARGE)).filter(
+      (r) => r.amount === refund.amount,
+    );
+    expect(refunds).toHaveLength(1);
+    const books = await readBooks(a.home, url);
+    const settled = firstCalls(books.admissions).filter((x) => x.agent === "slow-bot");
+    expect(settled.map((x) => [x.state, x.amount_cap, x.owner_host])).toEqual([
+      ["settled", refund.amount, a.id],
+    ]);
+    expect(books.audit.filter((r) => r.rule === "reconcile")).toEqual([]);
+    expect(books.chain).toEqual({ ok: true, rows: books.audit.length });
+  }, 120_000);
+
+  it("a host SIGKILLed with a refund in flight (applied at Stripe, no answer yet): another host takes it over once the dead host's heartbeat is stale, no money moves twice", async () => {
+    const url = await freshPostgres();
+    const [a, b] = await Promise.all([host(url), host(url)]);
     const policy = refundPolicy(a.home, { per_call: 100, per_day: 1_000 });
     const key = await createKey(a.home, [
       "--agent",
@@ -288,22 +388,31 @@ describe.skipIf(POSTGRES_MISSING)("several hosts on one PostgreSQL", () => {
     });
     const agent = await connect(a.server.url, key.key);
     const posts = refundPosts(sandbox).length;
-    const inFlight = call(agent.client, "issue_refund", refund).catch(() => undefined);
-    const deadline = Date.now() + 10_000;
-    while (refundPosts(sandbox).length === posts && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    await a.server.stop("SIGKILL");
     // The agent's client learns of it by its own timeout; nothing waits for that.
-    void inFlight;
-    const open = (await readBooks(a.home, url)).admissions.filter(
-      (x) => x.agent === "inflight-bot",
-    );
-    expect(open.map((x) => x.state)).toEqual(["reserved"]);
-
-    const b = await host(url);
+    void call(agent.client, "issue_refund", refund).catch(() => undefined);
+    await refundPosted(posts);
+    // B serves the agent while A is alive: the refund is A's to finish.
     const back = await connect(b.server.url, key.key);
     expect(outcome(await call(back.client, "session_status")).ok).toBe(true);
+    await a.server.stop("SIGKILL");
+    const killed = Date.now();
+
+    // A's last beat was at most one interval before it died; B looks every interval.
+    const ledger = await openStore({ home: b.home, databaseUrl: url });
+    let states: string[] = [];
+    try {
+      while (Date.now() - killed < OWNER_SILENT_MS + 4 * HEARTBEAT_MS) {
+        states = (await admissionsOf(ledger, "inflight-bot")).map((x) => x.state);
+        if (states[0] !== "reserved") break;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    } finally {
+      await ledger.close();
+    }
+    const tookMs = Date.now() - killed;
+    expect(states).toEqual(["settled"]);
+    expect(tookMs).toBeGreaterThan(OWNER_SILENT_MS - HEARTBEAT_MS - 1_000);
+    expect(tookMs).toBeLessThan(OWNER_SILENT_MS + HEARTBEAT_MS + 3_000);
     await back.close();
     await b.server.stop();
 
@@ -311,9 +420,13 @@ describe.skipIf(POSTGRES_MISSING)("several hosts on one PostgreSQL", () => {
       (r) => r.amount === refund.amount,
     );
     expect(refunds).toHaveLength(1);
+    expect(refundPosts(sandbox).length).toBe(posts + 2);
     const books = await readBooks(b.home, url);
-    const settled = books.admissions.filter((x) => x.agent === "inflight-bot");
+    const settled = firstCalls(books.admissions).filter((x) => x.agent === "inflight-bot");
     expect(settled.map((x) => [x.state, x.amount_cap])).toEqual([["settled", refund.amount]]);
+    expect(
+      books.audit.filter((r) => r.rule === "reconcile" && r.agent === "inflight-bot"),
+    ).toHaveLength(1);
     expect(books.chain).toEqual({ ok: true, rows: books.audit.length });
   }, 120_000);
 
@@ -371,4 +484,19 @@ describe.skipIf(POSTGRES_MISSING)("several hosts on one PostgreSQL", () => {
     },
     120_000,
   );
+});
+
+describe("host identity", () => {
+  it("a SPENDGUARD_HOST_ID that is not a bounded, printable name stops serve at start-up, saying why", async () => {
+    const home = tempHome();
+    homes.push(home);
+    const run = await runCli(["serve", "--http", "--port", "0"], {
+      SPENDGUARD_HOME: home.dir,
+      SPENDGUARD_HOST_ID: "web 1\u001b[31m",
+    });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/SPENDGUARD_HOST_ID must be 1 to 64 letters, digits/);
+    expect(run.stderr).not.toContain("\u001b");
+    expect(run.stderr).not.toMatch(/at .*\.js:\d+/);
+  });
 });

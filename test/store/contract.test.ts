@@ -52,6 +52,8 @@ const request = (overrides: Partial<AdmissionRequest> = {}): AdmissionRequest =>
   args: "{}",
   account: null,
   owner_pid: process.pid,
+  owner_host: null,
+  owner_instance: null,
   created_at: T0,
   ...overrides,
 });
@@ -720,5 +722,63 @@ describeEachStore("totals", (kind) => {
     expect(await store.moneyTotals()).toEqual([
       { agent: "agent-1", currency: "usd", amount: 900, cap_currency: "usd", amount_cap: 900 },
     ]);
+  });
+});
+
+describeEachStore("owners", (kind) => {
+  it("an admission keeps its owner's host and instance; rows without them read null", async () => {
+    const store = await openStore(kind);
+    const owned = await admitted(store, { owner_host: "host-a", owner_instance: "a1b2c3" });
+    expect(await store.getAdmission(owned.id)).toMatchObject({
+      owner_pid: process.pid,
+      owner_host: "host-a",
+      owner_instance: "a1b2c3",
+    });
+    const older = await admitted(store);
+    expect(await store.getAdmission(older.id)).toMatchObject({
+      owner_host: null,
+      owner_instance: null,
+    });
+  });
+
+  it("heartbeats: the first beat adds an owner, later ones move seen_at on, by the database's clock", async () => {
+    const store = await openStore(kind);
+    const a = { instance: "inst-a", host: "host-a", pid: 1 };
+    const b = { instance: "inst-b", host: "host-b", pid: 1 };
+    const before = Date.now();
+    await store.beat(a);
+    await store.beat(b);
+    const first = await store.heartbeats(["inst-a", "inst-b", "inst-never"]);
+    expect(first.beats.map((beat) => beat.instance).sort()).toEqual(["inst-a", "inst-b"]);
+    const beatA = first.beats.find((beat) => beat.instance === "inst-a");
+    expect(beatA).toMatchObject({ host: "host-a", pid: 1 });
+    if (!beatA) throw new Error("unreachable");
+    expect(beatA.started_at).toBe(beatA.seen_at);
+    // The database's clock, here the test's own machine's (one host, one clock).
+    expect(beatA.seen_at).toBeGreaterThanOrEqual(before - 1_000);
+    expect(first.now).toBeGreaterThanOrEqual(beatA.seen_at);
+
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await store.beat(a);
+    const second = await store.heartbeats(["inst-a"]);
+    expect(second.beats).toHaveLength(1);
+    expect(second.beats[0]?.started_at).toBe(beatA.started_at);
+    expect(second.beats[0]?.seen_at).toBeGreaterThan(beatA.seen_at);
+    expect((await store.heartbeats([])).beats).toEqual([]);
+  });
+
+  it("heartbeats are forgotten one by one (a clean stop) or when silent too long", async () => {
+    const store = await openStore(kind);
+    for (const instance of ["gone", "silent", "alive"]) {
+      await store.beat({ instance, host: "h", pid: 7 });
+    }
+    await store.forgetHeartbeat("gone");
+    await kind.raw(
+      store,
+      "UPDATE owner_heartbeats SET seen_at = seen_at - 90000000 WHERE instance = 'silent'",
+    );
+    expect(await store.forgetSilentHeartbeats(86_400_000)).toBe(1);
+    const left = await store.heartbeats(["gone", "silent", "alive"]);
+    expect(left.beats.map((beat) => beat.instance)).toEqual(["alive"]);
   });
 });

@@ -169,6 +169,8 @@ async function reserve(
       args: "{}",
       account: null,
       owner_pid: process.pid,
+      owner_host: null,
+      owner_instance: null,
       created_at: now,
     },
     (usage) =>

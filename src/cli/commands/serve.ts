@@ -5,7 +5,10 @@ import { databaseUrl, type Environment, readEnvironment } from "../../config.js"
 import { createConsole } from "../../console/console.js";
 import { ConfigError, SpendguardError } from "../../errors.js";
 import { Guard } from "../../guard/guard.js";
+import { Heartbeat } from "../../guard/heartbeat.js";
+import { nameThisHost } from "../../guard/owner.js";
 import { endSession, startSession } from "../../guard/sessions.js";
+import { Takeover } from "../../guard/takeover.js";
 import { checkApiKey, keyStatus } from "../../keys/api-keys.js";
 import { createLogger, type Logger } from "../../logger.js";
 import { MIN_METRICS_TOKEN, metricsEndpoint } from "../../metrics/endpoint.js";
@@ -100,7 +103,7 @@ HTTP. SPENDGUARD_LOG_LEVEL=info (or debug) shows more, e.g. each session opened.
 
 Environment: STRIPE_API_KEY, SPENDGUARD_POLICY, SPENDGUARD_HOME, SPENDGUARD_DATABASE_URL,
 SPENDGUARD_STRIPE_BASE_URL, SPENDGUARD_STRIPE_TIMEOUT_MS, SPENDGUARD_LOG_LEVEL,
-SPENDGUARD_ALERTS.
+SPENDGUARD_ALERTS, SPENDGUARD_HOST_ID.
 `;
 
 export const serveCommand: CliCommand = {
@@ -131,6 +134,7 @@ export const serveCommand: CliCommand = {
     });
     const env = readEnvironment(io.env);
     if (values.database !== undefined) env.databaseUrl = databaseUrl("--database", values.database);
+    nameThisHost(env.hostId);
     // stdio: the MCP client shows stderr in its own window (the Inspector in every
     // terminal), so only warnings and errors by default. HTTP is a service: info.
     const logger = createLogger(env.logLevel ?? (values.http ? "info" : "warn"));
@@ -235,6 +239,7 @@ async function serveAgentStdio(
       logger,
     });
     const { store, alerts } = watched;
+    const heartbeat = await Heartbeat.start(store, logger);
     if (sandbox) noteSandboxSessions(store, env.home);
     // Opened at start: its reconciliation settles what an earlier crash left, and a kill
     // by agent finds it. (A 2026-07-28 client's throwaway probe process opens one too: it
@@ -273,13 +278,15 @@ async function serveAgentStdio(
       "session started",
     );
     // Unknown outcomes left by an earlier crash are settled before this agent spends.
-    const reconciled = await guard.reconcile();
-    logger.info({ reconciled }, "reconciliation done");
+    const takeover = new Takeover(session.agent, () => guard.reconcile(), logger);
+    await takeover.firstPass;
     const guardSession: GuardSession = { guard, sessionId: session.id, keyId: null };
     const sealer = new RequestStateSealer();
     await serveStdio(() => createServer({ session: async () => guardSession, sealer }));
     await endSession(store, session.id, "stdio client disconnected");
     logger.info({ session: session.id }, "session ended");
+    takeover.stop();
+    await heartbeat.stop();
     await watched.close();
     return 0;
   } finally {
@@ -327,6 +334,7 @@ async function serveOverHttp(env: Environment, logger: Logger, flags: HttpFlags)
     logger,
   });
   const { store, alerts, metrics } = watched;
+  const heartbeat = await Heartbeat.start(store, logger);
   const sandbox = flags.sandbox ? await startHomeSandbox(env.home, logger) : undefined;
   try {
     if (sandbox) noteSandboxSessions(store, env.home);
@@ -413,6 +421,8 @@ async function serveOverHttp(env: Environment, logger: Logger, flags: HttpFlags)
     logger.info({ signal, callsUnderWay: opener.callsUnderWay }, "shutting down");
     operatorConsole.close();
     await service.close();
+    opener.stopTakeovers();
+    await heartbeat.stop();
     await watched.close();
     return 0;
   } finally {

@@ -42,8 +42,11 @@ interface TargetColumn {
   identity: boolean;
 }
 
-/** Not copied: the target's own migrations set it. */
-const OWN_TABLES = new Set(["schema_version"]);
+/**
+ * Not copied: the schema version (the target's own migrations set it), and the heartbeats
+ * of the processes that ran on the old host (the new hosts beat for themselves).
+ */
+const OWN_TABLES = new Set(["schema_version", "owner_heartbeats"]);
 /** Rows per INSERT: large enough that round trips do not dominate, small enough to stream. */
 const BATCH_ROWS = 2_000;
 
@@ -115,8 +118,9 @@ interface TablePlan {
 
 function planCopy(source: readonly SourceTable[], target: Map<string, TargetColumn[]>) {
   const problems: string[] = [];
-  const bySource = new Map(source.map((table) => [table.name, table]));
-  for (const table of source) {
+  const copied = source.filter((table) => !OWN_TABLES.has(table.name));
+  const bySource = new Map(copied.map((table) => [table.name, table]));
+  for (const table of copied) {
     if (!target.has(table.name)) problems.push(`table ${table.name} is in SQLite only`);
   }
   const plan: TablePlan[] = [];

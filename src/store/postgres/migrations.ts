@@ -1,7 +1,7 @@
 /**
  * The PostgreSQL schema, one entry per version (table `schema_version`). Entries are only
  * ever appended; `spendguard migrate` runs those a database has not seen, and `serve`
- * refuses a database that is behind. The tables mirror SQLite's (`../sqlite/migrations.ts`, as of its version 7), so
+ * refuses a database that is behind. The tables mirror SQLite's (`../sqlite/migrations.ts`, as of its version 8), so
  * `import-sqlite` copies rows as they are and the audit hashes stay what they were.
  */
 export const PG_MIGRATIONS: readonly string[] = [
@@ -299,6 +299,18 @@ export const PG_MIGRATIONS: readonly string[] = [
     amount BIGINT NOT NULL,
     amount_cap BIGINT NOT NULL,
     PRIMARY KEY (agent, currency, cap_currency)
+  );
+  `,
+  /* 2 */ `
+  -- As SQLite's version 8: a write's owner host and process instance, and the heartbeats.
+  ALTER TABLE admissions ADD COLUMN owner_host TEXT;
+  ALTER TABLE admissions ADD COLUMN owner_instance TEXT;
+  CREATE TABLE owner_heartbeats (
+    instance TEXT PRIMARY KEY,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    started_at BIGINT NOT NULL,
+    seen_at BIGINT NOT NULL
   );
   `,
 ];

@@ -31,6 +31,7 @@ import type {
   CodeRedemption,
   DeliveryClaim,
   DeliveryFilter,
+  HeartbeatReading,
   HoldRequest,
   HoldResult,
   MoneyTotal,
@@ -38,6 +39,8 @@ import type {
   OAuthClientRegistration,
   OAuthCodeRecord,
   OAuthTokenRecord,
+  OwnerHeartbeat,
+  OwnerIdentity,
   Refusal,
   ReleaseRequest,
   Report,
@@ -80,6 +83,9 @@ const AUDIT_LOCK = 2;
 const ALERT_LOCK = 3;
 
 type Change = { to: "settled"; settlement: Settlement } | { to: "released" } | { to: "unknown" };
+
+/** The database's clock in ms since the epoch, as every host's heartbeats are timed. */
+const DB_NOW_MS = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
 
 interface AdmissionRow extends Omit<Admission, "id"> {
   id: number;
@@ -144,9 +150,10 @@ export class PostgresStore implements Store {
       const { rows } = await client.query<{ id: number }>(
         `INSERT INTO admissions (session, agent, tool, customer, idempotency_key, amount,
            currency, amount_cap, reserved_amount_cap, revenue_at_risk_cap, cancellation, state,
-           owner_pid, args, account, created_at, call_key, repeat_of)
+           owner_pid, args, account, created_at, call_key, repeat_of, owner_host,
+           owner_instance)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, 'reserved', $11, $12, $13, $14,
-           $15, $16)
+           $15, $16, $17, $18)
          RETURNING id`,
         [
           request.session,
@@ -165,6 +172,8 @@ export class PostgresStore implements Store {
           request.created_at,
           request.call_key,
           request.repeat_of,
+          request.owner_host,
+          request.owner_instance,
         ],
       );
       const admission: Admission = { ...fields, id: admissionId(rows[0]?.id ?? -1) };
@@ -904,6 +913,41 @@ export class PostgresStore implements Store {
        ORDER BY 1, 2, 4`,
     );
     return rows.map((row) => ({ ...row, cap_currency: row.cap_currency || null }));
+  }
+
+  /** Times by the database's clock (`clock_timestamp()`): hosts' own clocks may disagree. */
+  async beat(owner: OwnerIdentity): Promise<void> {
+    await this.db.query(
+      `INSERT INTO owner_heartbeats (instance, host, pid, started_at, seen_at)
+       SELECT $1, $2, $3, clock.ms, clock.ms FROM (SELECT ${DB_NOW_MS} AS ms) AS clock
+       ON CONFLICT (instance) DO UPDATE
+         SET seen_at = GREATEST(owner_heartbeats.seen_at, excluded.seen_at)`,
+      [owner.instance, owner.host, owner.pid],
+    );
+  }
+
+  async heartbeats(instances: readonly string[]): Promise<HeartbeatReading> {
+    const [beats, clock] = await Promise.all([
+      this.db.query<OwnerHeartbeat>(
+        `SELECT instance, host, pid, started_at, seen_at FROM owner_heartbeats
+         WHERE instance = ANY($1::text[])`,
+        [instances],
+      ),
+      this.db.query<{ now: number }>(`SELECT ${DB_NOW_MS} AS now`),
+    ]);
+    return { now: clock[0]?.now ?? Date.now(), beats };
+  }
+
+  async forgetHeartbeat(instance: string): Promise<void> {
+    await this.db.query("DELETE FROM owner_heartbeats WHERE instance = $1", [instance]);
+  }
+
+  async forgetSilentHeartbeats(ageMs: number): Promise<number> {
+    const rows = await this.db.query<{ instance: string }>(
+      `DELETE FROM owner_heartbeats WHERE seen_at < ${DB_NOW_MS} - $1 RETURNING instance`,
+      [ageMs],
+    );
+    return rows.length;
   }
 
   close(): Promise<void> {

@@ -373,4 +373,18 @@ export const MIGRATIONS: readonly string[] = [
     FROM admissions WHERE state = 'settled' AND currency IS NOT NULL
     GROUP BY 1, 2, 3;
   `,
+  /* 8 */ `
+  -- A write's owner beyond its pid: its host and process instance, so another host can
+  -- tell a dead owner from a slow one by the owner's heartbeat. Older rows have neither.
+  ALTER TABLE admissions ADD COLUMN owner_host TEXT;
+  ALTER TABLE admissions ADD COLUMN owner_instance TEXT;
+  -- Processes that can own writes, each refreshing its row every few seconds.
+  CREATE TABLE owner_heartbeats (
+    instance TEXT PRIMARY KEY,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    started_at INTEGER NOT NULL,
+    seen_at INTEGER NOT NULL
+  ) STRICT, WITHOUT ROWID;
+  `,
 ];

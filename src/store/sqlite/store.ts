@@ -34,6 +34,7 @@ import type {
   CodeRedemption,
   DeliveryClaim,
   DeliveryFilter,
+  HeartbeatReading,
   HoldRequest,
   HoldResult,
   MoneyTotal,
@@ -41,6 +42,7 @@ import type {
   OAuthClientRegistration,
   OAuthCodeRecord,
   OAuthTokenRecord,
+  OwnerIdentity,
   Refusal,
   ReleaseRequest,
   Report,
@@ -62,6 +64,7 @@ import type {
 import { type AlertTable, prepareAlertTable } from "./alerts.js";
 import { type ApprovalTable, prepareApprovalTable } from "./approvals.js";
 import { withBusyRetry } from "./busy.js";
+import { type HeartbeatStatements, prepareHeartbeatStatements } from "./heartbeats.js";
 import { type HoldStatements, prepareHoldStatements } from "./holds.js";
 import { type KeyStatements, prepareKeyStatements } from "./keys.js";
 import { MIGRATIONS } from "./migrations.js";
@@ -137,6 +140,7 @@ export class SqliteStore implements Store {
   private readonly keys: KeyStatements;
   private readonly oauth: OAuthStatements;
   private readonly holds: HoldStatements;
+  private readonly heartbeatStatements: HeartbeatStatements;
   private readonly alerts: AlertTable;
   private readonly auditQueries = new Map<string, RowStatement<AuditRecord>>();
   private readonly reportQueries = new Map<ReportGrouping, ReturnType<typeof prepareReport>>();
@@ -190,6 +194,7 @@ export class SqliteStore implements Store {
     this.keys = prepareKeyStatements(this.db);
     this.oauth = prepareOAuthStatements(this.db, this.keys);
     this.holds = prepareHoldStatements(this.db);
+    this.heartbeatStatements = prepareHeartbeatStatements(this.db);
     this.alerts = prepareAlertTable(this.db);
     const s = this.statements;
     const holds = this.holds;
@@ -728,6 +733,22 @@ export class SqliteStore implements Store {
     }
   }
 
+  async beat(owner: OwnerIdentity): Promise<void> {
+    this.heartbeatStatements.beat(owner);
+  }
+
+  async heartbeats(instances: readonly string[]): Promise<HeartbeatReading> {
+    return this.heartbeatStatements.read(instances);
+  }
+
+  async forgetHeartbeat(instance: string): Promise<void> {
+    this.heartbeatStatements.forget(instance);
+  }
+
+  async forgetSilentHeartbeats(ageMs: number): Promise<number> {
+    return this.heartbeatStatements.forgetSilent(ageMs);
+  }
+
   async close(): Promise<void> {
     this.db.close();
   }
@@ -864,12 +885,12 @@ function prepareStatements(db: Database.Database) {
     insertAdmission: prepare(`
       INSERT INTO admissions (session, agent, tool, customer, call_key, idempotency_key,
         repeat_of, amount, currency, amount_cap, reserved_amount_cap, revenue_at_risk_cap,
-        cancellation, state, owner_pid, args, account, created_at, resolved_at,
-        stripe_request_id, result)
+        cancellation, state, owner_pid, owner_host, owner_instance, args, account,
+        created_at, resolved_at, stripe_request_id, result)
       VALUES (@session, @agent, @tool, @customer, @call_key, @idempotency_key, @repeat_of,
         @amount, @currency, @amount_cap, @reserved_amount_cap, @revenue_at_risk_cap,
-        @cancellation, @state, @owner_pid, @args, @account, @created_at, @resolved_at,
-        @stripe_request_id, @result)`),
+        @cancellation, @state, @owner_pid, @owner_host, @owner_instance, @args, @account,
+        @created_at, @resolved_at, @stripe_request_id, @result)`),
     settle: prepare(`
       UPDATE admissions SET state = 'settled', amount = @amount, amount_cap = @amount_cap,
         stripe_request_id = @stripe_request_id, result = @result, resolved_at = @resolved_at
