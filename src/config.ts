@@ -21,8 +21,6 @@ export interface Environment {
   stripeTimeoutMs: number | undefined;
   /** `SPENDGUARD_ALERTS`: path of the alerts file (or `--alerts`). */
   alertsFile: string | undefined;
-  /** `SPENDGUARD_HOST_ID`: this host as owner of writes in flight (default: its host name). */
-  hostId: string;
 }
 
 export function readEnvironment(env: NodeJS.ProcessEnv): Environment {
@@ -35,7 +33,6 @@ export function readEnvironment(env: NodeJS.ProcessEnv): Environment {
     logLevel: env.SPENDGUARD_LOG_LEVEL || undefined,
     stripeTimeoutMs: positiveMs("SPENDGUARD_STRIPE_TIMEOUT_MS", env.SPENDGUARD_STRIPE_TIMEOUT_MS),
     alertsFile: env.SPENDGUARD_ALERTS || undefined,
-    hostId: hostId(env.SPENDGUARD_HOST_ID),
   };
 }
 
@@ -46,10 +43,11 @@ const HOST_ID = z
   .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/);
 
 /**
- * The host's identity among the hosts sharing a database: unique per machine (per process
- * id namespace: containers sharing a host name need their own).
+ * `SPENDGUARD_HOST_ID`: the host's identity among the hosts sharing a database, as owner
+ * of writes in flight (default: its host name). Unique per machine (per process id
+ * namespace: containers sharing a host name need their own).
  */
-function hostId(value: string | undefined): string {
+export function hostId(value: string | undefined): string {
   if (!value) return hostname().slice(0, 64) || "localhost";
   const parsed = HOST_ID.safeParse(value);
   if (!parsed.success) {

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { redactSecrets } from "../audit/redact.js";
+import { hostId } from "../config.js";
 import { ConfigError, SpendguardError } from "../errors.js";
+import { nameThisHost } from "../guard/owner.js";
 import { VERSION } from "../version.js";
 import { type CliCommand, type CliIO, UsageError } from "./command.js";
 import { COMMANDS } from "./commands/index.js";
@@ -43,6 +45,9 @@ async function main(argv: string[]): Promise<number> {
 
 async function runCommand(command: CliCommand, argv: string[]): Promise<number> {
   try {
+    // Every command that judges a write in flight (serve, admissions, the console) knows
+    // which host it runs on, so a crashed local server's writes are known at once.
+    nameThisHost(hostId(io.env.SPENDGUARD_HOST_ID));
     return await command.run(argv, io);
   } catch (error) {
     if (error instanceof UsageError) {

@@ -28,7 +28,11 @@ let self: OwnerIdentity | undefined;
 
 /** This process as the owner of the writes it reserves: one identity for its whole life. */
 export function thisOwner(): OwnerIdentity {
-  self ??= { host: hostname(), pid: process.pid, instance: randomBytes(8).toString("hex") };
+  self ??= {
+    host: hostname().slice(0, 64) || "localhost",
+    pid: process.pid,
+    instance: randomBytes(8).toString("hex"),
+  };
   return self;
 }
 

@@ -6,7 +6,6 @@ import { createConsole } from "../../console/console.js";
 import { ConfigError, SpendguardError } from "../../errors.js";
 import { Guard } from "../../guard/guard.js";
 import { Heartbeat } from "../../guard/heartbeat.js";
-import { nameThisHost } from "../../guard/owner.js";
 import { endSession, startSession } from "../../guard/sessions.js";
 import { Takeover } from "../../guard/takeover.js";
 import { checkApiKey, keyStatus } from "../../keys/api-keys.js";
@@ -134,7 +133,6 @@ export const serveCommand: CliCommand = {
     });
     const env = readEnvironment(io.env);
     if (values.database !== undefined) env.databaseUrl = databaseUrl("--database", values.database);
-    nameThisHost(env.hostId);
     // stdio: the MCP client shows stderr in its own window (the Inspector in every
     // terminal), so only warnings and errors by default. HTTP is a service: info.
     const logger = createLogger(env.logLevel ?? (values.http ? "info" : "warn"));
