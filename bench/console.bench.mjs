@@ -84,6 +84,8 @@ async function seed(store, sessions) {
           args: "{}",
           account: null,
           owner_pid: process.pid,
+          owner_host: null,
+          owner_instance: null,
           created_at: now,
         },
         () => ({ outcome: "allow" }),

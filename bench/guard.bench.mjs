@@ -182,6 +182,8 @@ async function admissions(openStore, parallel = 1) {
       args: "{}",
       account: null,
       owner_pid: process.pid,
+      owner_host: null,
+      owner_instance: null,
       created_at: Date.now(),
     };
     const started = performance.now();

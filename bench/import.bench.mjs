@@ -98,6 +98,8 @@ async function buildLedger(home) {
           args: JSON.stringify({ amount, charge: `ch_bench_${i}` }),
           account: null,
           owner_pid: process.pid,
+          owner_host: null,
+          owner_instance: null,
           created_at: Date.now(),
         },
         () => ({ outcome: "allow" }),
