@@ -10,6 +10,7 @@ import { createApiKey } from "../dist/src/keys/api-keys.js";
 import { silentLogger } from "../dist/src/logger.js";
 import { openSqliteStore } from "../dist/src/store/sqlite/store.js";
 import {
+  auditEntry,
   CLI,
   heading,
   ms,
@@ -26,27 +27,15 @@ import {
 const CALLS = 20;
 
 function entry(session, agent, at, amount) {
-  return {
+  return auditEntry({
     at: new Date(at).toISOString(),
     session,
     agent,
-    tool: "issue_refund",
-    args: "{}",
-    decision: "allow",
-    code: null,
-    rule: null,
-    reason: null,
-    stripe_request_id: null,
-    idempotency_key: null,
     amount,
     currency: "usd",
     amount_cap: amount,
-    cap_currency: "usd",
-    revenue_at_risk_cap: null,
     customer: "cus_SgAcmeJaneDoe",
-    outcome: "ok",
-    duration_ms: 1,
-  };
+  });
 }
 
 /** `sessions` active sessions of agent `bench`, each with CALLS settled $1 refunds. */

@@ -15,6 +15,7 @@ import { performance } from "node:perf_hooks";
 import { importSqliteLedger } from "../dist/src/store/import.js";
 import { PgDatabase } from "../dist/src/store/postgres/database.js";
 import { openSqliteStore } from "../dist/src/store/sqlite/store.js";
+import { auditEntry } from "./lib.mjs";
 
 const AUDIT_ROWS = Number(process.argv[2] ?? 100_000);
 const SESSIONS = 100;
@@ -27,28 +28,14 @@ if (!SERVER_URL) {
 }
 
 function entry(i, session, fields) {
-  return {
+  return auditEntry({
     at: new Date(Date.now() - (AUDIT_ROWS - i) * 10).toISOString(),
     session,
     agent: `agent-${i % 10}`,
-    tool: "issue_refund",
     args: JSON.stringify({ amount: 100 + (i % 900), charge: `ch_bench_${i}`, reason: "duplicate" }),
-    decision: "allow",
-    code: null,
-    rule: null,
-    reason: null,
-    stripe_request_id: null,
-    idempotency_key: null,
-    amount: null,
-    currency: null,
-    amount_cap: null,
-    cap_currency: "usd",
-    revenue_at_risk_cap: null,
-    customer: "cus_bench",
-    outcome: "ok",
     duration_ms: 1.25 + (i % 7) / 3,
     ...fields,
-  };
+  });
 }
 
 async function buildLedger(home) {

@@ -379,3 +379,29 @@ export function cpuMs(pid) {
   return (ticks * 1000) / CLOCK_TICKS;
 }
 const CLOCK_TICKS = 100;
+
+/** An audit row to append straight to a store (benchmarks that build a ledger): `fields` override. */
+export function auditEntry(fields) {
+  return {
+    at: new Date().toISOString(),
+    session: "ses_000000000000000000000000",
+    agent: "bench",
+    tool: "issue_refund",
+    args: "{}",
+    decision: "allow",
+    code: null,
+    rule: null,
+    reason: null,
+    stripe_request_id: null,
+    idempotency_key: null,
+    amount: null,
+    currency: null,
+    amount_cap: null,
+    cap_currency: "usd",
+    revenue_at_risk_cap: null,
+    customer: "cus_bench",
+    outcome: "ok",
+    duration_ms: 1,
+    ...fields,
+  };
+}
