@@ -89,6 +89,21 @@ async function admissionsOf(store: Store, agent: string): Promise<Admission[]> {
   return firstCalls(await store.listAdmissions({ agent }));
 }
 
+/** An agent's key in the shared database (default policy: $100 a refund, $1,000 a day). */
+function agentKeyOn(
+  home: string,
+  url: string,
+  agent: string,
+  policy = refundPolicy(home, { per_call: 100, per_day: 1_000 }),
+) {
+  return createKey(home, ["--agent", agent, "--policy", policy, "--database", url]);
+}
+
+/** The operator's key in the shared database. */
+function operatorKeyOn(home: string, url: string) {
+  return createKey(home, ["--operator", "--name", "olivia", "--database", url]);
+}
+
 describe.skipIf(POSTGRES_MISSING)("several hosts on one PostgreSQL", () => {
   it("4 hosts × 50 parallel refunds at one agent's daily cap: Stripe ≤ cap = ledger = audit", async () => {
     const HOSTS = 4;
@@ -96,15 +111,9 @@ describe.skipIf(POSTGRES_MISSING)("several hosts on one PostgreSQL", () => {
     const CAP_DOLLARS = 300;
     const url = await freshPostgres();
     const hosts = await Promise.all(Array.from({ length: HOSTS }, () => host(url)));
-    const policy = refundPolicy(hosts[0]?.home ?? "", { per_call: 100, per_day: CAP_DOLLARS });
-    const { key } = await createKey(hosts[0]?.home ?? "", [
-      "--agent",
-      AGENT,
-      "--policy",
-      policy,
-      "--database",
-      url,
-    ]);
+    const home = hosts[0]?.home ?? "";
+    const policy = refundPolicy(home, { per_call: 100, per_day: CAP_DOLLARS });
+    const { key } = await agentKeyOn(home, url, AGENT, policy);
     const clients = await Promise.all(hosts.map((h) => connect(h.server.url, key)));
     const outcomes = await Promise.all(
       clients.flatMap((client, s) =>
@@ -151,15 +160,8 @@ describe.skipIf(POSTGRES_MISSING)("several hosts on one PostgreSQL", () => {
     const [a, b] = await Promise.all([host(url), host(url)]);
     if (!a || !b) throw new Error("unreachable");
     const policy = refundPolicy(a.home, { per_call: 100, per_day: 1_000 });
-    const agentKey = (name: string) =>
-      createKey(a.home, ["--agent", name, "--policy", policy, "--database", url]);
-    const operatorKey = await createKey(a.home, [
-      "--operator",
-      "--name",
-      "olivia",
-      "--database",
-      url,
-    ]);
+    const agentKey = (name: string) => agentKeyOn(a.home, url, name, policy);
+    const operatorKey = await operatorKeyOn(a.home, url);
     const refund = (amount: number) => ({ charge: CHARGE, amount, reason: "duplicate" });
 
     // The kill: an operator on host A, the agent's session on host B.
@@ -210,21 +212,8 @@ describe.skipIf(POSTGRES_MISSING)("several hosts on one PostgreSQL", () => {
     const [a, b] = await Promise.all([host(url), host(url)]);
     if (!a || !b) throw new Error("unreachable");
     const policy = policyFile(a.home, "support-refunds", { require_approval_over: 40 });
-    const agentKey = await createKey(a.home, [
-      "--agent",
-      "careful-bot",
-      "--policy",
-      policy,
-      "--database",
-      url,
-    ]);
-    const operatorKey = await createKey(a.home, [
-      "--operator",
-      "--name",
-      "olivia",
-      "--database",
-      url,
-    ]);
+    const agentKey = await agentKeyOn(a.home, url, "careful-bot", policy);
+    const operatorKey = await operatorKeyOn(a.home, url);
     const refund = { charge: CHARGE, amount: 4_500, reason: "requested_by_customer" };
 
     const agent = await connect(b.server.url, agentKey.key);
@@ -252,15 +241,7 @@ describe.skipIf(POSTGRES_MISSING)("several hosts on one PostgreSQL", () => {
   it("a refund whose answer host A lost, before A died, is settled by host B: it moves once", async () => {
     const url = await freshPostgres();
     const a = await host(url);
-    const policy = refundPolicy(a.home, { per_call: 100, per_day: 1_000 });
-    const key = await createKey(a.home, [
-      "--agent",
-      "lost-bot",
-      "--policy",
-      policy,
-      "--database",
-      url,
-    ]);
+    const key = await agentKeyOn(a.home, url, "lost-bot");
     const refund = { charge: CHARGE, amount: 2_345, reason: "duplicate" };
 
     const agent = await connect(a.server.url, key.key);
@@ -304,15 +285,7 @@ describe.skipIf(POSTGRES_MISSING)("several hosts on one PostgreSQL", () => {
       host(url, { SPENDGUARD_STRIPE_TIMEOUT_MS: String(heldMs + 20_000) }),
       host(url),
     ]);
-    const policy = refundPolicy(a.home, { per_call: 100, per_day: 1_000 });
-    const key = await createKey(a.home, [
-      "--agent",
-      "slow-bot",
-      "--policy",
-      policy,
-      "--database",
-      url,
-    ]);
+    const key = await agentKeyOn(a.home, url, "slow-bot");
     const refund = { charge: CHARGE, amount: 2_469, reason: "duplicate" };
     sandbox.faults.add({
       method: "POST",
@@ -368,15 +341,7 @@ describe.skipIf(POSTGRES_MISSING)("several hosts on one PostgreSQL", () => {
   it("a host SIGKILLed with a refund in flight (applied at Stripe, no answer yet): another host takes it over once the dead host's heartbeat is stale, no money moves twice", async () => {
     const url = await freshPostgres();
     const [a, b] = await Promise.all([host(url), host(url)]);
-    const policy = refundPolicy(a.home, { per_call: 100, per_day: 1_000 });
-    const key = await createKey(a.home, [
-      "--agent",
-      "inflight-bot",
-      "--policy",
-      policy,
-      "--database",
-      url,
-    ]);
+    const key = await agentKeyOn(a.home, url, "inflight-bot");
     const refund = { charge: CHARGE, amount: 2_468, reason: "duplicate" };
     // Stripe applies the refund, then its answer never comes.
     sandbox.faults.add({
@@ -440,15 +405,7 @@ describe.skipIf(POSTGRES_MISSING)("several hosts on one PostgreSQL", () => {
         await migratePostgres(db);
         await db.close();
         const h = await host(cluster.url);
-        const policy = refundPolicy(h.home, { per_call: 100, per_day: 1_000 });
-        const key = await createKey(h.home, [
-          "--agent",
-          "outage-bot",
-          "--policy",
-          policy,
-          "--database",
-          cluster.url,
-        ]);
+        const key = await agentKeyOn(h.home, cluster.url, "outage-bot");
         const agent = await connect(h.server.url, key.key);
         // Amounts no other test here refunds on CHARGE (the 4-host test's run 100–1,499).
         const refund = (amount: number) => ({ charge: CHARGE, amount, reason: "duplicate" });
