@@ -1,7 +1,7 @@
 import { verifyAudit } from "../audit/chain.js";
 import { ConfigError } from "../errors.js";
 import { describeLocation } from "./open.js";
-import { migratePostgres, PgDatabase } from "./postgres/database.js";
+import { migratePostgres, PgDatabase, reachPostgres } from "./postgres/database.js";
 import { copyTables } from "./postgres/import.js";
 import { openExistingLedger, sqliteFault } from "./sqlite/ledger-file.js";
 
@@ -48,7 +48,7 @@ export async function importSqliteLedger(path: string, databaseUrl: string): Pro
       ];
       const db = new PgDatabase(databaseUrl, { statementTimeoutMs: IMPORT_STATEMENT_TIMEOUT_MS });
       try {
-        await reach(db, databaseUrl, target);
+        await reachPostgres(db, databaseUrl, target);
         await migratePostgres(db);
         const copy = await copyTables(db, tables, target);
         return {
@@ -67,20 +67,5 @@ export async function importSqliteLedger(path: string, databaseUrl: string): Pro
     throw sqliteFault(err, store.file);
   } finally {
     await store.close();
-  }
-}
-
-/** One statement first, so an unreachable database is named with its cause. */
-async function reach(db: PgDatabase, url: string, target: string): Promise<void> {
-  try {
-    await db.pool.query("SELECT 1");
-  } catch (err) {
-    const password = new URL(url).password;
-    let cause = err instanceof Error ? err.message : String(err);
-    // pg never puts the password in a message; this keeps it so whatever it says.
-    for (const secret of password ? [password, decodeURIComponent(password)] : []) {
-      cause = cause.replaceAll(secret, "***");
-    }
-    throw new ConfigError(`cannot reach ${target}: ${cause}.`);
   }
 }

@@ -4,6 +4,7 @@ import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { DEMO, type Sandbox, startSandbox } from "../../src/sandbox/index.js";
+import { freshPostgres, POSTGRES_MISSING } from "../store/stores.js";
 import { callTool, POLICIES, runCli, startServer, tempDir } from "./helpers.js";
 
 /** The restricted-key picker, the setup check and the policy validator. */
@@ -312,6 +313,33 @@ describe("spendguard scopes / doctor / policy check", () => {
         fix: expect.stringContaining("--policy FILE"),
       });
     });
+
+    it.skipIf(POSTGRES_MISSING)(
+      "with --database: checks the shared PostgreSQL's schema and audit chain, and names an unreachable one without its password (exit 1)",
+      async () => {
+        const url = await freshPostgres();
+        const home = join(dir, "pg");
+        const ok = await runCli(["doctor", "--sandbox", "--home", home, "--database", url]);
+        expect(ok.code, ok.stdout).toBe(0);
+        expect(ok.stdout).toMatch(/PASS {2}database schema: current \(version \d+\) in postgres:/);
+        expect(ok.stdout).toContain("PASS  audit chain: 0 row(s) verified");
+
+        const away = await runCli([
+          "doctor",
+          "--sandbox",
+          "--home",
+          home,
+          "--database",
+          "postgres://spendguard:hunter2@127.0.0.1:1/spendguard",
+        ]);
+        expect(away.code).toBe(1);
+        expect(away.stdout).toContain(
+          "FAIL  database schema: cannot reach postgres://spendguard:***@127.0.0.1:1/spendguard: connect ECONNREFUSED",
+        );
+        expect(away.stdout).toContain("SKIP  audit chain: needs a current database");
+        expect(away.stdout + away.stderr).not.toContain("hunter2");
+      },
+    );
 
     it("warns (exit 0) while a kill/ALL flag refuses every session", async () => {
       const home = join(dir, "halted");

@@ -6,11 +6,13 @@ import { readEnvironment } from "../../config.js";
 import { ConfigError } from "../../errors.js";
 import { ALL_SESSIONS } from "../../guard/kill.js";
 import { type LoadedPolicy, loadPolicy } from "../../policy/load.js";
+import { type DataLocation, describeLocation, openStore } from "../../store/open.js";
+import { inspectPostgres } from "../../store/postgres/database.js";
 import { sqliteAddonProblem } from "../../store/sqlite/open.js";
-import { inspectDatabase, openSqliteStore } from "../../store/sqlite/store.js";
+import { inspectDatabase } from "../../store/sqlite/store.js";
 import { checkStripeKey } from "../../stripe/keys.js";
 import { PACKAGE_ROOT } from "../../version.js";
-import { homeOf, parseFlags } from "../args.js";
+import { HOME_FLAG, locationOf, parseFlags } from "../args.js";
 import type { CliCommand, CliIO } from "../command.js";
 import { styleFor, tolerateClosedPipe } from "../format.js";
 import { type KeySource, keySource, probeClient } from "../key-source.js";
@@ -26,7 +28,7 @@ import {
 
 const MIN_NODE_MAJOR = 20;
 
-const USAGE = `Usage: spendguard doctor [--policy FILE] [--sandbox] [--allow-secret-key] [--json] [--home DIR]
+const USAGE = `Usage: spendguard doctor [--policy FILE] [--sandbox] [--allow-secret-key] [--json] [--home DIR] [--database URL]
 
 Checks that spendguard can run here, one line per check with what to do when it fails:
   - Node.js version (${MIN_NODE_MAJOR} or later)
@@ -47,8 +49,11 @@ Options:
   --allow-secret-key   accept a standard sk_ key, as \`serve --allow-secret-key\` does
   --json               one JSON object
   --home DIR           data directory (default: SPENDGUARD_HOME, else ~/.spendguard)
+  --database URL       the PostgreSQL shared by several hosts (default:
+                       SPENDGUARD_DATABASE_URL); its schema and audit chain are checked
 
-Environment: STRIPE_API_KEY, SPENDGUARD_POLICY, SPENDGUARD_HOME, SPENDGUARD_STRIPE_BASE_URL.
+Environment: STRIPE_API_KEY, SPENDGUARD_POLICY, SPENDGUARD_HOME, SPENDGUARD_DATABASE_URL,
+SPENDGUARD_STRIPE_BASE_URL.
 Exit code: 0 every check passed (warnings allowed), 1 a check failed, 2 usage.
 `;
 
@@ -69,13 +74,14 @@ export const doctorCommand: CliCommand = {
   async run(argv, io) {
     tolerateClosedPipe(io.stdout);
     const { values } = parseFlags(argv, {
-      home: { type: "string" },
+      ...HOME_FLAG,
       policy: { type: "string" },
       sandbox: { type: "boolean" },
       "allow-secret-key": { type: "boolean" },
       json: { type: "boolean" },
     });
-    const home = homeOf(values.home, io.env);
+    const location = locationOf(values, io.env);
+    const { home } = location;
     const sandbox = values.sandbox ?? false;
     const policyFile =
       values.policy ??
@@ -85,7 +91,9 @@ export const doctorCommand: CliCommand = {
     const results: CheckResult[] = [];
     results.push(checkNode());
     results.push(checkDataDirectory(home));
-    const database = checkDatabase(home);
+    const database = location.databaseUrl
+      ? await checkPostgres(location.databaseUrl, describeLocation(location))
+      : checkDatabase(home);
     results.push(database.result);
     results.push(checkKillAll(home));
     const { result: policyResult, policy } = checkPolicy(policyFile);
@@ -93,7 +101,7 @@ export const doctorCommand: CliCommand = {
     results.push(
       ...(await checkStripe(policy, sandbox, values["allow-secret-key"] ?? false, io.env)),
     );
-    results.push(database.current ? await checkAudit(home) : skipAudit(database.result));
+    results.push(database.current ? await checkAudit(location) : skipAudit(database.result));
 
     const failed = results.filter((r) => r.status === "fail").length;
     if (values.json) {
@@ -101,7 +109,8 @@ export const doctorCommand: CliCommand = {
         `${JSON.stringify({ ok: failed === 0, home, policy: policyFile ?? null, checks: results }, null, 2)}\n`,
       );
     } else {
-      write(io, results, home, policyFile);
+      const where = location.databaseUrl ? `${home}, database ${describeLocation(location)}` : home;
+      write(io, results, where, policyFile);
     }
     return failed > 0 ? 1 : 0;
   },
@@ -252,6 +261,46 @@ function checkDatabase(home: string): { result: CheckResult; current: boolean } 
       current: false,
     };
   }
+}
+
+/** The shared PostgreSQL's schema (`--database`, `SPENDGUARD_DATABASE_URL`). */
+async function checkPostgres(
+  url: string,
+  where: string,
+): Promise<{ result: CheckResult; current: boolean }> {
+  const check = "database schema";
+  let info: { version: number; current: number };
+  try {
+    info = await inspectPostgres(url, where);
+  } catch (error) {
+    return {
+      result: {
+        check,
+        status: "fail",
+        detail: (error as Error).message,
+        fix: "check that PostgreSQL runs and the URL (host, port, user, password, database) is right",
+      },
+      current: false,
+    };
+  }
+  if (info.version === info.current) {
+    return {
+      result: { check, status: "pass", detail: `current (version ${info.current}) in ${where}` },
+      current: true,
+    };
+  }
+  const newer = info.version > info.current;
+  return {
+    result: {
+      check,
+      status: "fail",
+      detail: newer
+        ? `version ${info.version} was written by a newer spendguard (this one knows ${info.current})`
+        : `version ${info.version} of ${info.current}; serve refuses it until it is migrated`,
+      fix: newer ? "upgrade spendguard" : "run `spendguard migrate` with the same database URL",
+    },
+    current: false,
+  };
 }
 
 function checkKillAll(home: string): CheckResult {
@@ -449,8 +498,8 @@ async function checkStripe(
   }
 }
 
-async function checkAudit(home: string): Promise<CheckResult> {
-  const store = openSqliteStore(home);
+async function checkAudit(location: DataLocation): Promise<CheckResult> {
+  const store = await openStore(location);
   try {
     const result = await verifyAudit(store);
     return result.ok

@@ -177,6 +177,38 @@ export async function migratePostgres(db: PgDatabase): Promise<{ from: number; t
   });
 }
 
+/**
+ * One statement first, so an unreachable database is named with its cause (`target`: the
+ * URL without its password). pg never puts the password in a message; this keeps it out
+ * whatever the message says.
+ */
+export async function reachPostgres(db: PgDatabase, url: string, target: string): Promise<void> {
+  try {
+    await db.pool.query("SELECT 1");
+  } catch (err) {
+    const password = new URL(url).password;
+    let cause = err instanceof Error ? err.message : String(err);
+    for (const secret of password ? [password, decodeURIComponent(password)] : []) {
+      cause = cause.replaceAll(secret, "***");
+    }
+    throw new ConfigError(`cannot reach ${target}: ${cause}.`);
+  }
+}
+
+/** A database's schema version beside the one this build writes (`spendguard doctor`). */
+export async function inspectPostgres(
+  url: string,
+  target: string,
+): Promise<{ version: number; current: number }> {
+  const db = new PgDatabase(url);
+  try {
+    await reachPostgres(db, url, target);
+    return { version: await schemaVersion(db.pool), current: PG_MIGRATIONS.length };
+  } finally {
+    await db.close();
+  }
+}
+
 /** Refuses a database whose schema is not the one this build writes. */
 export async function requireCurrentSchema(db: PgDatabase): Promise<void> {
   let version: number;
