@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { hostname } from "node:os";
+import { hostId } from "../config.js";
 import type { Admission, OwnerIdentity, Store } from "../store/store.js";
 
 /**
@@ -28,11 +28,7 @@ let self: OwnerIdentity | undefined;
 
 /** This process as the owner of the writes it reserves: one identity for its whole life. */
 export function thisOwner(): OwnerIdentity {
-  self ??= {
-    host: hostname().slice(0, 64) || "localhost",
-    pid: process.pid,
-    instance: randomBytes(8).toString("hex"),
-  };
+  self ??= { host: hostId(undefined), pid: process.pid, instance: randomBytes(8).toString("hex") };
   return self;
 }
 

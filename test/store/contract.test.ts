@@ -337,22 +337,9 @@ describeEachStore("the store", (kind) => {
   });
 
   describe("sessions", () => {
-    const session = (id: string, agent: string) => ({
-      id,
-      agent,
-      policy_name: "p",
-      policy_hash: "h",
-      started_at: T0,
-      expires_at: null,
-      state: "active" as const,
-      state_changed_at: null,
-      killed_by: null,
-      kill_reason: null,
-    });
-
     it("leave `active` once and never come back", async () => {
       const store = await openStore(kind);
-      await store.createSession(session("ses_1", "a"));
+      await store.createSession(activeSession("ses_1", "a"));
       expect(
         await store.changeSessionState("ses_1", {
           state: "ended",
@@ -378,9 +365,9 @@ describeEachStore("the store", (kind) => {
 
     it("kill every active session, or one agent's", async () => {
       const store = await openStore(kind);
-      await store.createSession(session("ses_1", "a"));
-      await store.createSession(session("ses_2", "a"));
-      await store.createSession(session("ses_3", "b"));
+      await store.createSession(activeSession("ses_1", "a"));
+      await store.createSession(activeSession("ses_2", "a"));
+      await store.createSession(activeSession("ses_3", "b"));
       const kill = { state: "killed" as const, at: T0, by: "cli", reason: "stop" };
       expect((await store.killActiveSessions(kill, "a")).sort()).toEqual(["ses_1", "ses_2"]);
       expect(await store.killActiveSessions(kill)).toEqual(["ses_3"]);
